@@ -1,0 +1,43 @@
+/* pqx: the command-line tool: a table of subcommands, like wg(8). */
+#include <stdio.h>
+#include <string.h>
+
+#include <pqx.h>
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("pqx %s (ML-KEM: %s)\n", pqx_version(), pqx_mlkem_impl());
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+} commands[] = {
+	{ "version", cmd_version, "print the version and the selected implementation" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: pqx COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 1 : 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "pqx: error: unknown command \"%s\"\n", argv[1]);
+	fprintf(stderr, "pqx: hint: run \"pqx help\" for the list of commands\n");
+	return 1;
+}

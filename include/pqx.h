@@ -1,0 +1,11 @@
+/* pqx: the public API of libpqx, post-quantum file encryption and transfer. */
+#ifndef PQX_H
+#define PQX_H
+
+#include <pqx/common.h>
+#include <pqx/sha3.h>
+#include <pqx/mlkem.h>
+#include <pqx/xwing.h>
+#include <pqx/hpke.h>
+
+#endif

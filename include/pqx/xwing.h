@@ -1,0 +1,37 @@
+/* pqx: X-Wing, the ML-KEM-768 + X25519 hybrid KEM (draft-connolly-cfrg-xwing-kem, HPKE KEM 0x647a). */
+#ifndef PQX_XWING_H
+#define PQX_XWING_H
+
+#include <pqx/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PQX_XWING_SEED_BYTES 32
+#define PQX_XWING_PUBLIC_KEY_BYTES 1216 /* ML-KEM-768 ek || X25519 pk */
+#define PQX_XWING_CIPHERTEXT_BYTES 1120 /* ML-KEM-768 ct || X25519 share */
+#define PQX_XWING_ESEED_BYTES 64        /* m || X25519 ephemeral secret */
+#define PQX_XWING_SS_BYTES 32
+
+/*
+ * The private key is the 32-byte seed; SHAKE256(seed, 96) expands it to the
+ * ML-KEM-768 d and z and the X25519 secret. The shared secret is
+ * SHA3-256(ss_M || ss_X || ct_X || pk_X || "\.//^\").
+ *
+ * Each returns 0, or PQX_ERR_INVALID_KEY (an ML-KEM key failing its check, or
+ * an X25519 result of all zeros from a low-order point), or PQX_ERR_RANDOM;
+ * on error every output is zeroed. An invalid ML-KEM ciphertext is not an
+ * error (implicit rejection).
+ */
+PQX_MUST_CHECK int pqx_xwing_public_key(uint8_t pk[1216], const uint8_t seed[32]);
+PQX_MUST_CHECK int pqx_xwing_keypair(uint8_t pk[1216], uint8_t seed[32]);
+PQX_MUST_CHECK int pqx_xwing_encaps_derand(uint8_t ct[1120], uint8_t ss[32],
+    const uint8_t pk[1216], const uint8_t eseed[64]);
+PQX_MUST_CHECK int pqx_xwing_encaps(uint8_t ct[1120], uint8_t ss[32], const uint8_t pk[1216]);
+PQX_MUST_CHECK int pqx_xwing_decaps(uint8_t ss[32], const uint8_t ct[1120], const uint8_t seed[32]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,35 @@
+#!/bin/sh
+# pqx: installs what the build, tests and demo need on Debian 12, only when missing.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+need=""
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pc() { have_cmd pkg-config && pkg-config --exists "$1"; }
+
+have_cmd cc || need="$need gcc"
+have_cmd make || need="$need make"
+have_cmd pkg-config || need="$need pkg-config"
+have_pc libcrypto || need="$need libssl-dev"
+have_cmd valgrind || need="$need valgrind"
+[ -f /usr/include/valgrind/memcheck.h ] || need="$need valgrind"
+have_cmd clang || need="$need clang"
+have_cmd node || need="$need nodejs"
+have_cmd npm || need="$need npm"
+have_cmd xxd || need="$need xxd"
+
+if [ -n "$need" ]; then
+	echo "deps: installing$need" >&2
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+fi
+
+# The independent peers for interop tests, pinned by the lock file.
+if [ -f "$top/tests/interop/package.json" ] && [ ! -d "$top/tests/interop/node_modules" ]; then
+	echo "deps: installing npm packages for interop tests" >&2
+	(cd "$top/tests/interop" && npm ci --silent --no-audit --no-fund >/dev/null)
+fi
+exit 0

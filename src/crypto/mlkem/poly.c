@@ -1,0 +1,174 @@
+/* pqx: ML-KEM polynomials: encoding (Algorithms 5, 6), compression, message and arithmetic. */
+#include "mlkem.h"
+
+/* Maps a coefficient in (-q, q) to [0, q) without a branch. */
+static uint16_t to_unsigned(int16_t a)
+{
+	a = (int16_t)(a + ((a >> 15) & MLKEM_Q));
+	return (uint16_t)a;
+}
+
+/*
+ * Compress_d (section 4.2.1): round(2^d x / q) mod 2^d for x in [0, q).
+ * With n = 2^d x + (q-1)/2, round() is floor(n / q); the division is a
+ * multiplication by ceil(2^35 / q) and a shift, exact for n < 13.7 million
+ * (here n < 2^23), so no secret reaches a divider (KyberSlash).
+ */
+uint16_t mlkem_compress(uint16_t x, unsigned int d)
+{
+	uint64_t n = ((uint64_t)x << d) + (MLKEM_Q - 1) / 2;
+
+	return (uint16_t)(((n * 10321340u) >> 35) & ((1u << d) - 1));
+}
+
+/* Decompress_d: round(q y / 2^d). */
+uint16_t mlkem_decompress(uint16_t y, unsigned int d)
+{
+	return (uint16_t)(((uint32_t)y * MLKEM_Q + (1u << (d - 1))) >> d);
+}
+
+/* ByteEncode_d of 256 values below 2^d, bits little-endian. */
+static void byte_encode(uint8_t *r, const uint16_t v[MLKEM_N], unsigned int d)
+{
+	uint64_t acc = 0;
+	unsigned int bits = 0;
+
+	for (unsigned int i = 0; i < MLKEM_N; i++) {
+		acc |= (uint64_t)v[i] << bits;
+		bits += d;
+		while (bits >= 8) {
+			*r++ = (uint8_t)acc;
+			acc >>= 8;
+			bits -= 8;
+		}
+	}
+}
+
+/* ByteDecode_d without the final reduction: 256 values below 2^d. */
+static void byte_decode(uint16_t v[MLKEM_N], const uint8_t *a, unsigned int d)
+{
+	uint64_t acc = 0;
+	unsigned int bits = 0;
+	const uint16_t mask = (uint16_t)((1u << d) - 1);
+
+	for (unsigned int i = 0; i < MLKEM_N; i++) {
+		while (bits < d) {
+			acc |= (uint64_t)*a++ << bits;
+			bits += 8;
+		}
+		v[i] = (uint16_t)(acc & mask);
+		acc >>= d;
+		bits -= d;
+	}
+}
+
+/* ByteEncode_12 of a polynomial with |coefficients| < q. */
+void mlkem_poly_tobytes(uint8_t r[MLKEM_POLYBYTES], const poly *a)
+{
+	uint16_t v[MLKEM_N];
+
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		v[i] = to_unsigned(a->c[i]);
+	byte_encode(r, v, 12);
+}
+
+/*
+ * ByteDecode_12 without reducing mod q: coefficients in [0, 4096). Callers
+ * decoding an encapsulation key run mlkem_poly_check_modulus first.
+ */
+void mlkem_poly_frombytes(poly *r, const uint8_t a[MLKEM_POLYBYTES])
+{
+	uint16_t v[MLKEM_N];
+
+	byte_decode(v, a, 12);
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		r->c[i] = (int16_t)v[i];
+}
+
+/*
+ * The modulus check of section 7.2 for one polynomial: ByteEncode_12 of
+ * ByteDecode_12 gives back the input exactly when every value is below q.
+ * The key is public, so returning early is fine. Returns 1 if valid.
+ */
+int mlkem_poly_check_modulus(const uint8_t a[MLKEM_POLYBYTES])
+{
+	uint16_t v[MLKEM_N];
+
+	byte_decode(v, a, 12);
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		if (v[i] >= MLKEM_Q)
+			return 0;
+	return 1;
+}
+
+/* ByteEncode_d(Compress_d(a)) for a with |coefficients| < q. */
+void mlkem_poly_compress(uint8_t *r, const poly *a, unsigned int d)
+{
+	uint16_t v[MLKEM_N];
+
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		v[i] = mlkem_compress(to_unsigned(a->c[i]), d);
+	byte_encode(r, v, d);
+}
+
+/* Decompress_d(ByteDecode_d(a)). */
+void mlkem_poly_decompress(poly *r, const uint8_t *a, unsigned int d)
+{
+	uint16_t v[MLKEM_N];
+
+	byte_decode(v, a, d);
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		r->c[i] = (int16_t)mlkem_decompress(v[i], d);
+}
+
+/* Decompress_1(ByteDecode_1(msg)), with a mask instead of a branch per bit. */
+void mlkem_poly_frommsg(poly *r, const uint8_t msg[MLKEM_SYMBYTES])
+{
+	for (unsigned int i = 0; i < MLKEM_SYMBYTES; i++) {
+		for (unsigned int j = 0; j < 8; j++) {
+			int16_t mask = (int16_t)-(int16_t)((msg[i] >> j) & 1);
+
+			r->c[8 * i + j] = (int16_t)(mask & ((MLKEM_Q + 1) / 2));
+		}
+	}
+}
+
+/* ByteEncode_1(Compress_1(a)) for |coefficients| < q. */
+void mlkem_poly_tomsg(uint8_t msg[MLKEM_SYMBYTES], const poly *a)
+{
+	for (unsigned int i = 0; i < MLKEM_SYMBYTES; i++) {
+		uint8_t b = 0;
+
+		for (unsigned int j = 0; j < 8; j++)
+			b |= (uint8_t)(mlkem_compress(to_unsigned(a->c[8 * i + j]), 1) << j);
+		msg[i] = b;
+	}
+}
+
+void mlkem_poly_add(poly *r, const poly *a, const poly *b)
+{
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		r->c[i] = (int16_t)(a->c[i] + b->c[i]);
+}
+
+void mlkem_poly_sub(poly *r, const poly *a, const poly *b)
+{
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		r->c[i] = (int16_t)(a->c[i] - b->c[i]);
+}
+
+/* Barrett-reduces every coefficient to {-(q-1)/2, ..., (q-1)/2}. */
+void mlkem_poly_reduce(poly *r)
+{
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		r->c[i] = mlkem_barrett_reduce(r->c[i]);
+}
+
+/* Multiplies by 2^16 mod q (Montgomery form): fqmul by 2^32 mod q = 1353. */
+void mlkem_poly_tomont(poly *r)
+{
+	const int16_t f = (int16_t)((1ULL << 32) % MLKEM_Q);
+
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		r->c[i] = mlkem_fqmul(r->c[i], f);
+}
