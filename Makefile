@@ -12,7 +12,7 @@ DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lcrypto)
 
 WARN = -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wvla
-OPT ?= -O2
+OPT ?= -O3
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -D_DEFAULT_SOURCE \
              -Iinclude -Isrc $(DEP_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
@@ -105,16 +105,13 @@ deps:
 check: deps
 	$(MAKE) tests
 	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=1 OPT=-O1 tests
-	$(MAKE) BUILD=$(BUILD)/ct OPT=-O2 tests
 	sh tests/run.sh $(BUILD)
 
-ct: deps
-	$(MAKE) BUILD=$(BUILD)/ct OPT=-O2 tests
-	sh tests/ct/run.sh $(BUILD)/ct
+ct: deps tests
+	sh tests/ct/run.sh $(BUILD)
 
-bench: deps
-	$(MAKE) OPT=-O3 BUILD=$(BUILD)/bench-build all $(BENCH_BIN:$(BUILD)/%=$(BUILD)/bench-build/%)
-	sh bench/run.sh $(BUILD)/bench-build
+bench: deps all $(BENCH_BIN)
+	sh bench/run.sh $(BUILD)
 
 FUZZ_SECONDS ?= 60
 fuzz: deps

@@ -14,32 +14,33 @@ const struct mlkem_params pqx_mlkem1024_params = { 4, 2, 11, 5, 1568, 3168, 1568
 #define MLKEM_MAX_CT_BYTES 1568
 
 int pqx_mlkem_use_avx2;
-static int avx2_checked, force_portable;
 
-/* Picks the implementation once; cheap enough to call on every entry. */
+/*
+ * Picks the implementation once, when the library loads, so that threads
+ * never race on the choice. pqx_mlkem_force_portable (tests, benchmarks)
+ * changes it afterwards and is documented as not thread-safe.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor))
+#endif
 static void mlkem_select_impl(void)
 {
-	if (avx2_checked)
-		return;
 #ifdef PQX_HAVE_AVX2
 	__builtin_cpu_init();
-	pqx_mlkem_use_avx2 = !force_portable && __builtin_cpu_supports("avx2");
+	pqx_mlkem_use_avx2 = __builtin_cpu_supports("avx2");
 #endif
-	avx2_checked = 1;
 }
 
 const char *pqx_mlkem_impl(void)
 {
-	mlkem_select_impl();
 	return pqx_mlkem_use_avx2 ? "avx2" : "portable";
 }
 
 void pqx_mlkem_force_portable(int on)
 {
-	force_portable = on;
-	avx2_checked = 0;
 	pqx_mlkem_use_avx2 = 0;
-	mlkem_select_impl();
+	if (!on)
+		mlkem_select_impl();
 }
 
 /* The encapsulation key check of section 7.2: every t-hat coefficient < q. */
@@ -57,7 +58,6 @@ static int kem_keypair_derand(const struct mlkem_params *p, uint8_t *ek, uint8_t
 {
 	const size_t pke = p->k * MLKEM_POLYBYTES;
 
-	mlkem_select_impl();
 	mlkem_indcpa_keypair_derand(p, ek, dk, d);
 	memcpy(dk + pke, ek, p->ek_bytes);
 	pqx_sha3_256(dk + pke + p->ek_bytes, ek, p->ek_bytes);
@@ -86,7 +86,6 @@ static int kem_encaps_derand(const struct mlkem_params *p, uint8_t *ct, uint8_t 
 {
 	uint8_t buf[64], kr[64];
 
-	mlkem_select_impl();
 	if (!ek_check(p, ek)) {
 		memset(ct, 0, p->ct_bytes);
 		memset(ss, 0, 32);
@@ -135,7 +134,6 @@ static int kem_decaps(const struct mlkem_params *p, uint8_t ss[32], const uint8_
 	pqx_keccak_ctx j;
 	int ok;
 
-	mlkem_select_impl();
 	pqx_sha3_256(hek, ek, p->ek_bytes);
 	if (!pqx_ct_memeq(hek, h, 32)) {
 		memset(ss, 0, 32);

@@ -33,12 +33,57 @@ typedef struct {
 	poly v[MLKEM_MAX_K];
 } polyvec;
 
-/* Arithmetic modulo q (reduce.c). */
-int16_t mlkem_montgomery_reduce(int32_t a);
-int16_t mlkem_barrett_reduce(int16_t a);
+/*
+ * Arithmetic modulo q, inline because it sits in every inner loop.
+ *
+ * Montgomery reduction: for |a| < q * 2^15, returns a * 2^-16 mod q in
+ * (-q, q). QINV = q^-1 mod 2^16; the low half cancels exactly, so the shift
+ * is exact. No branch, no division.
+ */
+#define MLKEM_QINV (-3327)
+
+static inline int16_t mlkem_montgomery_reduce(int32_t a)
+{
+	int16_t t = (int16_t)(uint16_t)(uint32_t)a;
+
+	t = (int16_t)(uint16_t)(uint32_t)((int32_t)t * MLKEM_QINV);
+	return (int16_t)((a - (int32_t)t * MLKEM_Q) >> 16);
+}
+
+/*
+ * Barrett reduction: the representative of a mod q in {-(q-1)/2, ...,
+ * (q-1)/2}, with v = round(2^26 / q): a multiply and shift, no division.
+ */
+static inline int16_t mlkem_barrett_reduce(int16_t a)
+{
+	const int32_t v = ((1 << 26) + MLKEM_Q / 2) / MLKEM_Q;
+	int32_t t = (v * a + (1 << 25)) >> 26;
+
+	return (int16_t)(a - t * MLKEM_Q);
+}
+
 static inline int16_t mlkem_fqmul(int16_t a, int16_t b)
 {
 	return mlkem_montgomery_reduce((int32_t)a * b);
+}
+
+/*
+ * Compress_d (section 4.2.1): round(2^d x / q) mod 2^d for x in [0, q).
+ * With n = 2^d x + (q-1)/2, round() is floor(n / q); the division is a
+ * multiplication by ceil(2^35 / q) and a shift, exact for n < 13.7 million
+ * (here n < 2^23), so no secret reaches a divider (KyberSlash).
+ */
+static inline uint16_t mlkem_compress(uint16_t x, unsigned int d)
+{
+	uint64_t n = ((uint64_t)x << d) + (MLKEM_Q - 1) / 2;
+
+	return (uint16_t)(((n * 10321340u) >> 35) & ((1u << d) - 1));
+}
+
+/* Decompress_d: round(q y / 2^d). */
+static inline uint16_t mlkem_decompress(uint16_t y, unsigned int d)
+{
+	return (uint16_t)(((uint32_t)y * MLKEM_Q + (1u << (d - 1))) >> d);
 }
 
 /* The NTT (ntt.c): zetas in Montgomery form, bit-reversed order. */
@@ -59,8 +104,6 @@ void mlkem_poly_add(poly *r, const poly *a, const poly *b);
 void mlkem_poly_sub(poly *r, const poly *a, const poly *b);
 void mlkem_poly_reduce(poly *r);
 void mlkem_poly_tomont(poly *r);
-uint16_t mlkem_compress(uint16_t x, unsigned int d);
-uint16_t mlkem_decompress(uint16_t y, unsigned int d);
 
 /* Sampling (sampling.c). */
 void mlkem_gen_matrix(polyvec a[MLKEM_MAX_K], const uint8_t rho[MLKEM_SYMBYTES],

@@ -74,31 +74,32 @@ static void poly_invntt_tomont_c(poly *r)
 
 /*
  * BaseCaseMultiply (Algorithm 12) of a0 + a1 X by b0 + b1 X modulo
- * X^2 - zeta, accumulated over k polynomial pairs in 32 bits and reduced once
- * (MultiplyNTTs, Algorithm 11, plus the sum of the inner product). The
- * result carries a factor 2^-16 and |coefficients| < q.
+ * X^2 - gamma, for the 128 pairs at once (MultiplyNTTs, Algorithm 11),
+ * accumulated over k polynomial pairs in 32 bits and reduced once (the sum
+ * of an inner product). gamma alternates +zeta, -zeta, hence the table of
+ * signs. The result carries a factor 2^-16 and |coefficients| < q.
+ * Bounds: inputs below q in magnitude give |acc| < 2 * k * q^2 < q * 2^15.
  */
 static void poly_basemul_acc_c(poly *r, const poly *a, const poly *b, unsigned int k)
 {
-	for (unsigned int i = 0; i < MLKEM_N / 4; i++) {
-		int16_t zeta = pqx_mlkem_zetas[64 + i];
+	int32_t acc[MLKEM_N] = { 0 };
+	int16_t gamma[MLKEM_N / 2];
 
-		for (unsigned int s = 0; s < 2; s++) {
-			unsigned int o = 4 * i + 2 * s;
-			int32_t r0 = 0, r1 = 0;
+	for (unsigned int i = 0; i < MLKEM_N / 2; i++)
+		gamma[i] = (int16_t)((i & 1) ? -pqx_mlkem_zetas[64 + i / 2] : pqx_mlkem_zetas[64 + i / 2]);
+	for (unsigned int l = 0; l < k; l++) {
+		const int16_t *x = a[l].c, *y = b[l].c;
 
-			for (unsigned int l = 0; l < k; l++) {
-				const int16_t *x = &a[l].c[o], *y = &b[l].c[o];
-				int16_t t = mlkem_fqmul(x[1], y[1]);
+		for (unsigned int i = 0; i < MLKEM_N / 2; i++) {
+			int16_t t = mlkem_fqmul(x[2 * i + 1], y[2 * i + 1]);
 
-				r0 += (int32_t)t * (s == 0 ? zeta : (int16_t)-zeta);
-				r0 += (int32_t)x[0] * y[0];
-				r1 += (int32_t)x[0] * y[1] + (int32_t)x[1] * y[0];
-			}
-			r->c[o] = mlkem_montgomery_reduce(r0);
-			r->c[o + 1] = mlkem_montgomery_reduce(r1);
+			acc[2 * i] += (int32_t)t * gamma[i] + (int32_t)x[2 * i] * y[2 * i];
+			acc[2 * i + 1] += (int32_t)x[2 * i] * y[2 * i + 1] +
+			    (int32_t)x[2 * i + 1] * y[2 * i];
 		}
 	}
+	for (unsigned int i = 0; i < MLKEM_N; i++)
+		r->c[i] = mlkem_montgomery_reduce(acc[i]);
 }
 
 void mlkem_poly_ntt(poly *r)

@@ -8,25 +8,6 @@ static uint16_t to_unsigned(int16_t a)
 	return (uint16_t)a;
 }
 
-/*
- * Compress_d (section 4.2.1): round(2^d x / q) mod 2^d for x in [0, q).
- * With n = 2^d x + (q-1)/2, round() is floor(n / q); the division is a
- * multiplication by ceil(2^35 / q) and a shift, exact for n < 13.7 million
- * (here n < 2^23), so no secret reaches a divider (KyberSlash).
- */
-uint16_t mlkem_compress(uint16_t x, unsigned int d)
-{
-	uint64_t n = ((uint64_t)x << d) + (MLKEM_Q - 1) / 2;
-
-	return (uint16_t)(((n * 10321340u) >> 35) & ((1u << d) - 1));
-}
-
-/* Decompress_d: round(q y / 2^d). */
-uint16_t mlkem_decompress(uint16_t y, unsigned int d)
-{
-	return (uint16_t)(((uint32_t)y * MLKEM_Q + (1u << (d - 1))) >> d);
-}
-
 /* ByteEncode_d of 256 values below 2^d, bits little-endian. */
 static void byte_encode(uint8_t *r, const uint16_t v[MLKEM_N], unsigned int d)
 {
