@@ -17,20 +17,26 @@ CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -D_DEFAULT_SOURCE \
              -Iinclude -Isrc $(DEP_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS = $(DEP_LIBS) -lpthread
+# Tests also read zlib-compressed vectors of the age testkit.
+TEST_LIBS := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
 
 # SANITIZE=1: the ASan + UBSan build that `make check` also runs.
 ifeq ($(SANITIZE),1)
 EXTRA_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
-# PORTABLE=1: leave out the AVX2 code altogether.
-ifeq ($(PORTABLE),1)
-EXTRA_CFLAGS += -DPQX_NO_AVX2
+# The AVX2 code is built on x86-64 and chosen at run time by CPUID;
+# PORTABLE=1 leaves it out altogether (the portable code passes everything).
+ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
+LIB_SRC := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+ifeq ($(filter x86_64%,$(ARCH)),)
+PORTABLE = 1
 endif
-
-LIB_SRC := $(sort $(wildcard src/util/*.c src/crypto/*.c src/crypto/mlkem/*.c))
 ifeq ($(PORTABLE),1)
 LIB_SRC := $(filter-out %_avx2.c,$(LIB_SRC))
+endif
+ifneq ($(filter %_avx2.c,$(LIB_SRC)),)
+EXTRA_CFLAGS += -DPQX_ENABLE_AVX2
 endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC := $(sort $(wildcard cli/*.c))
@@ -80,7 +86,7 @@ $(BUILD)/obj/tests/lib/%.o: tests/lib/%.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/interop/%: tests/interop/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)

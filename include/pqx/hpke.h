@@ -44,8 +44,16 @@ size_t pqx_hpke_sk_bytes(uint16_t kem_id);
  * context. enc receives pqx_hpke_enc_bytes(kem_id) bytes. _derand takes the
  * KEM's encapsulation randomness (for X-Wing, the 64-byte eseed) for tests.
  * Returns 0, PQX_ERR_UNSUPPORTED for an unknown suite, PQX_ERR_INVALID_KEY,
- * PQX_ERR_INVALID_ARG for wrong lengths, or PQX_ERR_RANDOM; on error ctx and
- * enc are zeroed.
+ * PQX_ERR_INVALID_ARG for wrong lengths, PQX_ERR_LIMIT for info over
+ * PQX_HPKE_MAX_INFO, PQX_ERR_NOMEM, or PQX_ERR_RANDOM; on error ctx and
+ * enc are zeroed (enc only when kem_id is known, as its size is not
+ * otherwise).
+ *
+ * For X-Wing (0x647a) the private key is the 32-byte X-Wing seed and enc is
+ * the X-Wing ciphertext. An HPKE test vector's ikmE is the eseed as is;
+ * its skRm is DeriveKeyPair(ikmR) = SHAKE256(ikmR || "HPKE-v1" || "KEM" ||
+ * I2OSP(0x647a, 2) || I2OSP(13, 2) || "DeriveKeyPair" || I2OSP(32, 2), 32)
+ * (draft-ietf-hpke-pq), which this API leaves to the caller.
  */
 PQX_MUST_CHECK int pqx_hpke_setup_base_s(pqx_hpke_ctx *ctx, uint8_t *enc,
     uint16_t kem_id, uint16_t kdf_id, uint16_t aead_id,
@@ -67,14 +75,23 @@ PQX_MUST_CHECK int pqx_hpke_setup_base_r(pqx_hpke_ctx *ctx, uint16_t kem_id,
 /*
  * Seal writes pt_len + PQX_HPKE_TAG_BYTES bytes to ct; open writes
  * ct_len - PQX_HPKE_TAG_BYTES bytes to pt and fails with PQX_ERR_AUTH (pt
- * zeroed) if the tag does not verify. Each call uses and advances seq.
+ * zeroed) if the tag does not verify. Each call uses seq, and advances it
+ * only on success. ct and pt may be the same buffer. Both return
+ * PQX_ERR_UNSUPPORTED for the export-only AEAD and PQX_ERR_LIMIT for aad
+ * over PQX_HPKE_MAX_INFO or a spent sequence number; on any error the
+ * output is zeroed.
  */
 PQX_MUST_CHECK int pqx_hpke_seal(pqx_hpke_ctx *ctx, uint8_t *ct, const uint8_t *aad,
     size_t aad_len, const uint8_t *pt, size_t pt_len);
 PQX_MUST_CHECK int pqx_hpke_open(pqx_hpke_ctx *ctx, uint8_t *pt, const uint8_t *aad,
     size_t aad_len, const uint8_t *ct, size_t ct_len);
 
-/* The secret export interface: L bytes (at most 255 * Nh) bound to the context. */
+/*
+ * The secret export interface: L bytes (1 to 255 * Nh) bound to the
+ * context. Returns 0, PQX_ERR_INVALID_ARG for a bad L, PQX_ERR_LIMIT for a
+ * context over PQX_HPKE_MAX_INFO, PQX_ERR_UNSUPPORTED for a wiped ctx, or
+ * PQX_ERR_NOMEM; out is zeroed on error.
+ */
 PQX_MUST_CHECK int pqx_hpke_export(const pqx_hpke_ctx *ctx, uint8_t *out, size_t out_len,
     const uint8_t *exporter_context, size_t context_len);
 

@@ -23,6 +23,12 @@ extern "C" {
  * an X25519 result of all zeros from a low-order point), or PQX_ERR_RANDOM;
  * on error every output is zeroed. An invalid ML-KEM ciphertext is not an
  * error (implicit rejection).
+ *
+ * Encapsulation runs FIPS 203's encapsulation key check on pk_M, as the draft
+ * requires. Refusing an all-zero X25519 result (low-order pk_X or ct_X) goes
+ * beyond the draft, which does not check; RFC 7748 section 6.1 allows it.
+ * pqx_xwing_encaps_derand takes eseed = m || ek_X, for known-answer tests.
+ * A failure inside libcrypto gives PQX_ERR_NOMEM or PQX_ERR_INTERNAL.
  */
 PQX_MUST_CHECK int pqx_xwing_public_key(uint8_t pk[1216], const uint8_t seed[32]);
 PQX_MUST_CHECK int pqx_xwing_keypair(uint8_t pk[1216], uint8_t seed[32]);

@@ -203,26 +203,74 @@ int pqx_hkdf_sha256_extract(uint8_t prk[32], const uint8_t *salt, size_t salt_le
 	    NULL, 0);
 }
 
+/*
+ * HKDF-Expand (RFC 5869 section 2.3) over HMAC directly, because OpenSSL
+ * 3.0's HKDF refuses info longer than 32 KiB, and HPKE exporter contexts may
+ * be up to 64 KiB: T(i) = HMAC(prk, T(i-1) || info || i).
+ */
 int pqx_hkdf_sha256_expand(uint8_t *out, size_t out_len, const uint8_t prk[32],
     const uint8_t *info, size_t info_len)
 {
+	EVP_MAC *mac = NULL;
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	uint8_t t[32], counter;
+	size_t done = 0, t_len = 0, outl = 0, n;
+	int r = PQX_ERR_INTERNAL;
+
 	if (out_len == 0 || out_len > 255 * 32) {
-		pqx_wipe(out, out_len);
-		return PQX_ERR_INVALID_ARG;
+		r = PQX_ERR_INVALID_ARG;
+		goto out;
 	}
-	return hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, out, out_len, NULL, 0, prk, 32, info,
-	    info_len);
+	if (pqx_test_alloc_should_fail()) {
+		r = PQX_ERR_NOMEM;
+		goto out;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (ctx = EVP_MAC_CTX_new(mac)) == NULL)
+		goto out;
+	for (counter = 1; done < out_len; counter++) {
+		if (EVP_MAC_init(ctx, prk, 32, params) != 1 ||
+		    (t_len > 0 && EVP_MAC_update(ctx, t, t_len) != 1) ||
+		    (info_len > 0 && EVP_MAC_update(ctx, info, info_len) != 1) ||
+		    EVP_MAC_update(ctx, &counter, 1) != 1 ||
+		    EVP_MAC_final(ctx, t, &outl, sizeof(t)) != 1 || outl != sizeof(t))
+			goto out;
+		t_len = sizeof(t);
+		n = out_len - done < sizeof(t) ? out_len - done : sizeof(t);
+		memcpy(out + done, t, n);
+		done += n;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		pqx_wipe(out, out_len);
+	pqx_wipe(t, sizeof(t));
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return r;
 }
 
 int pqx_hkdf_sha256(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len,
     const uint8_t *ikm, size_t ikm_len, const uint8_t *info, size_t info_len)
 {
+	uint8_t prk[32];
+	int r = PQX_ERR_INTERNAL;
+
 	if (out_len == 0 || out_len > 255 * 32) {
-		pqx_wipe(out, out_len);
-		return PQX_ERR_INVALID_ARG;
+		r = PQX_ERR_INVALID_ARG;
+		goto out;
 	}
-	return hkdf(EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, out, out_len, salt, salt_len, ikm,
-	    ikm_len, info, info_len);
+	if ((r = pqx_hkdf_sha256_extract(prk, salt, salt_len, ikm, ikm_len)) != 0)
+		goto out;
+	r = pqx_hkdf_sha256_expand(out, out_len, prk, info, info_len);
+out:
+	if (r != 0)
+		pqx_wipe(out, out_len);
+	pqx_wipe(prk, sizeof(prk));
+	return r;
 }
 
 int pqx_hmac_sha256(uint8_t out[32], const uint8_t *key, size_t key_len,

@@ -48,7 +48,7 @@ void t_fail(const char *file, int line, const char *fmt, ...)
 	va_list ap;
 
 	/* Print the first few failures of a case; a broken table is noisy. */
-	if (case_failures++ < 8) {
+	if (case_failures++ < 40) {
 		printf("  %s:%d: %s: ", file, line, case_name ? case_name : "?");
 		va_start(ap, fmt);
 		vprintf(fmt, ap);

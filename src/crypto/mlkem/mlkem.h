@@ -125,8 +125,8 @@ void mlkem_indcpa_dec(const struct mlkem_params *p, uint8_t m[MLKEM_SYMBYTES],
 
 /* The AVX2 backend (the *_avx2.c files), used when pqx_mlkem_use_avx2 is set. */
 extern int pqx_mlkem_use_avx2;
-#ifndef PQX_NO_AVX2
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(PQX_ENABLE_AVX2) && defined(__x86_64__)
+#if defined(__GNUC__) || defined(__clang__)
 #define PQX_HAVE_AVX2 1
 void mlkem_poly_ntt_avx2(poly *r);
 void mlkem_poly_invntt_tomont_avx2(poly *r);

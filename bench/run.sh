@@ -1,0 +1,19 @@
+#!/bin/sh
+# pqx bench: runs every benchmark of the crypto core and, beside it, the independent peer.
+# Usage: bench/run.sh BUILD
+set -u
+BUILD=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
+
+echo "== pqx KEM cycles ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+"$BUILD/bench/bench_kem" || exit 1
+
+# The same operations in @noble/post-quantum (JavaScript), in the same run,
+# as the independent implementation we can run on this machine.
+if command -v node >/dev/null 2>&1 && [ -d tests/interop/node_modules/@noble/post-quantum ]; then
+	echo "== peer: @noble/post-quantum $(node -p "require('./tests/interop/node_modules/@noble/post-quantum/package.json').version") on node $(node --version)"
+	node bench/noble_bench.mjs
+else
+	echo "== peer: @noble/post-quantum not installed (run make deps); skipped"
+fi

@@ -1,0 +1,178 @@
+/* pqx: X-Wing, the ML-KEM-768 + X25519 hybrid KEM (draft-connolly-cfrg-xwing-kem-10). */
+#include <string.h>
+
+#include <pqx/mlkem.h>
+#include <pqx/sha3.h>
+#include <pqx/xwing.h>
+
+#include "crypto/ossl.h"
+#include "util/util.h"
+
+#define XWING_PK_M_BYTES PQX_MLKEM768_EK_BYTES  /* pk_M at pk[0:1184] */
+#define XWING_CT_M_BYTES PQX_MLKEM768_CT_BYTES  /* ct_M at ct[0:1088] */
+
+/* XWingLabel, "\./" || "/^\" (the draft's section 5.3). */
+static const uint8_t xwing_label[6] = { 0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c };
+
+/* The decapsulation key after expandDecapsulationKey (the draft's section 5.2). */
+struct xwing_expanded {
+	uint8_t dk_m[PQX_MLKEM768_DK_BYTES];
+	uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES]; /* pk_M || pk_X */
+	uint8_t sk_x[PQX_X25519_BYTES];
+};
+
+/* expandDecapsulationKey: SHAKE256(seed, 96) = d || z || sk_X. */
+static int xwing_expand(struct xwing_expanded *k, const uint8_t seed[PQX_XWING_SEED_BYTES])
+{
+	uint8_t expanded[96];
+	int r = PQX_ERR_INTERNAL;
+
+	pqx_shake256(expanded, sizeof(expanded), seed, PQX_XWING_SEED_BYTES);
+	if ((r = pqx_mlkem768_keypair_derand(k->pk, k->dk_m, expanded, expanded + 32)) != 0)
+		goto out;
+	memcpy(k->sk_x, expanded + 64, sizeof(k->sk_x));
+	if ((r = pqx_x25519_base(k->pk + XWING_PK_M_BYTES, k->sk_x)) != 0)
+		goto out;
+	r = 0;
+out:
+	pqx_wipe(expanded, sizeof(expanded));
+	if (r != 0)
+		pqx_wipe(k, sizeof(*k));
+	return r;
+}
+
+/* Combiner: SHA3-256(ss_M || ss_X || ct_X || pk_X || XWingLabel). */
+static void xwing_combiner(uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t ss_m[32],
+    const uint8_t ss_x[32], const uint8_t ct_x[32], const uint8_t pk_x[32])
+{
+	pqx_keccak_ctx h;
+
+	pqx_sha3_256_init(&h);
+	pqx_keccak_absorb(&h, ss_m, 32);
+	pqx_keccak_absorb(&h, ss_x, 32);
+	pqx_keccak_absorb(&h, ct_x, 32);
+	pqx_keccak_absorb(&h, pk_x, 32);
+	pqx_keccak_absorb(&h, xwing_label, sizeof(xwing_label));
+	pqx_keccak_squeeze(&h, ss, PQX_XWING_SS_BYTES);
+	pqx_keccak_wipe(&h);
+}
+
+int pqx_xwing_public_key(uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES],
+    const uint8_t seed[PQX_XWING_SEED_BYTES])
+{
+	struct xwing_expanded k;
+	int r;
+
+	if ((r = xwing_expand(&k, seed)) != 0)
+		goto out;
+	memcpy(pk, k.pk, sizeof(k.pk));
+	r = 0;
+out:
+	if (r != 0)
+		memset(pk, 0, PQX_XWING_PUBLIC_KEY_BYTES);
+	pqx_wipe(&k, sizeof(k));
+	return r;
+}
+
+int pqx_xwing_keypair(uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES],
+    uint8_t seed[PQX_XWING_SEED_BYTES])
+{
+	int r;
+
+	if ((r = pqx_randombytes(seed, PQX_XWING_SEED_BYTES)) != 0)
+		goto out;
+	if ((r = pqx_xwing_public_key(pk, seed)) != 0)
+		goto out;
+	r = 0;
+out:
+	if (r != 0) {
+		pqx_wipe(seed, PQX_XWING_SEED_BYTES);
+		memset(pk, 0, PQX_XWING_PUBLIC_KEY_BYTES);
+	}
+	return r;
+}
+
+/*
+ * EncapsulateDerand (section 5.4.1). The ML-KEM encapsulation key check of
+ * FIPS 203 section 7.2 runs inside pqx_mlkem768_encaps_derand: the draft
+ * requires it (section 4) and maps its failure to HPKE's EncapError.
+ */
+int pqx_xwing_encaps_derand(uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES],
+    uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES],
+    const uint8_t eseed[PQX_XWING_ESEED_BYTES])
+{
+	const uint8_t *pk_x = pk + XWING_PK_M_BYTES, *ek_x = eseed + 32;
+	uint8_t *ct_x = ct + XWING_CT_M_BYTES;
+	uint8_t ss_m[32], ss_x[32];
+	int r = PQX_ERR_INTERNAL;
+
+	if ((r = pqx_mlkem768_encaps_derand(ct, ss_m, pk, eseed)) != 0)
+		goto out;
+	if ((r = pqx_x25519_base(ct_x, ek_x)) != 0)
+		goto out;
+	/*
+	 * A low-order pk_X gives ss_X = 0, which RFC 7748 section 6.1 lets us
+	 * refuse; the draft does not require it, but an all-zero share would
+	 * leave the X25519 half contributing nothing.
+	 */
+	if ((r = pqx_x25519(ss_x, ek_x, pk_x)) != 0)
+		goto out;
+	xwing_combiner(ss, ss_m, ss_x, ct_x, pk_x);
+	r = 0;
+out:
+	if (r != 0) {
+		memset(ct, 0, PQX_XWING_CIPHERTEXT_BYTES);
+		pqx_wipe(ss, PQX_XWING_SS_BYTES);
+	}
+	pqx_wipe(ss_m, sizeof(ss_m));
+	pqx_wipe(ss_x, sizeof(ss_x));
+	return r;
+}
+
+int pqx_xwing_encaps(uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES], uint8_t ss[PQX_XWING_SS_BYTES],
+    const uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES])
+{
+	uint8_t eseed[PQX_XWING_ESEED_BYTES];
+	int r;
+
+	if ((r = pqx_randombytes(eseed, sizeof(eseed))) != 0)
+		goto out;
+	r = pqx_xwing_encaps_derand(ct, ss, pk, eseed);
+out:
+	if (r != 0) {
+		memset(ct, 0, PQX_XWING_CIPHERTEXT_BYTES);
+		pqx_wipe(ss, PQX_XWING_SS_BYTES);
+	}
+	pqx_wipe(eseed, sizeof(eseed));
+	return r;
+}
+
+/*
+ * Decapsulate (section 5.5). A corrupted ct_M is not an error: ML-KEM's
+ * implicit rejection makes ss pseudo-random. A low-order ct_X is refused;
+ * ct_X is public, so the refusal tells an attacker nothing about the key.
+ */
+int pqx_xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES],
+    const uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES], const uint8_t seed[PQX_XWING_SEED_BYTES])
+{
+	const uint8_t *ct_x = ct + XWING_CT_M_BYTES;
+	struct xwing_expanded k;
+	uint8_t ss_m[32], ss_x[32];
+	int r = PQX_ERR_INTERNAL;
+
+	if ((r = xwing_expand(&k, seed)) != 0)
+		goto out;
+	if ((r = pqx_mlkem768_decaps(ss_m, ct, k.dk_m)) != 0)
+		goto out;
+	if ((r = pqx_x25519(ss_x, k.sk_x, ct_x)) != 0)
+		goto out;
+	xwing_combiner(ss, ss_m, ss_x, ct_x, k.pk + XWING_PK_M_BYTES);
+	r = 0;
+out:
+	if (r != 0)
+		pqx_wipe(ss, PQX_XWING_SS_BYTES);
+	pqx_wipe(&k, sizeof(k));
+	pqx_wipe(ss_m, sizeof(ss_m));
+	pqx_wipe(ss_x, sizeof(ss_x));
+	return r;
+}
