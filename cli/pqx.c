@@ -4,6 +4,8 @@
 
 #include <pqx.h>
 
+#include "cli.h"
+
 static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
@@ -17,6 +19,9 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *summary;
 } commands[] = {
+	{ "keygen", cmd_keygen, "generate an identity (post-quantum hybrid by default)" },
+	{ "encrypt", cmd_encrypt, "encrypt a file to recipients or a passphrase (age format)" },
+	{ "decrypt", cmd_decrypt, "decrypt an age file" },
 	{ "version", cmd_version, "print the version and the selected implementation" },
 };
 

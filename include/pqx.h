@@ -7,5 +7,7 @@
 #include <pqx/mlkem.h>
 #include <pqx/xwing.h>
 #include <pqx/hpke.h>
+#include <pqx/io.h>
+#include <pqx/age.h>
 
 #endif

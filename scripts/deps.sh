@@ -11,12 +11,19 @@ have_cmd cc || need="$need gcc"
 have_cmd make || need="$need make"
 have_cmd pkg-config || need="$need pkg-config"
 have_pc libcrypto || need="$need libssl-dev"
+have_pc zlib || need="$need zlib1g-dev"
 have_cmd valgrind || need="$need valgrind"
 [ -f /usr/include/valgrind/memcheck.h ] || need="$need valgrind"
 have_cmd clang || need="$need clang"
 have_cmd node || need="$need nodejs"
 have_cmd npm || need="$need npm"
-have_cmd xxd || need="$need xxd"
+have_cmd age || need="$need age"
+[ -x /usr/bin/time ] || need="$need time"
+have_cmd script || need="$need bsdutils"
+# libFuzzer and the sanitizer runtimes of Debian 12's clang 14.
+if have_cmd dpkg && ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
+	need="$need libclang-rt-14-dev"
+fi
 
 if [ -n "$need" ]; then
 	echo "deps: installing$need" >&2
@@ -28,7 +35,10 @@ if [ -n "$need" ]; then
 fi
 
 # The independent peers for interop tests, pinned by the lock file.
-if [ -f "$top/tests/interop/package.json" ] && [ ! -d "$top/tests/interop/node_modules" ]; then
+# (again when package-lock.json is newer than the installed tree: a dependency was added)
+nm="$top/tests/interop/node_modules"
+if [ -f "$top/tests/interop/package.json" ] && { [ ! -f "$nm/.package-lock.json" ] ||
+	[ -n "$(find "$top/tests/interop/package-lock.json" -newer "$nm/.package-lock.json")" ]; }; then
 	echo "deps: installing npm packages for interop tests" >&2
 	(cd "$top/tests/interop" && npm ci --silent --no-audit --no-fund >/dev/null)
 fi

@@ -149,8 +149,11 @@ int pqx_aead_open_once(enum pqx_aead_alg alg, const uint8_t key[32], uint8_t *pt
 	pqx_aead *a = pqx_aead_new(alg, key);
 	int r;
 
-	if (a == NULL)
+	if (a == NULL) {
+		if (ct_len >= PQX_AEAD_TAG_BYTES)
+			pqx_wipe(pt, ct_len - PQX_AEAD_TAG_BYTES);
 		return aead_cipher(alg) == NULL ? PQX_ERR_UNSUPPORTED : PQX_ERR_NOMEM;
+	}
 	r = pqx_aead_open(a, pt, nonce, aad, aad_len, ct, ct_len);
 	pqx_aead_free(a);
 	return r;

@@ -28,6 +28,11 @@ const char *pqx_strerror(int err)
 	case PQX_ERR_LIMIT: return "size or count limit exceeded";
 	case PQX_ERR_IO: return "input/output error";
 	case PQX_ERR_UNSUPPORTED: return "unsupported version or algorithm";
+	case -20: return "no identity matched any of the recipients";
+	case -21: return "malformed age header";
+	case -22: return "malformed ASCII armor";
+	case -23: return "scrypt work factor too large";
+	case -24: return "a passphrase is required";
 	default: return "unknown error";
 	}
 }

@@ -1,0 +1,44 @@
+#!/bin/sh
+# pqx ct: runs the constant-time checks (tests/ct) under valgrind memcheck; prints PASS/FAIL/SKIP lines.
+# Usage: tests/ct/run.sh BUILD   (the build folder holding tests/ct/ct_kem; not a sanitizer build)
+set -u
+BUILD=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$BUILD/tests/ct/ct_kem
+
+if ! command -v valgrind >/dev/null 2>&1; then
+	echo "SKIP ct: valgrind is not installed (scripts/deps.sh installs it)"
+	exit 0
+fi
+if [ ! -x "$bin" ]; then
+	echo "FAIL ct: $bin is not built (make tests)"
+	exit 1
+fi
+
+status=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+# run_ct MODE SUPPRESSIONS...: one valgrind run; the binary prints its own
+# PASS/FAIL lines, counting valgrind's reports per case.
+run_ct() {
+	mode=$1
+	shift
+	supp=""
+	for s in "$@"; do
+		supp="$supp --suppressions=$here/$s"
+	done
+	# shellcheck disable=SC2086
+	valgrind -q --error-exitcode=1 --track-origins=yes $supp "$bin" "$mode" >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	if [ "$rc" -ne 0 ]; then
+		status=1
+		# A report outside any case still fails the run, once.
+		grep -q '^FAIL ' "$out" ||
+			echo "FAIL ct $mode: valgrind or ct_kem exited with status $rc"
+	fi
+}
+
+run_ct secret public.supp
+run_ct whole-dk public.supp whole-dk.supp
+exit "$status"
