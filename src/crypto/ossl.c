@@ -319,21 +319,25 @@ int pqx_sha256(uint8_t out[32], const uint8_t *in, size_t len)
 	return 0;
 }
 
-int pqx_x25519(uint8_t out[32], const uint8_t scalar[32], const uint8_t point[32])
+int pqx_x25519_dh(uint8_t out[32], uint8_t own_pub[32], const uint8_t scalar[32],
+    const uint8_t point[32])
 {
 	EVP_PKEY *sk = NULL, *pk = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
-	size_t outl = 32;
+	size_t outl = 32, publ = 32;
 	int r = PQX_ERR_INTERNAL;
 
 	if (pqx_test_alloc_should_fail()) {
 		r = PQX_ERR_NOMEM;
 		goto out;
 	}
+	/* Making the private key computes its public key: hand it out too. */
 	if ((sk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, scalar, 32)) == NULL ||
 	    (pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point, 32)) == NULL ||
 	    (ctx = EVP_PKEY_CTX_new(sk, NULL)) == NULL ||
-	    EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, pk) != 1)
+	    EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, pk) != 1 ||
+	    (own_pub != NULL && (EVP_PKEY_get_raw_public_key(sk, own_pub, &publ) != 1 ||
+	    publ != 32)))
 		goto out;
 	/*
 	 * OpenSSL refuses an all-zero result itself; treat any refusal of the
@@ -345,12 +349,20 @@ int pqx_x25519(uint8_t out[32], const uint8_t scalar[32], const uint8_t point[32
 	}
 	r = 0;
 out:
-	if (r != 0)
+	if (r != 0) {
 		pqx_wipe(out, 32);
+		if (own_pub != NULL)
+			memset(own_pub, 0, 32);
+	}
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(sk);
 	EVP_PKEY_free(pk);
 	return r;
+}
+
+int pqx_x25519(uint8_t out[32], const uint8_t scalar[32], const uint8_t point[32])
+{
+	return pqx_x25519_dh(out, NULL, scalar, point);
 }
 
 int pqx_x25519_base(uint8_t pk[32], const uint8_t sk[32])

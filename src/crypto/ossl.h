@@ -63,6 +63,10 @@ PQX_MUST_CHECK int pqx_sha256(uint8_t out[32], const uint8_t *in, size_t len);
 PQX_MUST_CHECK int pqx_x25519(uint8_t out[32], const uint8_t scalar[32],
     const uint8_t point[32]);
 PQX_MUST_CHECK int pqx_x25519_base(uint8_t pk[32], const uint8_t sk[32]);
+/* Both at once (one scalar multiplication fewer than the two calls):
+ * out = X25519(scalar, point) and own_pub = X25519(scalar, 9). */
+PQX_MUST_CHECK int pqx_x25519_dh(uint8_t out[32], uint8_t own_pub[32],
+    const uint8_t scalar[32], const uint8_t point[32]);
 
 /* scrypt (RFC 7914) with N = 2^log_n. */
 PQX_MUST_CHECK int pqx_scrypt(uint8_t *out, size_t out_len, const uint8_t *pass,

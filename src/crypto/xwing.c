@@ -21,8 +21,12 @@ struct xwing_expanded {
 	uint8_t sk_x[PQX_X25519_BYTES];
 };
 
-/* expandDecapsulationKey: SHAKE256(seed, 96) = d || z || sk_X. */
-static int xwing_expand(struct xwing_expanded *k, const uint8_t seed[PQX_XWING_SEED_BYTES])
+/*
+ * expandDecapsulationKey: SHAKE256(seed, 96) = d || z || sk_X. Without
+ * with_pk_x, pk_X is left for the caller (decaps gets it from its DH).
+ */
+static int xwing_expand(struct xwing_expanded *k, const uint8_t seed[PQX_XWING_SEED_BYTES],
+    int with_pk_x)
 {
 	uint8_t expanded[96];
 	int r = PQX_ERR_INTERNAL;
@@ -31,7 +35,7 @@ static int xwing_expand(struct xwing_expanded *k, const uint8_t seed[PQX_XWING_S
 	if ((r = pqx_mlkem768_keypair_derand(k->pk, k->dk_m, expanded, expanded + 32)) != 0)
 		goto out;
 	memcpy(k->sk_x, expanded + 64, sizeof(k->sk_x));
-	if ((r = pqx_x25519_base(k->pk + XWING_PK_M_BYTES, k->sk_x)) != 0)
+	if (with_pk_x && (r = pqx_x25519_base(k->pk + XWING_PK_M_BYTES, k->sk_x)) != 0)
 		goto out;
 	r = 0;
 out:
@@ -63,7 +67,7 @@ int pqx_xwing_public_key(uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES],
 	struct xwing_expanded k;
 	int r;
 
-	if ((r = xwing_expand(&k, seed)) != 0)
+	if ((r = xwing_expand(&k, seed, 1)) != 0)
 		goto out;
 	memcpy(pk, k.pk, sizeof(k.pk));
 	r = 0;
@@ -108,14 +112,13 @@ int pqx_xwing_encaps_derand(uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES],
 
 	if ((r = pqx_mlkem768_encaps_derand(ct, ss_m, pk, eseed)) != 0)
 		goto out;
-	if ((r = pqx_x25519_base(ct_x, ek_x)) != 0)
-		goto out;
 	/*
-	 * A low-order pk_X gives ss_X = 0, which RFC 7748 section 6.1 lets us
+	 * ct_X = X25519(ek_X, 9) and ss_X = X25519(ek_X, pk_X) in one call. A
+	 * low-order pk_X gives ss_X = 0, which RFC 7748 section 6.1 lets us
 	 * refuse; the draft does not require it, but an all-zero share would
 	 * leave the X25519 half contributing nothing.
 	 */
-	if ((r = pqx_x25519(ss_x, ek_x, pk_x)) != 0)
+	if ((r = pqx_x25519_dh(ss_x, ct_x, ek_x, pk_x)) != 0)
 		goto out;
 	xwing_combiner(ss, ss_m, ss_x, ct_x, pk_x);
 	r = 0;
@@ -160,11 +163,11 @@ int pqx_xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES],
 	uint8_t ss_m[32], ss_x[32];
 	int r = PQX_ERR_INTERNAL;
 
-	if ((r = xwing_expand(&k, seed)) != 0)
+	if ((r = xwing_expand(&k, seed, 0)) != 0)
 		goto out;
 	if ((r = pqx_mlkem768_decaps(ss_m, ct, k.dk_m)) != 0)
 		goto out;
-	if ((r = pqx_x25519(ss_x, k.sk_x, ct_x)) != 0)
+	if ((r = pqx_x25519_dh(ss_x, k.pk + XWING_PK_M_BYTES, k.sk_x, ct_x)) != 0)
 		goto out;
 	xwing_combiner(ss, ss_m, ss_x, ct_x, k.pk + XWING_PK_M_BYTES);
 	r = 0;

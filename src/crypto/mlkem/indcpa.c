@@ -62,28 +62,29 @@ void mlkem_indcpa_enc(const struct mlkem_params *p, uint8_t *ct, const uint8_t *
 	const unsigned int k = p->k;
 	const uint8_t *rho = ek + k * MLKEM_POLYBYTES;
 	const size_t du_bytes = 32 * p->du;
-	polyvec at[MLKEM_MAX_K], that, y, u, e1;
-	poly v, e2, mu;
+	polyvec at[MLKEM_MAX_K], that, y, u;
+	/* e1 (k polys) and e2 together: consecutive nonces, one batched call. */
+	poly e[MLKEM_MAX_K + 1], v, mu;
+	poly *e2 = &e[k];
 
 	for (unsigned int i = 0; i < k; i++)
 		mlkem_poly_frombytes(&that.v[i], ek + i * MLKEM_POLYBYTES);
 	mlkem_gen_matrix(at, rho, 1, k);
 
 	mlkem_polys_getnoise(y.v, k, r, 0, p->eta1);
-	mlkem_polys_getnoise(e1.v, k, r, (uint8_t)k, 2);
-	mlkem_poly_getnoise(&e2, r, (uint8_t)(2 * k), 2);
+	mlkem_polys_getnoise(e, k + 1, r, (uint8_t)k, 2);
 	polyvec_ntt(&y, k);
 
 	for (unsigned int i = 0; i < k; i++) {
 		mlkem_poly_basemul_acc(&u.v[i], at[i].v, y.v, k);
 		mlkem_poly_invntt_tomont(&u.v[i]);
-		mlkem_poly_add(&u.v[i], &u.v[i], &e1.v[i]);
+		mlkem_poly_add(&u.v[i], &u.v[i], &e[i]);
 		mlkem_poly_reduce(&u.v[i]);
 	}
 	mlkem_poly_basemul_acc(&v, that.v, y.v, k);
 	mlkem_poly_invntt_tomont(&v);
 	mlkem_poly_frommsg(&mu, m);
-	mlkem_poly_add(&v, &v, &e2);
+	mlkem_poly_add(&v, &v, e2);
 	mlkem_poly_add(&v, &v, &mu);
 	mlkem_poly_reduce(&v);
 
@@ -92,8 +93,7 @@ void mlkem_indcpa_enc(const struct mlkem_params *p, uint8_t *ct, const uint8_t *
 	mlkem_poly_compress(ct + k * du_bytes, &v, p->dv);
 
 	pqx_wipe(&y, sizeof(y));
-	pqx_wipe(&e1, sizeof(e1));
-	pqx_wipe(&e2, sizeof(e2));
+	pqx_wipe(e, sizeof(e));
 	pqx_wipe(&mu, sizeof(mu));
 	pqx_wipe(&u, sizeof(u));
 	pqx_wipe(&v, sizeof(v));

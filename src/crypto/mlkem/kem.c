@@ -27,7 +27,9 @@ static void mlkem_select_impl(void)
 {
 #ifdef PQX_HAVE_AVX2
 	__builtin_cpu_init();
-	pqx_mlkem_use_avx2 = __builtin_cpu_supports("avx2");
+	/* The AVX2 objects are built with -mbmi2 and use popcnt too. */
+	pqx_mlkem_use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") &&
+	    __builtin_cpu_supports("popcnt");
 #endif
 }
 

@@ -8,38 +8,68 @@ static uint16_t to_unsigned(int16_t a)
 	return (uint16_t)a;
 }
 
+/*
+ * ByteEncode_d / ByteDecode_d in groups of 8 values = d bytes. Coefficient
+ * j of a group sits at bit d*j; with d a constant (the switch below) every
+ * offset and shift folds at compile time and the loops unroll.
+ */
+static inline void byte_encode_d(uint8_t *r, const uint16_t *v, const unsigned int d)
+{
+	for (unsigned int g = 0; g < MLKEM_N / 8; g++, r += d, v += 8) {
+		for (unsigned int i = 0; i < d; i++)
+			r[i] = 0;
+		for (unsigned int j = 0; j < 8; j++) {
+			unsigned int k = d * j / 8, s = d * j % 8;
+			uint32_t x = (uint32_t)v[j] << s;
+
+			r[k] |= (uint8_t)x;
+			if (s + d > 8)
+				r[k + 1] |= (uint8_t)(x >> 8);
+			if (s + d > 16)
+				r[k + 2] |= (uint8_t)(x >> 16);
+		}
+	}
+}
+
+static inline void byte_decode_d(uint16_t *v, const uint8_t *a, const unsigned int d)
+{
+	for (unsigned int g = 0; g < MLKEM_N / 8; g++, a += d, v += 8) {
+		for (unsigned int j = 0; j < 8; j++) {
+			unsigned int k = d * j / 8, s = d * j % 8;
+			uint32_t x = a[k];
+
+			if (s + d > 8)
+				x |= (uint32_t)a[k + 1] << 8;
+			if (s + d > 16)
+				x |= (uint32_t)a[k + 2] << 16;
+			v[j] = (uint16_t)((x >> s) & ((1u << d) - 1));
+		}
+	}
+}
+
 /* ByteEncode_d of 256 values below 2^d, bits little-endian. */
 static void byte_encode(uint8_t *r, const uint16_t v[MLKEM_N], unsigned int d)
 {
-	uint64_t acc = 0;
-	unsigned int bits = 0;
-
-	for (unsigned int i = 0; i < MLKEM_N; i++) {
-		acc |= (uint64_t)v[i] << bits;
-		bits += d;
-		while (bits >= 8) {
-			*r++ = (uint8_t)acc;
-			acc >>= 8;
-			bits -= 8;
-		}
+	switch (d) {
+	case 1: byte_encode_d(r, v, 1); break;
+	case 4: byte_encode_d(r, v, 4); break;
+	case 5: byte_encode_d(r, v, 5); break;
+	case 10: byte_encode_d(r, v, 10); break;
+	case 11: byte_encode_d(r, v, 11); break;
+	default: byte_encode_d(r, v, 12); break;
 	}
 }
 
 /* ByteDecode_d without the final reduction: 256 values below 2^d. */
 static void byte_decode(uint16_t v[MLKEM_N], const uint8_t *a, unsigned int d)
 {
-	uint64_t acc = 0;
-	unsigned int bits = 0;
-	const uint16_t mask = (uint16_t)((1u << d) - 1);
-
-	for (unsigned int i = 0; i < MLKEM_N; i++) {
-		while (bits < d) {
-			acc |= (uint64_t)*a++ << bits;
-			bits += 8;
-		}
-		v[i] = (uint16_t)(acc & mask);
-		acc >>= d;
-		bits -= d;
+	switch (d) {
+	case 1: byte_decode_d(v, a, 1); break;
+	case 4: byte_decode_d(v, a, 4); break;
+	case 5: byte_decode_d(v, a, 5); break;
+	case 10: byte_decode_d(v, a, 10); break;
+	case 11: byte_decode_d(v, a, 11); break;
+	default: byte_decode_d(v, a, 12); break;
 	}
 }
 
@@ -75,11 +105,12 @@ int mlkem_poly_check_modulus(const uint8_t a[MLKEM_POLYBYTES])
 {
 	uint16_t v[MLKEM_N];
 
+	unsigned int bad = 0;
+
 	byte_decode(v, a, 12);
 	for (unsigned int i = 0; i < MLKEM_N; i++)
-		if (v[i] >= MLKEM_Q)
-			return 0;
-	return 1;
+		bad |= (unsigned int)(v[i] >= MLKEM_Q);
+	return !bad;
 }
 
 /* ByteEncode_d(Compress_d(a)) for a with |coefficients| < q. */
