@@ -9,5 +9,6 @@
 #include <pqx/hpke.h>
 #include <pqx/io.h>
 #include <pqx/age.h>
+#include <pqx/channel.h>
 
 #endif

@@ -1,0 +1,112 @@
+/* pqx: the post-quantum secure channel: a KEM-only, Noise-IK-shaped handshake and AEAD records. */
+#ifndef PQX_CHANNEL_H
+#define PQX_CHANNEL_H
+
+#include <pqx/common.h>
+#include <pqx/xwing.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes of the channel layer, beside those in common.h. */
+enum {
+	PQX_ERR_PEER_KEY = -30,     /* the server's key is not the pinned one */
+	PQX_ERR_REFUSED = -31,      /* the server does not authorize this client */
+	PQX_ERR_TIMEOUT = -32,      /* the peer was silent too long */
+	PQX_ERR_CLOSED = -33,       /* the peer closed the channel cleanly */
+	PQX_ERR_PEER_ERROR = -34,   /* the peer sent an error record */
+};
+
+#define PQX_CHANNEL_MAX_RECORD (1u << 20) /* payload bytes per record */
+#define PQX_CHANNEL_REKEY_INTERVAL 65536  /* records per key and direction */
+
+enum pqx_channel_cipher {
+	PQX_CHANNEL_CHACHA20_POLY1305 = 1,
+	PQX_CHANNEL_AES_256_GCM = 2,
+};
+
+enum pqx_record_type {
+	PQX_RECORD_DATA = 0,
+	PQX_RECORD_CLOSE = 1,
+	PQX_RECORD_ERROR = 2,
+};
+
+/*
+ * The byte transport under a channel. read fills exactly n bytes or fails
+ * (PQX_ERR_TRUNCATED at end of stream, PQX_ERR_TIMEOUT, PQX_ERR_IO); write
+ * sends all n bytes or fails.
+ */
+typedef struct {
+	int (*read)(void *ctx, uint8_t *buf, size_t n);
+	int (*write)(void *ctx, const uint8_t *buf, size_t n);
+	void *ctx;
+} pqx_channel_io;
+
+/* A transport over a connected socket, with a per-read/write timeout. */
+typedef struct {
+	int fd;
+	int timeout_ms; /* 0: none */
+	uint64_t bytes_in, bytes_out;
+} pqx_socket_io;
+void pqx_channel_io_socket(pqx_channel_io *io, pqx_socket_io *s);
+
+typedef struct {
+	/* Client: decides on the server's key (message 0) before anything is
+	 * sent; returns 0 to go on or an error (PQX_ERR_PEER_KEY) to stop. */
+	int (*check_server)(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]);
+	/* Server: 0 if the (not yet proven) client key is authorized, else an
+	 * error; the channel then refuses with an authenticated message 2. */
+	int (*authorize)(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]);
+	void *ctx;
+	/* Record ciphers in preference order (0-terminated); NULL: measured. */
+	const uint8_t *ciphers;
+	/* Randomness for known-answer tests; NULL: the CSPRNG. */
+	int (*random)(void *ctx, uint8_t *out, size_t n);
+	void *random_ctx;
+} pqx_channel_opts;
+
+typedef struct pqx_channel pqx_channel;
+
+/*
+ * Runs the client or server handshake of docs/PROTOCOL.md over io with the
+ * static identity seed. On success *out is an open channel (free it with
+ * pqx_channel_free). Errors: PQX_ERR_PEER_KEY (from check_server),
+ * PQX_ERR_REFUSED (the server said not authorized), PQX_ERR_AUTH (a peer
+ * that cannot prove its key, or a tampered handshake), PQX_ERR_FORMAT,
+ * PQX_ERR_UNSUPPORTED (version, no common cipher), transport errors.
+ */
+PQX_MUST_CHECK int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
+    const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts);
+PQX_MUST_CHECK int pqx_channel_server(pqx_channel **out, const pqx_channel_io *io,
+    const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts);
+
+/* Sends one record of the type (payload at most PQX_CHANNEL_MAX_RECORD). */
+PQX_MUST_CHECK int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type,
+    const uint8_t *data, size_t len);
+/*
+ * Receives one data record: *data points into the channel's buffer (valid
+ * until the next call), *len its length. A close record gives
+ * PQX_ERR_CLOSED, an error record PQX_ERR_PEER_ERROR (its text then in
+ * pqx_channel_peer_error), a bad record PQX_ERR_AUTH; after any error the
+ * channel is dead.
+ */
+PQX_MUST_CHECK int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len);
+/* The peer's static public key, proven by the handshake. */
+const uint8_t *pqx_channel_peer_key(const pqx_channel *ch);
+/* The transcript hash: a unique, secret-free id of the session. */
+const uint8_t *pqx_channel_session_id(const pqx_channel *ch);
+enum pqx_channel_cipher pqx_channel_cipher(const pqx_channel *ch);
+const char *pqx_channel_peer_error(const pqx_channel *ch);
+/* Wipes the keys and frees; NULL is a no-op. Does not close the transport. */
+void pqx_channel_free(pqx_channel *ch);
+
+/* The record ciphers this machine runs fastest first (measured once). */
+const uint8_t *pqx_channel_default_ciphers(void);
+/* "SHA256:<base64>" of a public key into out (at least 51 bytes). */
+void pqx_key_fingerprint(char out[52], const uint8_t *key, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,695 @@
+/* pqx: the secure channel of docs/PROTOCOL.md: handshake (messages 0-3) and the record layer. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pqx/channel.h>
+#include <pqx/sha3.h>
+
+#include "crypto/ossl.h"
+#include "util/base64.h"
+#include "util/buf.h"
+#include "util/util.h"
+
+#define PROTOCOL_NAME "pqx-channel-v1 X-Wing HKDF-SHA256"
+#define PROTOCOL_VERSION 1
+#define HS_MAX_FRAME 8192
+#define MAX_CIPHERS 8
+#define PK PQX_XWING_PUBLIC_KEY_BYTES
+#define CT PQX_XWING_CIPHERTEXT_BYTES
+#define TAG PQX_AEAD_TAG_BYTES
+#define RECORD_MAX_LEN (PQX_CHANNEL_MAX_RECORD + 1 + TAG)
+
+enum { MSG0 = 0, MSG1 = 1, MSG2 = 2, MSG3 = 3 };
+enum { STATUS_OK = 0, STATUS_REFUSED = 1 };
+
+/* The symmetric state of the handshake (Noise's SymmetricState). */
+struct hs {
+	uint8_t h[32], ck[32], k[32];
+	uint64_t n;
+};
+
+struct direction {
+	pqx_aead *aead;
+	uint8_t key[32];
+	uint64_t counter;
+};
+
+struct pqx_channel {
+	pqx_channel_io io;
+	struct direction tx, rx;
+	enum pqx_aead_alg alg;
+	uint8_t cipher;
+	uint8_t peer[PK];
+	uint8_t session_id[32];
+	uint8_t *buf; /* one record: header, type, payload, tag */
+	char peer_error[256];
+	int dead;
+};
+
+static int rnd(const pqx_channel_opts *o, uint8_t *out, size_t n)
+{
+	if (o != NULL && o->random != NULL)
+		return o->random(o->random_ctx, out, n) == 0 ? 0 : PQX_ERR_RANDOM;
+	return pqx_randombytes(out, n);
+}
+
+static int mix_hash(struct hs *s, const uint8_t *d, size_t n)
+{
+	uint8_t in[32 + HS_MAX_FRAME];
+
+	if (n > HS_MAX_FRAME)
+		return PQX_ERR_INTERNAL;
+	memcpy(in, s->h, 32);
+	memcpy(in + 32, d, n);
+	return pqx_sha256(s->h, in, 32 + n);
+}
+
+static int mix_key(struct hs *s, const uint8_t ss[32])
+{
+	static const uint8_t info[] = "pqx mix";
+	uint8_t out[64];
+	int r;
+
+	if ((r = pqx_hkdf_sha256(out, sizeof(out), s->ck, 32, ss, 32, info,
+		 sizeof(info) - 1)) == 0) {
+		memcpy(s->ck, out, 32);
+		memcpy(s->k, out + 32, 32);
+		s->n = 0;
+	}
+	pqx_wipe(out, sizeof(out));
+	return r;
+}
+
+static void record_nonce(uint8_t nonce[12], uint64_t n)
+{
+	memset(nonce, 0, 4);
+	pqx_store64_be(nonce + 4, n);
+}
+
+/* EncryptAndHash: c (n + 16 bytes) = AEAD(k, n, ad = h, p), then MixHash(c). */
+static int encrypt_and_hash(struct hs *s, uint8_t *c, const uint8_t *p, size_t n)
+{
+	uint8_t nonce[12];
+	int r;
+
+	record_nonce(nonce, s->n++);
+	if ((r = pqx_aead_seal_once(PQX_AEAD_CHACHA20_POLY1305, s->k, c, nonce, s->h, 32, p,
+		 n)) != 0)
+		return r;
+	return mix_hash(s, c, n + TAG);
+}
+
+static int decrypt_and_hash(struct hs *s, uint8_t *p, const uint8_t *c, size_t n)
+{
+	uint8_t nonce[12];
+	int r;
+
+	record_nonce(nonce, s->n++);
+	if ((r = pqx_aead_open_once(PQX_AEAD_CHACHA20_POLY1305, s->k, p, nonce, s->h, 32, c,
+		 n)) != 0)
+		return r == PQX_ERR_AUTH ? PQX_ERR_AUTH : r;
+	return mix_hash(s, c, n);
+}
+
+static int hs_init(struct hs *s)
+{
+	static const char name[] = PROTOCOL_NAME;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	r = pqx_sha256(s->h, (const uint8_t *)name, sizeof(name) - 1);
+	memcpy(s->ck, s->h, 32);
+	return r;
+}
+
+/* A handshake frame: u32be length || body. */
+static int frame_send(const pqx_channel_io *io, const uint8_t *body, size_t n)
+{
+	uint8_t hdr[4];
+	int r;
+
+	pqx_store32_be(hdr, (uint32_t)n);
+	if ((r = io->write(io->ctx, hdr, 4)) != 0)
+		return r;
+	return io->write(io->ctx, body, n);
+}
+
+static int frame_recv(const pqx_channel_io *io, uint8_t *body, size_t *n)
+{
+	uint8_t hdr[4];
+	uint32_t len;
+	int r;
+
+	if ((r = io->read(io->ctx, hdr, 4)) != 0)
+		return r;
+	len = pqx_load32_be(hdr);
+	if (len == 0 || len > HS_MAX_FRAME)
+		return PQX_ERR_FORMAT;
+	if ((r = io->read(io->ctx, body, len)) != 0)
+		return r;
+	*n = len;
+	return 0;
+}
+
+static int cipher_alg(uint8_t id, enum pqx_aead_alg *alg)
+{
+	switch (id) {
+	case PQX_CHANNEL_CHACHA20_POLY1305: *alg = PQX_AEAD_CHACHA20_POLY1305; return 0;
+	case PQX_CHANNEL_AES_256_GCM: *alg = PQX_AEAD_AES_256_GCM; return 0;
+	}
+	return PQX_ERR_UNSUPPORTED;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Seconds to seal 4 MiB in 256 KiB records, or a large number on failure. */
+static double measure(enum pqx_aead_alg alg)
+{
+	static uint8_t buf[(256 << 10) + TAG];
+	uint8_t key[32] = { 1 }, nonce[12] = { 0 };
+	pqx_aead *a = pqx_aead_new(alg, key);
+	double t0, best = 1e9;
+
+	if (a == NULL)
+		return best;
+	for (int round = 0; round < 3; round++) {
+		t0 = now_s();
+		for (int i = 0; i < 16; i++)
+			if (pqx_aead_seal(a, buf, nonce, NULL, 0, buf, 256 << 10) != 0)
+				break;
+		if (now_s() - t0 < best)
+			best = now_s() - t0;
+	}
+	pqx_aead_free(a);
+	return best;
+}
+
+const uint8_t *pqx_channel_default_ciphers(void)
+{
+	static uint8_t list[3];
+	static int done;
+
+	/* AES-GCM only with AES instructions; then the faster one first. */
+	if (!done) {
+		if (pqx_cpu_has_aes() &&
+		    measure(PQX_AEAD_AES_256_GCM) < measure(PQX_AEAD_CHACHA20_POLY1305)) {
+			list[0] = PQX_CHANNEL_AES_256_GCM;
+			list[1] = PQX_CHANNEL_CHACHA20_POLY1305;
+		} else if (pqx_cpu_has_aes()) {
+			list[0] = PQX_CHANNEL_CHACHA20_POLY1305;
+			list[1] = PQX_CHANNEL_AES_256_GCM;
+		} else {
+			list[0] = PQX_CHANNEL_CHACHA20_POLY1305;
+		}
+		done = 1;
+	}
+	return list;
+}
+
+static const uint8_t *opt_ciphers(const pqx_channel_opts *o)
+{
+	return o != NULL && o->ciphers != NULL ? o->ciphers : pqx_channel_default_ciphers();
+}
+
+static int dir_init(struct direction *d, enum pqx_aead_alg alg, const uint8_t key[32])
+{
+	memcpy(d->key, key, 32);
+	d->counter = 0;
+	if ((d->aead = pqx_aead_new(alg, key)) == NULL)
+		return PQX_ERR_NOMEM;
+	return 0;
+}
+
+/* The fixed rekey schedule: a new key every PQX_CHANNEL_REKEY_INTERVAL records. */
+static int dir_ratchet(struct direction *d, enum pqx_aead_alg alg)
+{
+	static const uint8_t info[] = "pqx rekey";
+	uint8_t next[32];
+	int r;
+
+	if (d->counter == 0 || d->counter % PQX_CHANNEL_REKEY_INTERVAL != 0)
+		return 0;
+	uint64_t counter = d->counter;
+
+	if ((r = pqx_hkdf_sha256_expand(next, 32, d->key, info, sizeof(info) - 1)) != 0)
+		return r;
+	pqx_aead_free(d->aead);
+	r = dir_init(d, alg, next);
+	d->counter = counter; /* the counter continues across keys */
+	pqx_wipe(next, sizeof(next));
+	return r;
+}
+
+static int channel_new(pqx_channel **out, const pqx_channel_io *io, struct hs *s,
+    uint8_t cipher, const uint8_t peer[PK], int is_client)
+{
+	static const uint8_t info[] = "pqx split";
+	pqx_channel *ch;
+	uint8_t keys[64];
+	int r;
+
+	if ((ch = pqx_calloc(1, sizeof(*ch))) == NULL)
+		return PQX_ERR_NOMEM;
+	ch->io = *io;
+	ch->cipher = cipher;
+	memcpy(ch->peer, peer, PK);
+	memcpy(ch->session_id, s->h, 32);
+	if ((r = cipher_alg(cipher, &ch->alg)) != 0 ||
+	    (r = pqx_hkdf_sha256(keys, 64, s->ck, 32, NULL, 0, info, sizeof(info) - 1)) != 0)
+		goto out;
+	/* k_c2s || k_s2c */
+	if ((r = dir_init(&ch->tx, ch->alg, is_client ? keys : keys + 32)) != 0 ||
+	    (r = dir_init(&ch->rx, ch->alg, is_client ? keys + 32 : keys)) != 0)
+		goto out;
+	if ((ch->buf = pqx_malloc(4 + RECORD_MAX_LEN)) == NULL) {
+		r = PQX_ERR_NOMEM;
+		goto out;
+	}
+	*out = ch;
+	ch = NULL;
+	r = 0;
+out:
+	pqx_wipe(keys, sizeof(keys));
+	pqx_channel_free(ch);
+	return r;
+}
+
+int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
+    const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts)
+{
+	struct hs s;
+	uint8_t body[HS_MAX_FRAME], server[PK], own[PK], eseed[32], epk[PK], rand64[64],
+	    ss[32], empty[1];
+	const uint8_t *ciphers = opt_ciphers(opts);
+	size_t n, count, off, clen;
+	pqx_buf b;
+	uint8_t type, ver, status, cipher;
+	int r;
+
+	*out = NULL;
+	/* Message 0: the server's key, checked before we send anything. */
+	if ((r = hs_init(&s)) != 0 || (r = frame_recv(io, body, &n)) != 0)
+		goto out;
+	pqx_buf_view(&b, body, n);
+	if (pqx_buf_get_u8(&b, &type) != 0 || type != MSG0 || pqx_buf_get_u8(&b, &ver) != 0 ||
+	    pqx_buf_get(&b, server, PK) != 0 || pqx_buf_expect_end(&b) != 0) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	if (ver != PROTOCOL_VERSION) {
+		r = PQX_ERR_UNSUPPORTED;
+		goto out;
+	}
+	if (opts != NULL && opts->check_server != NULL &&
+	    (r = opts->check_server(opts->ctx, server)) != 0)
+		goto out;
+	if ((r = mix_hash(&s, body, n)) != 0 || (r = pqx_xwing_public_key(own, seed)) != 0)
+		goto out;
+
+	/* Message 1: version, ciphers, E, CT1, enc(C). */
+	for (count = 0; count < MAX_CIPHERS && ciphers[count] != 0; count++)
+		;
+	off = 0;
+	body[off++] = MSG1;
+	body[off++] = PROTOCOL_VERSION;
+	body[off++] = (uint8_t)count;
+	memcpy(body + off, ciphers, count);
+	off += count;
+	if ((r = mix_hash(&s, body, off)) != 0 || (r = rnd(opts, eseed, 32)) != 0 ||
+	    (r = pqx_xwing_public_key(epk, eseed)) != 0)
+		goto out;
+	memcpy(body + off, epk, PK);
+	if ((r = mix_hash(&s, epk, PK)) != 0 || (r = rnd(opts, rand64, 64)) != 0 ||
+	    (r = pqx_xwing_encaps_derand(body + off + PK, ss, server, rand64)) != 0)
+		goto out;
+	off += PK;
+	if ((r = mix_hash(&s, body + off, CT)) != 0 || (r = mix_key(&s, ss)) != 0)
+		goto out;
+	off += CT;
+	if ((r = encrypt_and_hash(&s, body + off, own, PK)) != 0)
+		goto out;
+	off += PK + TAG;
+	if ((r = frame_send(io, body, off)) != 0)
+		goto out;
+
+	/* Message 2: status, cipher, CT2, CT3, T_S. */
+	if ((r = frame_recv(io, body, &n)) != 0)
+		goto out;
+	if (n < 3 + TAG || body[0] != MSG2) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	status = body[1];
+	cipher = body[2];
+	clen = status == STATUS_OK ? 2 * CT : 0;
+	if ((status != STATUS_OK && status != STATUS_REFUSED) || n != 3 + clen + TAG) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	if ((r = mix_hash(&s, body, 3)) != 0)
+		goto out;
+	if (status == STATUS_OK) {
+		if ((r = mix_hash(&s, body + 3, CT)) != 0 ||
+		    (r = pqx_xwing_decaps(ss, body + 3, eseed)) != 0 || (r = mix_key(&s, ss)) != 0 ||
+		    (r = mix_hash(&s, body + 3 + CT, CT)) != 0 ||
+		    (r = pqx_xwing_decaps(ss, body + 3 + CT, seed)) != 0 ||
+		    (r = mix_key(&s, ss)) != 0)
+			goto out;
+	}
+	/* T_S proves the server holds S's secret (it is under a key from ss1). */
+	if ((r = decrypt_and_hash(&s, empty, body + 3 + clen, TAG)) != 0)
+		goto out;
+	if (status == STATUS_REFUSED) {
+		r = PQX_ERR_REFUSED;
+		goto out;
+	}
+	{
+		enum pqx_aead_alg alg;
+		int offered = 0;
+
+		for (size_t i = 0; i < count; i++)
+			offered |= ciphers[i] == cipher;
+		if (!offered || cipher_alg(cipher, &alg) != 0) {
+			r = PQX_ERR_UNSUPPORTED;
+			goto out;
+		}
+	}
+
+	/* Message 3: T_C proves we hold C's secret (it is under a key from ss3). */
+	body[0] = MSG3;
+	if ((r = mix_hash(&s, body, 1)) != 0 || (r = encrypt_and_hash(&s, body + 1, empty, 0)) != 0 ||
+	    (r = frame_send(io, body, 1 + TAG)) != 0)
+		goto out;
+	r = channel_new(out, io, &s, cipher, server, 1);
+out:
+	pqx_wipe(&s, sizeof(s));
+	pqx_wipe(eseed, sizeof(eseed));
+	pqx_wipe(rand64, sizeof(rand64));
+	pqx_wipe(ss, sizeof(ss));
+	return r;
+}
+
+int pqx_channel_server(pqx_channel **out, const pqx_channel_io *io,
+    const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts)
+{
+	struct hs s;
+	uint8_t body[HS_MAX_FRAME], own[PK], client[PK], epk[PK], rand64[64], ss[32], empty[1];
+	const uint8_t *mine = opt_ciphers(opts), *offered;
+	size_t n, off, count;
+	uint8_t status = STATUS_OK, cipher = 0;
+	int r, refusal = 0;
+
+	*out = NULL;
+	/* Message 0: our key. */
+	if ((r = hs_init(&s)) != 0 || (r = pqx_xwing_public_key(own, seed)) != 0)
+		goto out;
+	body[0] = MSG0;
+	body[1] = PROTOCOL_VERSION;
+	memcpy(body + 2, own, PK);
+	if ((r = mix_hash(&s, body, 2 + PK)) != 0 || (r = frame_send(io, body, 2 + PK)) != 0)
+		goto out;
+
+	/* Message 1. */
+	if ((r = frame_recv(io, body, &n)) != 0)
+		goto out;
+	if (n < 3 || body[0] != MSG1) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	if (body[1] != PROTOCOL_VERSION) {
+		r = PQX_ERR_UNSUPPORTED;
+		goto out;
+	}
+	count = body[2];
+	if (count == 0 || count > MAX_CIPHERS || n != 3 + count + PK + CT + PK + TAG) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	offered = body + 3;
+	off = 3 + count;
+	if ((r = mix_hash(&s, body, off)) != 0)
+		goto out;
+	memcpy(epk, body + off, PK);
+	if ((r = mix_hash(&s, epk, PK)) != 0 || (r = mix_hash(&s, body + off + PK, CT)) != 0 ||
+	    (r = pqx_xwing_decaps(ss, body + off + PK, seed)) != 0 || (r = mix_key(&s, ss)) != 0)
+		goto out;
+	off += PK + CT;
+	/* A wrong CT1 (not for our key) fails here: drop without a word. */
+	if ((r = decrypt_and_hash(&s, client, body + off, PK + TAG)) != 0)
+		goto out;
+
+	/* The client's first choice that we run too. */
+	for (size_t i = 0; i < count && cipher == 0; i++)
+		for (size_t j = 0; mine[j] != 0 && cipher == 0; j++)
+			if (offered[i] == mine[j])
+				cipher = offered[i];
+	if (cipher == 0)
+		refusal = PQX_ERR_UNSUPPORTED;
+	else if (opts != NULL && opts->authorize != NULL && opts->authorize(opts->ctx, client) != 0)
+		refusal = PQX_ERR_REFUSED;
+	if (refusal != 0) {
+		status = STATUS_REFUSED;
+		cipher = 0;
+	}
+
+	/* Message 2. */
+	off = 0;
+	body[off++] = MSG2;
+	body[off++] = status;
+	body[off++] = cipher;
+	if ((r = mix_hash(&s, body, 3)) != 0)
+		goto out;
+	if (status == STATUS_OK) {
+		if ((r = rnd(opts, rand64, 64)) != 0 ||
+		    (r = pqx_xwing_encaps_derand(body + off, ss, epk, rand64)) != 0 ||
+		    (r = mix_hash(&s, body + off, CT)) != 0 || (r = mix_key(&s, ss)) != 0)
+			goto out;
+		off += CT;
+		if ((r = rnd(opts, rand64, 64)) != 0 ||
+		    (r = pqx_xwing_encaps_derand(body + off, ss, client, rand64)) != 0 ||
+		    (r = mix_hash(&s, body + off, CT)) != 0 || (r = mix_key(&s, ss)) != 0)
+			goto out;
+		off += CT;
+	}
+	if ((r = encrypt_and_hash(&s, body + off, empty, 0)) != 0 ||
+	    (r = frame_send(io, body, off + TAG)) != 0)
+		goto out;
+	if (refusal != 0) {
+		r = refusal;
+		goto out;
+	}
+
+	/* Message 3: the client proves its key. */
+	if ((r = frame_recv(io, body, &n)) != 0)
+		goto out;
+	if (n != 1 + TAG || body[0] != MSG3) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	if ((r = mix_hash(&s, body, 1)) != 0 || (r = decrypt_and_hash(&s, empty, body + 1, TAG)) != 0)
+		goto out;
+	r = channel_new(out, io, &s, cipher, client, 0);
+out:
+	pqx_wipe(&s, sizeof(s));
+	pqx_wipe(rand64, sizeof(rand64));
+	pqx_wipe(ss, sizeof(ss));
+	return r;
+}
+
+int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type, const uint8_t *data,
+    size_t len)
+{
+	uint8_t nonce[12], *p = ch->buf;
+	size_t clen = 1 + len + TAG;
+	int r;
+
+	if (ch->dead)
+		return PQX_ERR_CLOSED;
+	if (len > PQX_CHANNEL_MAX_RECORD)
+		return PQX_ERR_INVALID_ARG;
+	if ((r = dir_ratchet(&ch->tx, ch->alg)) != 0)
+		goto fail;
+	pqx_store32_be(p, (uint32_t)clen);
+	p[4] = (uint8_t)type;
+	if (len > 0)
+		memcpy(p + 5, data, len);
+	record_nonce(nonce, ch->tx.counter);
+	if ((r = pqx_aead_seal(ch->tx.aead, p + 4, nonce, p, 4, p + 4, 1 + len)) != 0 ||
+	    (r = ch->io.write(ch->io.ctx, p, 4 + clen)) != 0)
+		goto fail;
+	ch->tx.counter++;
+	return 0;
+fail:
+	ch->dead = 1;
+	return r;
+}
+
+int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len)
+{
+	uint8_t nonce[12], *p = ch->buf;
+	uint32_t clen;
+	int r;
+
+	*data = NULL;
+	*len = 0;
+	if (ch->dead)
+		return PQX_ERR_CLOSED;
+	if ((r = dir_ratchet(&ch->rx, ch->alg)) != 0 || (r = ch->io.read(ch->io.ctx, p, 4)) != 0)
+		goto fail;
+	clen = pqx_load32_be(p);
+	if (clen < 1 + TAG || clen > RECORD_MAX_LEN) {
+		r = PQX_ERR_AUTH;
+		goto fail;
+	}
+	if ((r = ch->io.read(ch->io.ctx, p + 4, clen)) != 0)
+		goto fail;
+	record_nonce(nonce, ch->rx.counter);
+	if ((r = pqx_aead_open(ch->rx.aead, p + 4, nonce, p, 4, p + 4, clen)) != 0)
+		goto fail;
+	ch->rx.counter++;
+	switch (p[4]) {
+	case PQX_RECORD_DATA:
+		*data = p + 5;
+		*len = clen - 1 - TAG;
+		return 0;
+	case PQX_RECORD_CLOSE:
+		r = PQX_ERR_CLOSED;
+		break;
+	case PQX_RECORD_ERROR: {
+		size_t n = clen - 1 - TAG;
+
+		if (n >= sizeof(ch->peer_error))
+			n = sizeof(ch->peer_error) - 1;
+		/* Shown to a user: keep printable ASCII only. */
+		for (size_t i = 0; i < n; i++)
+			ch->peer_error[i] = (p[5 + i] >= 32 && p[5 + i] < 127) ? (char)p[5 + i] : '?';
+		ch->peer_error[n] = '\0';
+		r = PQX_ERR_PEER_ERROR;
+		break;
+	}
+	default:
+		r = PQX_ERR_FORMAT;
+	}
+fail:
+	ch->dead = 1;
+	return r;
+}
+
+const uint8_t *pqx_channel_peer_key(const pqx_channel *ch)
+{
+	return ch->peer;
+}
+
+const uint8_t *pqx_channel_session_id(const pqx_channel *ch)
+{
+	return ch->session_id;
+}
+
+enum pqx_channel_cipher pqx_channel_cipher(const pqx_channel *ch)
+{
+	return (enum pqx_channel_cipher)ch->cipher;
+}
+
+const char *pqx_channel_peer_error(const pqx_channel *ch)
+{
+	return ch->peer_error;
+}
+
+void pqx_channel_free(pqx_channel *ch)
+{
+	if (ch == NULL)
+		return;
+	pqx_aead_free(ch->tx.aead);
+	pqx_aead_free(ch->rx.aead);
+	if (ch->buf != NULL)
+		pqx_free_wipe(ch->buf, 4 + RECORD_MAX_LEN);
+	pqx_free_wipe(ch, sizeof(*ch));
+}
+
+void pqx_key_fingerprint(char out[52], const uint8_t *key, size_t len)
+{
+	uint8_t h[32];
+
+	memcpy(out, "SHA256:", 7);
+	if (pqx_sha256(h, key, len) != 0)
+		memset(h, 0, sizeof(h));
+	pqx_base64_encode(out + 7, h, sizeof(h), 0);
+}
+
+/* Socket transport: exact reads and writes, each bounded by timeout_ms. */
+static int sock_wait(int fd, short ev, int timeout_ms)
+{
+	struct pollfd p = { fd, ev, 0 };
+	int r;
+
+	if (timeout_ms <= 0)
+		return 0;
+	do {
+		r = poll(&p, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return PQX_ERR_TIMEOUT;
+	return r < 0 ? PQX_ERR_IO : 0;
+}
+
+static int sock_read(void *ctx, uint8_t *buf, size_t n)
+{
+	pqx_socket_io *s = ctx;
+	int r;
+
+	while (n > 0) {
+		ssize_t k;
+
+		if ((r = sock_wait(s->fd, POLLIN, s->timeout_ms)) != 0)
+			return r;
+		k = read(s->fd, buf, n);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k < 0)
+			return PQX_ERR_IO;
+		if (k == 0)
+			return PQX_ERR_TRUNCATED;
+		buf += k;
+		n -= (size_t)k;
+		s->bytes_in += (uint64_t)k;
+	}
+	return 0;
+}
+
+static int sock_write(void *ctx, const uint8_t *buf, size_t n)
+{
+	pqx_socket_io *s = ctx;
+	int r;
+
+	while (n > 0) {
+		ssize_t k;
+
+		if ((r = sock_wait(s->fd, POLLOUT, s->timeout_ms)) != 0)
+			return r;
+		k = write(s->fd, buf, n);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0)
+			return PQX_ERR_IO;
+		buf += k;
+		n -= (size_t)k;
+		s->bytes_out += (uint64_t)k;
+	}
+	return 0;
+}
+
+void pqx_channel_io_socket(pqx_channel_io *io, pqx_socket_io *s)
+{
+	io->read = sock_read;
+	io->write = sock_write;
+	io->ctx = s;
+}
