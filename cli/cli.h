@@ -67,6 +67,9 @@ void cli_age_error(int err, const char *what);
 int cmd_keygen(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_get(int argc, char **argv);
 
 #endif
 

@@ -22,6 +22,9 @@ static const struct {
 	{ "keygen", cmd_keygen, "generate an identity (post-quantum hybrid by default)" },
 	{ "encrypt", cmd_encrypt, "encrypt a file to recipients or a passphrase (age format)" },
 	{ "decrypt", cmd_decrypt, "decrypt an age file" },
+	{ "serve", cmd_serve, "serve a directory to authorized identities" },
+	{ "send", cmd_send, "send files and trees to a pqx server" },
+	{ "get", cmd_get, "get files and trees from a pqx server" },
 	{ "version", cmd_version, "print the version and the selected implementation" },
 };
 

@@ -70,6 +70,12 @@ enum pqx_age_kind pqx_age_identity_kind(const pqx_age_identity *id);
 PQX_MUST_CHECK int pqx_age_identity_encode(char **out, const pqx_age_identity *id);
 /* The identity's recipient string ("age1..." / "age1pq1..."). */
 PQX_MUST_CHECK int pqx_age_identity_recipient(char **out, const pqx_age_identity *id);
+/* The 32-byte seed of a post-quantum identity (PQX_ERR_INVALID_ARG otherwise). */
+PQX_MUST_CHECK int pqx_age_identity_seed(const pqx_age_identity *id, uint8_t seed[32]);
+/* A recipient's public key: *len bytes at the returned pointer (owned by r). */
+const uint8_t *pqx_age_recipient_key(const pqx_age_recipient *r, size_t *len);
+/* The "age1pq1..." string of an X-Wing public key (*out as above). */
+PQX_MUST_CHECK int pqx_age_pq_recipient_string(char **out, const uint8_t key[1216]);
 /* Wipes and frees a string returned by this API. */
 void pqx_age_string_free(char *s);
 

@@ -18,7 +18,7 @@ enum {
 	PQX_ERR_PEER_ERROR = -34,   /* the peer sent an error record */
 };
 
-#define PQX_CHANNEL_MAX_RECORD (1u << 20) /* payload bytes per record */
+#define PQX_CHANNEL_MAX_RECORD ((1u << 20) + 256) /* payload bytes per record */
 #define PQX_CHANNEL_REKEY_INTERVAL 65536  /* records per key and direction */
 
 enum pqx_channel_cipher {
@@ -46,9 +46,12 @@ typedef struct {
 /* A transport over a connected socket, with a per-read/write timeout. */
 typedef struct {
 	int fd;
-	int timeout_ms; /* 0: none */
+	int timeout_ms;       /* each read or write; 0: none */
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC milliseconds for everything; 0: none */
 	uint64_t bytes_in, bytes_out;
 } pqx_socket_io;
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+uint64_t pqx_now_ms(void);
 void pqx_channel_io_socket(pqx_channel_io *io, pqx_socket_io *s);
 
 typedef struct {

@@ -78,8 +78,9 @@ static int peek_byte(pqx_armor_reader *a, uint8_t *c)
 /*
  * Reads one line into a->line without its LF and without one CR before
  * the LF (or before the end of input), as age does. *lf is 1 if an LF ended
- * it, 0 if the end of input did. A line longer than 64 columns, or no
- * line at all at the end of input, is PQX_ERR_FORMAT.
+ * it, 0 if the end of input did. More than 64 columns and a CR, or no
+ * line at all at the end of input, is PQX_ERR_FORMAT; the caller checks
+ * the rest.
  */
 static int get_line(pqx_armor_reader *a, size_t *len, int *lf)
 {
@@ -237,8 +238,10 @@ static int armor_step(pqx_armor_reader *a)
 			return 0;
 		}
 		/* A data line must be complete: END has to follow it. */
-		if (!lf || (r = decode_line(a, len)) != 0)
-			return r ? r : PQX_ERR_FORMAT;
+		if (!lf)
+			return PQX_ERR_FORMAT;
+		if ((r = decode_line(a, len)) != 0)
+			return r;
 		if (a->out_len < PQX_ARMOR_LINE_BYTES)
 			a->state = ST_LAST;
 		return 0;

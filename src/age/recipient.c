@@ -352,3 +352,23 @@ int pqx_age_recipients_parse(pqx_age_recipient ***list, size_t *count,
 
 	return for_each_key_line(text, len, bad_line, add_key, &c);
 }
+
+int pqx_age_identity_seed(const pqx_age_identity *id, uint8_t seed[32])
+{
+	if (id->type->kind != PQX_AGE_MLKEM768X25519)
+		return PQX_ERR_INVALID_ARG;
+	memcpy(seed, id->secret, 32);
+	return 0;
+}
+
+const uint8_t *pqx_age_recipient_key(const pqx_age_recipient *r, size_t *len)
+{
+	*len = r->type->pub_bytes;
+	return r->pub;
+}
+
+int pqx_age_pq_recipient_string(char **out, const uint8_t key[1216])
+{
+	return pqx_bech32_encode(out, pqx_age_hybrid_type.recipient_hrp, key,
+	    pqx_age_hybrid_type.pub_bytes, 0);
+}

@@ -46,7 +46,7 @@ struct pqx_channel {
 	uint8_t session_id[32];
 	uint8_t *buf; /* one record: header, type, payload, tag */
 	char peer_error[256];
-	int dead;
+	int dead, rx_closed;
 };
 
 static int rnd(const pqx_channel_opts *o, uint8_t *out, size_t n)
@@ -541,7 +541,7 @@ int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len)
 
 	*data = NULL;
 	*len = 0;
-	if (ch->dead)
+	if (ch->dead || ch->rx_closed)
 		return PQX_ERR_CLOSED;
 	if ((r = dir_ratchet(&ch->rx, ch->alg)) != 0 || (r = ch->io.read(ch->io.ctx, p, 4)) != 0)
 		goto fail;
@@ -578,7 +578,11 @@ int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len)
 	}
 	default:
 		r = PQX_ERR_FORMAT;
+		goto fail;
 	}
+	/* The peer is done talking; we may still send (our close, say). */
+	ch->rx_closed = 1;
+	return r;
 fail:
 	ch->dead = 1;
 	return r;
@@ -625,13 +629,32 @@ void pqx_key_fingerprint(char out[52], const uint8_t *key, size_t len)
 	pqx_base64_encode(out + 7, h, sizeof(h), 0);
 }
 
-/* Socket transport: exact reads and writes, each bounded by timeout_ms. */
-static int sock_wait(int fd, short ev, int timeout_ms)
+uint64_t pqx_now_ms(void)
 {
-	struct pollfd p = { fd, ev, 0 };
-	int r;
+	struct timespec ts;
 
-	if (timeout_ms <= 0)
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Socket transport: exact reads and writes, each bounded by timeout_ms and
+ * all by the deadline, so a slow peer cannot hold a connection forever.
+ */
+static int sock_wait(const pqx_socket_io *s, short ev)
+{
+	struct pollfd p = { s->fd, ev, 0 };
+	int timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : -1, r;
+
+	if (s->deadline_ms != 0) {
+		uint64_t now = pqx_now_ms();
+
+		if (now >= s->deadline_ms)
+			return PQX_ERR_TIMEOUT;
+		if (timeout_ms < 0 || s->deadline_ms - now < (uint64_t)timeout_ms)
+			timeout_ms = (int)(s->deadline_ms - now);
+	}
+	if (timeout_ms < 0)
 		return 0;
 	do {
 		r = poll(&p, 1, timeout_ms);
@@ -649,7 +672,7 @@ static int sock_read(void *ctx, uint8_t *buf, size_t n)
 	while (n > 0) {
 		ssize_t k;
 
-		if ((r = sock_wait(s->fd, POLLIN, s->timeout_ms)) != 0)
+		if ((r = sock_wait(s, POLLIN)) != 0)
 			return r;
 		k = read(s->fd, buf, n);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))
@@ -673,7 +696,7 @@ static int sock_write(void *ctx, const uint8_t *buf, size_t n)
 	while (n > 0) {
 		ssize_t k;
 
-		if ((r = sock_wait(s->fd, POLLOUT, s->timeout_ms)) != 0)
+		if ((r = sock_wait(s, POLLOUT)) != 0)
 			return r;
 		k = write(s->fd, buf, n);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))

@@ -33,6 +33,11 @@ const char *pqx_strerror(int err)
 	case -22: return "malformed ASCII armor";
 	case -23: return "scrypt work factor too large";
 	case -24: return "a passphrase is required";
+	case -30: return "the server's key does not match the pinned key";
+	case -31: return "not authorized by the server";
+	case -32: return "timed out";
+	case -33: return "the connection was closed";
+	case -34: return "the peer reported an error";
 	default: return "unknown error";
 	}
 }

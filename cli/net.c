@@ -1,0 +1,248 @@
+/* pqx CLI: addresses, sockets, identities, pinned keys and the config directory. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "net.h"
+
+static int split_hostport(struct pqx_url *u, const char *s, size_t n, int need_host)
+{
+	const char *colon, *end = s + n;
+
+	memset(u->host, 0, sizeof(u->host));
+	snprintf(u->port, sizeof(u->port), "%s", PQX_DEFAULT_PORT);
+	if (n > 0 && s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+
+		if (rb == NULL || (size_t)(rb - s - 1) >= sizeof(u->host))
+			return -1;
+		memcpy(u->host, s + 1, (size_t)(rb - s - 1));
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+		if (rb + 1 < end && colon == NULL)
+			return -1;
+	} else {
+		colon = memrchr(s, ':', n);
+		size_t hl = colon ? (size_t)(colon - s) : n;
+
+		if (hl >= sizeof(u->host))
+			return -1;
+		memcpy(u->host, s, hl);
+	}
+	if (colon != NULL) {
+		size_t pl = (size_t)(end - colon - 1);
+
+		if (pl == 0 || pl >= sizeof(u->port) || strspn(colon + 1, "0123456789") < pl)
+			return -1;
+		memcpy(u->port, colon + 1, pl);
+		u->port[pl] = '\0';
+	}
+	return need_host && u->host[0] == '\0' ? -1 : 0;
+}
+
+int cli_parse_url(struct pqx_url *u, const char *s)
+{
+	const char *hp, *slash;
+
+	memset(u, 0, sizeof(*u));
+	if (strncmp(s, "pqx://", 6) != 0) {
+		cli_error("addresses look like pqx://HOST:PORT/PATH", "not a pqx:// address: \"%.80s\"", s);
+		return -1;
+	}
+	hp = s + 6;
+	slash = strchr(hp, '/');
+	if (split_hostport(u, hp, slash ? (size_t)(slash - hp) : strlen(hp), 1) != 0) {
+		cli_error("addresses look like pqx://HOST:PORT/PATH", "invalid address \"%.80s\"", s);
+		return -1;
+	}
+	if (slash != NULL) {
+		size_t n = strlen(slash + 1);
+
+		while (n > 0 && slash[n] == '/')
+			n--; /* "dir/" means "dir" */
+		if (n > XFER_MAX_PATH) {
+			cli_error(NULL, "the remote path is too long");
+			return -1;
+		}
+		memcpy(u->path, slash + 1, n);
+		u->path[n] = '\0';
+	}
+	return 0;
+}
+
+int cli_parse_listen(struct pqx_url *u, const char *s)
+{
+	memset(u, 0, sizeof(*u));
+	if (split_hostport(u, s, strlen(s), 0) != 0) {
+		cli_error("use ADDR:PORT, for example 127.0.0.1:7392 or [::]:7392",
+		    "invalid listen address \"%.80s\"", s);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_config_path(char *out, size_t cap, const char *file)
+{
+	const char *d = getenv("PQX_CONFIG_DIR"), *x = getenv("XDG_CONFIG_HOME"),
+		   *h = getenv("HOME");
+	int n;
+
+	if (d != NULL && *d != '\0')
+		n = snprintf(out, cap, "%s/%s", d, file);
+	else if (x != NULL && *x != '\0')
+		n = snprintf(out, cap, "%s/pqx/%s", x, file);
+	else if (h != NULL && *h != '\0')
+		n = snprintf(out, cap, "%s/.config/pqx/%s", h, file);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int cli_load_seed(const char *path, uint8_t seed[32], uint8_t pub[PQX_XWING_PUBLIC_KEY_BYTES])
+{
+	char def[4096];
+	uint8_t *text;
+	size_t len, count = 0, bad = 0;
+	pqx_age_identity **ids = NULL;
+	int ret = -1;
+
+	if (path == NULL) {
+		if (cli_config_path(def, sizeof(def), "identity") != 0) {
+			cli_error("pass --identity FILE", "no identity file and no config directory");
+			return -1;
+		}
+		path = def;
+		if (access(path, R_OK) != 0) {
+			cli_error("create one with: pqx keygen -o ~/.config/pqx/identity, or pass --identity FILE",
+			    "no identity at %s", path);
+			return -1;
+		}
+	}
+	if ((text = cli_read_file(path, 1u << 20, &len)) == NULL)
+		return -1;
+	if (pqx_age_identities_parse(&ids, &count, text, len, &bad) != 0) {
+		cli_error(NULL, "identity file \"%s\" line %zu: %s", path, bad, pqx_age_error_detail());
+		goto out;
+	}
+	for (size_t i = 0; i < count && ret != 0; i++)
+		if (pqx_age_identity_seed(ids[i], seed) == 0 && pqx_xwing_public_key(pub, seed) == 0)
+			ret = 0;
+	if (ret != 0)
+		cli_error("make one with: pqx keygen (the default is post-quantum)",
+		    "no post-quantum identity (AGE-SECRET-KEY-PQ-1...) in \"%s\"", path);
+out:
+	for (size_t i = 0; i < count; i++)
+		pqx_age_identity_free(ids[i]);
+	free(ids);
+	pqx_wipe(text, len);
+	free(text);
+	return ret;
+}
+
+int cli_parse_pq_recipient(const char *s, uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES])
+{
+	pqx_age_recipient *r = NULL;
+	const uint8_t *k;
+	size_t len;
+
+	if (pqx_age_recipient_parse(&r, s) != 0 ||
+	    pqx_age_recipient_kind(r) != PQX_AGE_MLKEM768X25519) {
+		pqx_age_recipient_free(r);
+		return -1;
+	}
+	k = pqx_age_recipient_key(r, &len);
+	memcpy(key, k, PQX_XWING_PUBLIC_KEY_BYTES);
+	pqx_age_recipient_free(r);
+	return 0;
+}
+
+void cli_tune_socket(int fd)
+{
+	int one = 1, buf = 4 << 20;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+}
+
+int cli_connect(const char *host, const char *port)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int fd = -1, e, err = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		cli_error(NULL, "can't resolve %s: %s", host, gai_strerror(e));
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			err = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		cli_error("is pqx serve running there?", "can't connect to %s port %s: %s", host, port,
+		    strerror(err ? err : errno));
+		return -1;
+	}
+	cli_tune_socket(fd);
+	return fd;
+}
+
+int cli_listen(const char *host, const char *port)
+{
+	struct addrinfo hints, *res = NULL;
+	int fd, one = 1, e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((e = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
+		cli_error(NULL, "can't resolve %s: %s", host, gai_strerror(e));
+		return -1;
+	}
+	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+		cli_error(NULL, "can't listen on %s port %s: %s", host[0] ? host : "*", port,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+const char *cli_net_strerror(int err, const pqx_channel *ch)
+{
+	static char msg[320];
+
+	switch (err) {
+	case PQX_ERR_PEER_ERROR:
+		snprintf(msg, sizeof(msg), "the peer says: %s", ch ? pqx_channel_peer_error(ch) : "?");
+		return msg;
+	case PQX_ERR_AUTH:
+		return "authentication failed: the connection was tampered with, or the peer "
+		       "could not prove its key";
+	case PQX_ERR_TRUNCATED:
+		return "the connection ended before the transfer was complete";
+	case PQX_ERR_IO:
+		snprintf(msg, sizeof(msg), "input/output error: %s", strerror(errno));
+		return msg;
+	default:
+		return pqx_strerror(err);
+	}
+}

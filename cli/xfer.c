@@ -1,0 +1,336 @@
+/* pqx CLI: "pqx send" and "pqx get": the client side of a transfer, with server key pinning. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "net.h"
+
+static const char send_usage[] =
+    "Usage: pqx send [--identity FILE] [--server-key RECIPIENT | --accept-new] PATH... pqx://HOST:PORT/[DIR]\n"
+    "\n"
+    "Sends files and directory trees to a pqx server, into DIR under its root. The\n"
+    "channel is post-quantum (X-Wing) and mutually authenticated: the server must\n"
+    "list this identity, and this side pins the server's key. Files are written on\n"
+    "the server under temporary names and renamed into place once complete and\n"
+    "verified; an interrupted transfer, run again, sends only what is missing.\n"
+    "\n"
+    "  -i, --identity FILE     our identity (default ~/.config/pqx/identity)\n"
+    "      --server-key R      the server's key (age1pq1...): refuse any other\n"
+    "      --accept-new        trust an unknown server on first use and remember it\n"
+    "                          (in ~/.config/pqx/known_servers; PQX_CONFIG_DIR overrides)\n"
+    "  -q, --quiet             no progress line\n"
+    "      --json              print a JSON summary on standard output\n"
+    "\n"
+    "Example:\n"
+    "  $ pqx send --accept-new model.bin pqx://gpu-box:7392/checkpoints\n";
+
+static const char get_usage[] =
+    "Usage: pqx get [--identity FILE] [--server-key RECIPIENT | --accept-new] pqx://HOST:PORT/PATH [-o DEST]\n"
+    "\n"
+    "Fetches a file or directory tree from a pqx server into the directory DEST\n"
+    "(default: the current directory; created if missing). Same channel, pinning\n"
+    "and resume as pqx send.\n"
+    "\n"
+    "  -o, --output DEST       the directory to write into\n"
+    "  -i, --identity FILE     our identity (default ~/.config/pqx/identity)\n"
+    "      --server-key R      the server's key (age1pq1...): refuse any other\n"
+    "      --accept-new        trust an unknown server on first use and remember it\n"
+    "  -q, --quiet             no progress line\n"
+    "      --json              print a JSON summary on standard output\n"
+    "\n"
+    "Example:\n"
+    "  $ pqx get pqx://gpu-box:7392/checkpoints/model.bin -o .\n";
+
+struct pin {
+	const struct pqx_url *url;
+	const char *server_key; /* --server-key, or NULL */
+	int accept_new;
+	int rejected;
+};
+
+/* known_servers: "host:port age1pq1..." lines, like OpenSSH's known_hosts. */
+static int known_lookup(const char *hostport, char *found, size_t cap)
+{
+	char path[4096], line[4096];
+	FILE *f;
+	int r = 0;
+
+	if (cli_config_path(path, sizeof(path), "known_servers") != 0 ||
+	    (f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *sp = strchr(line, ' '), *nl;
+
+		if (line[0] == '#' || sp == NULL)
+			continue;
+		*sp = '\0';
+		if ((nl = strpbrk(sp + 1, " \r\n")) != NULL)
+			*nl = '\0';
+		if (strcmp(line, hostport) == 0 && strlen(sp + 1) < cap) {
+			strcpy(found, sp + 1);
+			r = 1;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+static int known_add(const char *hostport, const char *rcpt)
+{
+	char path[4096], dir[4096];
+	FILE *f;
+
+	if (cli_config_path(path, sizeof(path), "known_servers") != 0 ||
+	    cli_config_path(dir, sizeof(dir), "") != 0)
+		return -1;
+	(void)mkdir(dir, 0700);
+	if ((f = fopen(path, "a")) == NULL)
+		return -1;
+	fprintf(f, "%s %s\n", hostport, rcpt);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int check_server(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES])
+{
+	struct pin *p = ctx;
+	uint8_t pinned[PQX_XWING_PUBLIC_KEY_BYTES];
+	char hostport[300], known[4096], fp_got[52], fp_want[52], *rcpt = NULL;
+	const char *want = p->server_key;
+	int r = PQX_ERR_PEER_KEY;
+
+	snprintf(hostport, sizeof(hostport), "%s:%s", p->url->host, p->url->port);
+	pqx_key_fingerprint(fp_got, key, PQX_XWING_PUBLIC_KEY_BYTES);
+	if (want == NULL && known_lookup(hostport, known, sizeof(known)))
+		want = known;
+	if (want != NULL) {
+		if (cli_parse_pq_recipient(want, pinned) != 0) {
+			cli_error(NULL, "the pinned key for %s is not an age1pq1 recipient", hostport);
+			goto out;
+		}
+		if (memcmp(pinned, key, sizeof(pinned)) == 0) {
+			r = 0;
+			goto out;
+		}
+		pqx_key_fingerprint(fp_want, pinned, sizeof(pinned));
+		fprintf(stderr,
+		    "pqx: error: @@@ THE SERVER'S KEY HAS CHANGED @@@\n"
+		    "pqx: error: %s presented %s\n"
+		    "pqx: error: but the key pinned for it is %s\n"
+		    "pqx: error: someone may be intercepting this connection; nothing was sent.\n"
+		    "pqx: hint: if the server's key really changed, remove its line from known_servers\n",
+		    hostport, fp_got, fp_want);
+		goto out;
+	}
+	if (!p->accept_new) {
+		cli_error("check the fingerprint with the server's owner, then pass --server-key "
+			  "age1pq1... or --accept-new",
+		    "unknown server %s with key %s", hostport, fp_got);
+		goto out;
+	}
+	if (pqx_age_pq_recipient_string(&rcpt, key) != 0 || known_add(hostport, rcpt) != 0) {
+		cli_error(NULL, "can't record the server's key in known_servers");
+		goto out;
+	}
+	fprintf(stderr, "pqx: trusting %s on first use: %s (recorded in known_servers)\n",
+	    hostport, fp_got);
+	r = 0;
+out:
+	pqx_age_string_free(rcpt);
+	if (r != 0)
+		p->rejected = 1;
+	return r;
+}
+
+struct client_progress {
+	struct cli_progress p;
+};
+
+static void on_progress(void *ctx, uint64_t done, uint64_t moved)
+{
+	(void)moved;
+	cli_progress_cb(ctx, done);
+}
+
+static void on_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cli_warn("%s", msg);
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The whole client run for both commands. */
+static int run_client(int is_send, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "identity", required_argument, NULL, 'i' },
+		{ "server-key", required_argument, NULL, 'K' },
+		{ "accept-new", no_argument, NULL, 'A' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = is_send ? "send" : "get", *identity = NULL, *dest = ".";
+	struct pqx_url url;
+	struct pin pin;
+	uint8_t seed[32], pub[PQX_XWING_PUBLIC_KEY_BYTES];
+	pqx_socket_io sio;
+	pqx_channel_io io;
+	pqx_channel_opts co;
+	pqx_channel *ch = NULL;
+	struct xfer_stats st;
+	struct xfer_opts xo;
+	struct cli_progress prog;
+	int c, quiet = 0, json = 0, fd = -1, dfd = -1, ret = 1, r;
+	double t0 = mono();
+
+	memset(&pin, 0, sizeof(pin));
+	memset(&st, 0, sizeof(st));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, is_send ? ":i:qh" : ":i:o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': identity = optarg; break;
+		case 'K': pin.server_key = optarg; break;
+		case 'A': pin.accept_new = 1; break;
+		case 'o': dest = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'J': json = 1; quiet = 1; break;
+		case 'h': fputs(is_send ? send_usage : get_usage, stdout); return 0;
+		default: cli_bad_option(cmd, c, argc, argv); return 1;
+		}
+	}
+	if (pin.server_key != NULL && pin.accept_new) {
+		cli_error(NULL, "--server-key and --accept-new can't be combined");
+		return 1;
+	}
+	if (is_send ? argc - optind < 2 : argc - optind != 1) {
+		cli_error(is_send ? "pqx send PATH... pqx://HOST:PORT/[DIR]" : "pqx get pqx://HOST:PORT/PATH [-o DEST]",
+		    "wrong number of arguments");
+		return 1;
+	}
+	if (cli_parse_url(&url, argv[argc - 1]) != 0)
+		return 1;
+	if (!is_send && url.path[0] == '\0') {
+		cli_error("name a file or directory: pqx://HOST:PORT/PATH", "nothing to get");
+		return 1;
+	}
+	if (url.path[0] != '\0' && !xfer_path_ok(url.path, strlen(url.path))) {
+		cli_error("remote paths are relative to the server's root, without . or ..",
+		    "invalid remote path \"%.80s\"", url.path);
+		return 1;
+	}
+	if (!is_send) {
+		if (mkdir(dest, 0755) != 0 && errno != EEXIST) {
+			cli_error(NULL, "can't create \"%s\": %s", dest, strerror(errno));
+			return 1;
+		}
+		if ((dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			cli_error("-o names a directory to write into", "can't open \"%s\": %s", dest,
+			    strerror(errno));
+			return 1;
+		}
+	}
+	pin.url = &url;
+	signal(SIGPIPE, SIG_IGN); /* a dropped connection is an error, not a kill */
+	if (cli_load_seed(identity, seed, pub) != 0)
+		goto out;
+	if ((fd = cli_connect(url.host, url.port)) < 0)
+		goto out;
+	memset(&sio, 0, sizeof(sio));
+	sio.fd = fd;
+	sio.timeout_ms = 60000;
+	sio.deadline_ms = pqx_now_ms() + 10000; /* the handshake */
+	pqx_channel_io_socket(&io, &sio);
+	memset(&co, 0, sizeof(co));
+	co.check_server = check_server;
+	co.ctx = &pin;
+	r = pqx_channel_client(&ch, &io, seed, &co);
+	pqx_wipe(seed, sizeof(seed));
+	if (r != 0) {
+		if (r == PQX_ERR_REFUSED) {
+			char fp[52];
+
+			pqx_key_fingerprint(fp, pub, sizeof(pub));
+			cli_error("ask the server's owner to add your recipient (pqx keygen -y) to its "
+				  "authorized file", "the server does not authorize this identity (%s)", fp);
+		} else if (!pin.rejected) {
+			cli_error(NULL, "handshake with %s failed: %s", url.host, cli_net_strerror(r, NULL));
+		}
+		goto out;
+	}
+	sio.deadline_ms = 0;
+	if ((r = xfer_request(ch, is_send ? XFER_SEND : XFER_GET, url.path)) != 0) {
+		cli_error(NULL, "the server refused the request: %s", cli_net_strerror(r, ch));
+		goto out;
+	}
+	cli_progress_init(&prog, is_send ? "sending" : "receiving", -1, quiet);
+	memset(&xo, 0, sizeof(xo));
+	xo.progress = on_progress;
+	xo.progress_ctx = &prog;
+	xo.warn = on_warn;
+	if (is_send)
+		r = xfer_send(ch, AT_FDCWD, (const char *const *)argv + optind,
+		    (size_t)(argc - optind - 1), 0, &xo, &st);
+	else
+		r = xfer_receive(ch, dfd, &xo, &st);
+	cli_progress_end(&prog);
+	if (r == 0)
+		r = pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
+	if (r != 0) {
+		if (r == PQX_ERR_INVALID_ARG)
+			cli_error(NULL, "invalid local path");
+		else
+			cli_error(NULL, "transfer failed: %s", cli_net_strerror(r, ch));
+		goto out;
+	}
+	if (json) {
+		double secs = mono() - t0;
+
+		printf("{\"ok\":true,\"files\":%llu,\"dirs\":%llu,\"links\":%llu,\"skipped\":%llu,"
+		       "\"bytes\":%llu,\"bytes_moved\":%llu,\"blocks_reused\":%llu,"
+		       "\"wire_bytes_out\":%llu,\"wire_bytes_in\":%llu,\"seconds\":%.3f}\n",
+		    (unsigned long long)st.files, (unsigned long long)st.dirs,
+		    (unsigned long long)st.links, (unsigned long long)st.skipped,
+		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved,
+		    (unsigned long long)st.blocks_reused, (unsigned long long)sio.bytes_out,
+		    (unsigned long long)sio.bytes_in, secs);
+	} else if (!quiet) {
+		fprintf(stderr, "pqx: %s %llu file(s), %llu bytes (%llu moved) in %.1f s\n",
+		    is_send ? "sent" : "received", (unsigned long long)st.files,
+		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved, mono() - t0);
+	}
+	ret = 0;
+out:
+	pqx_channel_free(ch);
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return ret;
+}
+
+int cmd_send(int argc, char **argv)
+{
+	return run_client(1, argc, argv);
+}
+
+int cmd_get(int argc, char **argv)
+{
+	return run_client(0, argc, argv);
+}

@@ -1,0 +1,59 @@
+/* pqx: the file transfer protocol over a channel (docs/PROTOCOL.md, "Transfer"). */
+#ifndef PQX_TRANSFER_H
+#define PQX_TRANSFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pqx/channel.h>
+
+#define XFER_BLOCK_BYTES (1u << 20)
+#define XFER_MAX_PATH 4096
+#define XFER_MAX_NAME 255
+
+enum xfer_op { XFER_SEND = 1, XFER_GET = 2 };
+
+struct xfer_stats {
+	uint64_t files, dirs, links, skipped; /* skipped: already identical */
+	uint64_t bytes;                       /* file bytes in the transfer */
+	uint64_t bytes_moved;                 /* file bytes that crossed the wire */
+	uint64_t blocks_reused;               /* blocks the receiver already had */
+};
+
+struct xfer_opts {
+	void (*progress)(void *ctx, uint64_t done, uint64_t moved);
+	void *progress_ctx;
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
+};
+
+/* Client: sends the request and waits for ACCEPT (an error record: PQX_ERR_PEER_ERROR). */
+PQX_MUST_CHECK int xfer_request(pqx_channel *ch, enum xfer_op op, const char *path);
+/* Server: reads the request (path NUL-terminated, at most XFER_MAX_PATH). */
+PQX_MUST_CHECK int xfer_read_request(pqx_channel *ch, enum xfer_op *op,
+    char path[XFER_MAX_PATH + 1]);
+PQX_MUST_CHECK int xfer_accept(pqx_channel *ch);
+/* Sends an error record with msg (no secrets) and marks the end. */
+void xfer_refuse(pqx_channel *ch, const char *msg);
+
+/*
+ * The sender: each names[i] is resolved against basefd (openat) and sent
+ * under its last component; directories recursively. confined: names must
+ * not climb out of basefd or pass through symbolic links (the server).
+ */
+PQX_MUST_CHECK int xfer_send(pqx_channel *ch, int basefd, const char *const *names,
+    size_t n, int confined, const struct xfer_opts *o, struct xfer_stats *st);
+/* The receiver: writes entries below dirfd, trusting no path from the peer. */
+PQX_MUST_CHECK int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o,
+    struct xfer_stats *st);
+
+/* A peer path: relative, '/'-separated, no empty, "." or ".." component. */
+int xfer_path_ok(const char *path, size_t len);
+/*
+ * Opens the directory at rel below dirfd one component at a time with
+ * O_NOFOLLOW (creating missing ones when create), so no symlink can lead
+ * outside. rel may be "" for dirfd itself. Returns an fd or -1 (errno).
+ */
+int xfer_open_dir(int dirfd, const char *rel, int create);
+
+#endif
