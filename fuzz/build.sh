@@ -8,7 +8,8 @@ case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 
-TARGETS="mlkem_decaps mlkem_encaps xwing hpke_open"
+# Every fuzz/fuzz_NAME.c is a target.
+TARGETS=$(cd "$(dirname "$0")" && ls fuzz_*.c | sed -e "s/^fuzz_//" -e "s/\\.c$//" | tr "\\n" " ")
 CC=${FUZZ_CC:-clang}
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 # DWARF 4: valgrind and older tools read it; clang 14 defaults to 5.

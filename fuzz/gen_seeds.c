@@ -1,4 +1,5 @@
 /* pqx fuzz: writes seed inputs for each fuzz target, made with the library itself. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <pqx/mlkem.h>
 #include <pqx/sha3.h>
 #include <pqx/xwing.h>
+#include <pqx/age.h>
 
 /*
  * Usage: gen_seeds DIR. Writes DIR/<target>/<name> for the targets
@@ -237,6 +239,96 @@ static void hpke_seeds(const char *dir)
 	}
 }
 
+/* Writes into buf through the age API. */
+static int buf_write(void *ctx, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	if (len + n > sizeof(buf))
+		return PQX_ERR_LIMIT;
+	put(p, n);
+	return 0;
+}
+
+struct msrc {
+	const uint8_t *p;
+	size_t left;
+};
+
+static int msrc_read(void *ctx, uint8_t *out, size_t n, size_t *got)
+{
+	struct msrc *m = ctx;
+
+	if (n > m->left)
+		n = m->left;
+	memcpy(out, m->p, n);
+	m->p += n;
+	m->left -= n;
+	*got = n;
+	return 0;
+}
+
+/*
+ * Age files to the fuzz targets' fixed identities (fuzz_age_decrypt.c), in
+ * binary and armor, their headers alone, identity files and key strings.
+ */
+static void age_seeds(const char *dir)
+{
+	static const char *ids[2] = {
+		"AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0",
+		"AGE-SECRET-KEY-PQ-1HZLGZUPT4ETPKDEV8HSGFDCYZ4E522W0A7PU2LHT8EH9W6YLNC3SW78XKG",
+	};
+	uint8_t plain[200];
+	char name[32];
+
+	rnd(plain, sizeof(plain));
+	for (int i = 0; i < 2; i++) {
+		pqx_age_identity *id = NULL;
+		pqx_age_recipient *r = NULL;
+		char *rs = NULL;
+
+		CHECK0(pqx_age_identity_parse(&id, ids[i]));
+		CHECK0(pqx_age_identity_recipient(&rs, id));
+		CHECK0(pqx_age_recipient_parse(&r, rs));
+		for (int armor = 0; armor < 2 && r != NULL; armor++) {
+			const char *targets[3] = { "age_decrypt", armor ? "armor" : "age_header", NULL };
+
+			snprintf(name, sizeof(name), "file-%d-%d", i, armor);
+			for (int t = 0; targets[t] != NULL; t++) {
+				struct msrc m = { plain, (size_t)(40 * (i + 1) * (armor + 1)) };
+				pqx_reader in = { msrc_read, &m };
+				pqx_writer out = { buf_write, NULL };
+				pqx_age_options opt;
+				const uint8_t *end, *nl;
+
+				memset(&opt, 0, sizeof(opt));
+				opt.armor = armor;
+				opt.threads = 1;
+				len = 0;
+				CHECK0(pqx_age_encrypt(&r, 1, &in, &out, &opt));
+				if (strcmp(targets[t], "age_header") == 0) {
+					/* The header alone: through the MAC line. */
+					end = memmem(buf, len, "\n---", 4);
+					nl = end ? memchr(end + 1, '\n', len - (size_t)(end + 1 - buf)) : NULL;
+					if (nl != NULL)
+						len = (size_t)(nl + 1 - buf);
+				}
+				emit(dir, targets[t], name);
+			}
+		}
+		put("# a comment\n", 12);
+		put(ids[i], strlen(ids[i]));
+		put("\n", 1);
+		emit(dir, "age_identity", i ? "pq" : "x25519");
+		put(ids[i], strlen(ids[i]));
+		emit(dir, "bech32", i ? "pq-identity" : "identity");
+		put(rs, strlen(rs));
+		emit(dir, "bech32", i ? "pq-recipient" : "recipient");
+		pqx_age_string_free(rs);
+		pqx_age_recipient_free(r);
+		pqx_age_identity_free(id);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -248,5 +340,6 @@ int main(int argc, char **argv)
 	mlkem_seeds(argv[1]);
 	xwing_seeds(argv[1]);
 	hpke_seeds(argv[1]);
+	age_seeds(argv[1]);
 	return failed;
 }

@@ -9,7 +9,8 @@ BUILD=${1:-build}
 out=$BUILD/fuzz
 case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
-TARGETS="mlkem_decaps mlkem_encaps xwing hpke_open"
+# Every fuzz/fuzz_NAME.c is a target.
+TARGETS=$(cd "$(dirname "$0")" && ls fuzz_*.c | sed -e "s/^fuzz_//" -e "s/\\.c$//" | tr "\\n" " ")
 RUNS=${FUZZ_REGRESS_RUNS:-2000}
 
 why=$(sh "$here/build.sh" "$out")

@@ -7,7 +7,8 @@ out=${1:-build/fuzz}
 secs=${2:-60}
 case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
-TARGETS="mlkem_decaps mlkem_encaps xwing hpke_open"
+# Every fuzz/fuzz_NAME.c is a target.
+TARGETS=$(cd "$(dirname "$0")" && ls fuzz_*.c | sed -e "s/^fuzz_//" -e "s/\\.c$//" | tr "\\n" " ")
 
 why=$(sh "$here/build.sh" "$out")
 case $? in
