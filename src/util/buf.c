@@ -45,7 +45,10 @@ size_t pqx_buf_len(const pqx_buf *b)
 
 const uint8_t *pqx_buf_ptr(const pqx_buf *b)
 {
-	return b->d + b->off;
+	static const uint8_t empty[1];
+
+	/* An empty buffer may have no memory yet: NULL + 0 is undefined in C. */
+	return b->d == NULL ? empty : b->d + b->off;
 }
 
 int pqx_buf_peek(const pqx_buf *b, size_t off, void *out, size_t n)
@@ -116,7 +119,7 @@ int pqx_buf_get_view(pqx_buf *b, size_t n, pqx_buf *sub)
 {
 	if (n > pqx_buf_len(b))
 		return PQX_ERR_TRUNCATED;
-	pqx_buf_view(sub, b->d + b->off, n);
+	pqx_buf_view(sub, pqx_buf_ptr(b), n);
 	b->off += n;
 	return 0;
 }
@@ -145,6 +148,10 @@ int pqx_buf_reserve(pqx_buf *b, size_t n, uint8_t **p)
 		return PQX_ERR_INVALID_ARG;
 	if (n > b->max - b->size)
 		return PQX_ERR_LIMIT;
+	if (n == 0 && b->d == NULL) {
+		*p = NULL; /* nothing to write, and no memory yet */
+		return 0;
+	}
 	need = b->size + n;
 	if (need > b->alloc) {
 		/* Grow geometrically, capped at max; copy then wipe the old block. */

@@ -74,6 +74,20 @@ static void test_limit(void)
 	pqx_buf_free(b);
 }
 
+/* Found by fuzz_age_header: an empty buffer has no memory, and NULL + 0 is undefined. */
+static void test_empty(void)
+{
+	pqx_buf *b = pqx_buf_new(16), sub;
+	uint8_t *p = (uint8_t *)1;
+
+	CHECK(b != NULL);
+	CHECK(pqx_buf_put(b, "", 0) == 0 && pqx_buf_len(b) == 0);
+	CHECK(pqx_buf_reserve(b, 0, &p) == 0);
+	CHECK(pqx_buf_ptr(b) != NULL);
+	CHECK(pqx_buf_get_view(b, 0, &sub) == 0 && pqx_buf_len(&sub) == 0);
+	pqx_buf_free(b);
+}
+
 static int fail_always(void)
 {
 	return 1;
@@ -130,6 +144,7 @@ int main(void)
 	t_run("buf truncated reads and views", test_truncated);
 	t_run("buf size limit", test_limit);
 	t_run("buf allocation failure", test_alloc_failure);
+	t_run("buf empty: no NULL pointer arithmetic", test_empty);
 	t_run("ct memeq/is_zero/cmov", test_ct_helpers);
 	t_run("strerror covers every code", test_strerror);
 	return t_done();
