@@ -35,7 +35,9 @@ for t in $TARGETS; do
 	"$out/bin/fuzz_$t" -runs="$RUNS" -seed=1 -timeout=30 \
 		-artifact_prefix="$scratch/$t-" "$scratch/$t" "$out/seeds/$t" >"$scratch/$t.log" 2>&1
 	rc=$?
-	crashes=$(find "$out/crashes" -type f -name "$t-*" 2>/dev/null)
+	# Crashes saved by fuzz/run.sh here, and the fixed ones kept in the tree.
+	crashes=$(find "$out/crashes" -type f -name "$t-*" 2>/dev/null;
+		find "$here/crashes/$t" -type f 2>/dev/null)
 	if [ "$rc" -eq 0 ] && [ -n "$crashes" ]; then
 		# shellcheck disable=SC2086
 		"$out/bin/fuzz_$t" $crashes >>"$scratch/$t.log" 2>&1
