@@ -43,7 +43,7 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOL_SRC := $(sort $(wildcard tests/interop/*.c tests/ct/*.c))
+TOOL_SRC := $(sort $(wildcard tests/interop/*.c tests/ct/*.c tests/transfer/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 TLIB_SRC := $(sort $(wildcard tests/lib/*.c))
 TLIB_OBJ := $(TLIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -98,6 +98,10 @@ $(BUILD)/tests/interop/%: tests/interop/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/ct/%: tests/ct/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/transfer/%: tests/transfer/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -240,6 +240,9 @@ static void handle(struct conn *c)
 		/* The client's close ends a successful session; anything else fails it. */
 		r = pqx_channel_recv(ch, &d, &n);
 		r = r == PQX_ERR_CLOSED ? 0 : r == 0 ? PQX_ERR_FORMAT : r;
+		/* And our close: a sending client reports success only once it has it. */
+		if (r == 0)
+			(void)!pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
 	}
 	if (r != 0)
 		logf_(s, 1, "%s %s %s \"%s\" failed: %s", c->addr, c->fp, op == XFER_SEND ? "send to" : "get",

@@ -292,6 +292,17 @@ static int run_client(int is_send, int argc, char **argv)
 	cli_progress_end(&prog);
 	if (r == 0)
 		r = pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
+	if (r == 0 && is_send) {
+		const uint8_t *d;
+		size_t n;
+
+		/*
+		 * Done only when the server closes in turn: a directory or link it
+		 * could not create has no answer of its own, only an error record.
+		 */
+		r = pqx_channel_recv(ch, &d, &n);
+		r = r == PQX_ERR_CLOSED ? 0 : r == 0 ? PQX_ERR_FORMAT : r;
+	}
 	if (r != 0) {
 		if (r == PQX_ERR_INVALID_ARG)
 			cli_error(NULL, "invalid local path");

@@ -57,7 +57,7 @@ stale() {
 
 for t in $TARGETS; do
 	bin=$out/bin/fuzz_$t
-	if stale "$bin" "fuzz/fuzz_$t.c" fuzz/fuzz.h "$lib"; then
+	if stale "$bin" "fuzz/fuzz_$t.c" fuzz/fuzz.h fuzz/fuzz_chan.h "$lib"; then
 		# shellcheck disable=SC2086
 		if ! "$CC" $CPPFLAGS $CFLAGS -Wall -Wextra -fsanitize=fuzzer $SAN \
 			"fuzz/fuzz_$t.c" "$lib" $LIBS -o "$bin" >>"$log" 2>&1; then

@@ -9,12 +9,15 @@
 #include <pqx/mlkem.h>
 #include <pqx/sha3.h>
 #include <pqx/xwing.h>
+
+#include "crypto/ossl.h"
 #include <pqx/age.h>
 
 /*
  * Usage: gen_seeds DIR. Writes DIR/<target>/<name> for the targets
- * mlkem_decaps, mlkem_encaps, xwing and hpke_open, in the input layout each
- * target's comment describes. The bytes are derived from a fixed SHAKE128
+ * mlkem_decaps, mlkem_encaps, xwing and hpke_open (and the others below,
+ * transfer_receiver, transfer_sender and server included), in the input
+ * layout each target's comment describes. The bytes are derived from a fixed SHAKE128
  * stream, so the seeds are the same on every run; nothing is read from
  * ../shared.
  */
@@ -329,6 +332,432 @@ static void age_seeds(const char *dir)
 	}
 }
 
+/* ---- transfer_receiver, transfer_sender, server: transfer messages ---- */
+
+/* One message of fuzz_chan.h: u16be length || bytes, from the bytes in msg. */
+static uint8_t msg[4096];
+static size_t msg_len;
+
+static void m_u8(uint8_t b)
+{
+	if (msg_len < sizeof(msg))
+		msg[msg_len++] = b;
+}
+
+static void m_u16(uint16_t v)
+{
+	m_u8((uint8_t)(v >> 8));
+	m_u8((uint8_t)v);
+}
+
+static void m_u32(uint32_t v)
+{
+	m_u16((uint16_t)(v >> 16));
+	m_u16((uint16_t)v);
+}
+
+static void m_u64(uint64_t v)
+{
+	m_u32((uint32_t)(v >> 32));
+	m_u32((uint32_t)v);
+}
+
+static void m_bytes(const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		m_u8(((const uint8_t *)p)[i]);
+}
+
+static void m_str(const char *s)
+{
+	m_u16((uint16_t)strlen(s));
+	m_bytes(s, strlen(s));
+}
+
+static void m_end(void)
+{
+	uint8_t l[2] = { (uint8_t)(msg_len >> 8), (uint8_t)msg_len };
+
+	put(l, 2);
+	put(msg, msg_len);
+	msg_len = 0;
+}
+
+enum { K_REQUEST = 1, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6, K_HAVE = 7,
+	K_BLOCK = 8, K_FILE_END = 9, K_FILE_OK = 10, K_DONE = 11 };
+
+static void m_head(uint8_t kind, const char *path, uint32_t mode, uint64_t sec)
+{
+	m_u8(kind);
+	m_str(path);
+	m_u32(mode);
+	m_u64(sec);
+	m_u32(0);
+}
+
+/* FILE path with content, as one block, and its FILE_END. */
+static void m_file(const char *path, const char *content, uint64_t sec)
+{
+	uint8_t h[32], fh[32];
+	size_t n = strlen(content);
+
+	m_head(K_FILE, path, 0644, sec);
+	m_u64(n);
+	m_end();
+	if (n > 0) {
+		m_u8(K_BLOCK);
+		m_u32(0);
+		m_bytes(content, n);
+		m_end();
+		CHECK0(pqx_sha256(h, (const uint8_t *)content, n));
+		CHECK0(pqx_sha256(fh, h, 32));
+	} else {
+		CHECK0(pqx_sha256(fh, NULL, 0));
+	}
+	m_u8(K_FILE_END);
+	m_bytes(fh, 32);
+	m_end();
+}
+
+static void m_link(const char *path, const char *target)
+{
+	m_head(K_SYMLINK, path, 0777, 1700000000);
+	m_str(target);
+	m_end();
+}
+
+static void m_finish(uint64_t files, uint64_t bytes)
+{
+	m_u8(K_END);
+	m_end();
+	m_u8(K_DONE);
+	m_u64(files);
+	m_u64(bytes);
+	m_end();
+}
+
+/* A HAVE message with count (block, hash) pairs. */
+static void m_have(uint8_t state, uint8_t more, uint32_t count, const uint32_t *blk,
+    const uint8_t (*hash)[32])
+{
+	m_u8(K_HAVE);
+	m_u8(state);
+	m_u8(more);
+	m_u32(count);
+	for (uint32_t i = 0; i < count; i++) {
+		m_u32(blk[i]);
+		m_bytes(hash[i], 32);
+	}
+	m_end();
+}
+
+static void m_ok(void)
+{
+	m_u8(K_FILE_OK);
+	m_end();
+}
+
+/* The length 0xffff: a close record (fuzz_chan.h). */
+static void m_close(void)
+{
+	uint8_t l[2] = { 0xff, 0xff };
+
+	put(l, 2);
+}
+
+/* The pushed tree of the receiver and server seeds; keep: the receiver has keep.txt. */
+static void m_tree(int keep)
+{
+	m_head(K_DIR, "a", 0755, 1600000000);
+	m_end();
+	m_file("a/x.txt", "hello world", 1600000001);
+	m_link("a/l", "x.txt");
+	m_link("a/up", "../keep.txt");
+	/* keep.txt: if the receiver has it (same size and time), no blocks follow. */
+	if (keep) {
+		m_head(K_FILE, "keep.txt", 0644, 1700000000);
+		m_u64(5);
+		m_end();
+	} else {
+		m_file("keep.txt", "hello", 1700000000);
+	}
+	m_file("a/e", "", 1600000002);
+	m_finish(3, 16);
+}
+
+/* fuzz_transfer_sender.c's file bytes. */
+static uint8_t sender_pattern(size_t i)
+{
+	return (uint8_t)(i * 131u + (i >> 8) * 7u + 3u);
+}
+
+static void transfer_seeds(const char *dir)
+{
+	static uint8_t two[(1u << 20) + 17];
+	uint8_t h[2][32];
+	uint32_t blk[2] = { 0, 1 };
+
+	/* Receiver: a tree; escapes through the planted links; a link chain. */
+	m_tree(1);
+	emit(dir, "transfer_receiver", "tree");
+	m_file("up/evil", "x", 1);
+	m_head(K_DIR, "abs/d", 0755, 1);
+	m_end();
+	m_finish(1, 1);
+	emit(dir, "transfer_receiver", "escape");
+	m_link("s", ".");
+	m_link("e", "s/..");
+	m_link("f", "s/../outside");
+	m_finish(0, 0);
+	emit(dir, "transfer_receiver", "link-chain");
+
+	/* Sender: the selector, then answers. */
+	for (size_t i = 0; i < sizeof(two); i++)
+		two[i] = sender_pattern(i);
+	CHECK0(pqx_sha256(h[0], two, 1u << 20));
+	CHECK0(pqx_sha256(h[1], two + (1u << 20), 17));
+	put_u8(0); /* small */
+	m_have(0, 0, 0, NULL, NULL);
+	m_ok();
+	emit(dir, "transfer_sender", "small");
+	put_u8(1); /* small, confined, already there */
+	m_have(1, 0, 0, NULL, NULL);
+	emit(dir, "transfer_sender", "small-skip");
+	put_u8(2); /* two: the receiver holds both blocks */
+	m_have(0, 0, 2, blk, h);
+	m_ok();
+	emit(dir, "transfer_sender", "two-held");
+	put_u8(3); /* two, confined: block 1 in a second HAVE message */
+	m_have(0, 1, 1, blk, h);
+	m_have(0, 0, 1, blk + 1, h + 1);
+	m_ok();
+	emit(dir, "transfer_sender", "two-more");
+	put_u8(4); /* d */
+	m_have(0, 0, 0, NULL, NULL);
+	m_ok();
+	emit(dir, "transfer_sender", "dir");
+	put_u8(6); /* everything: five files */
+	for (int i = 0; i < 5; i++) {
+		m_have(0, 0, 0, NULL, NULL);
+		m_ok();
+	}
+	emit(dir, "transfer_sender", "all");
+	put_u8(8); /* up/secret: refused */
+	emit(dir, "transfer_sender", "escape");
+
+	/* Server: the selector (bit 0 send-only, 1 get-only, 2 dir=home), then requests. */
+	put_u8(0);
+	m_u8(K_REQUEST);
+	m_u8(1);
+	m_str("inbox");
+	m_end();
+	m_tree(0);
+	m_close();
+	emit(dir, "server", "push");
+	put_u8(4);
+	m_u8(K_REQUEST);
+	m_u8(1);
+	m_str("");
+	m_end();
+	m_file("h2.txt", "more", 1);
+	m_finish(1, 4);
+	m_close();
+	emit(dir, "server", "push-home");
+	put_u8(0);
+	m_u8(K_REQUEST);
+	m_u8(2);
+	m_str("pub/a.txt");
+	m_end();
+	m_have(0, 0, 0, NULL, NULL);
+	m_ok();
+	m_close();
+	emit(dir, "server", "pull-file");
+	put_u8(0);
+	m_u8(K_REQUEST);
+	m_u8(2);
+	m_str("pub");
+	m_end();
+	for (int i = 0; i < 2; i++) {
+		m_have(0, 0, 0, NULL, NULL);
+		m_ok();
+	}
+	m_close();
+	emit(dir, "server", "pull-dir");
+	put_u8(0);
+	m_u8(K_REQUEST);
+	m_u8(2);
+	m_str("up/secret");
+	m_end();
+	emit(dir, "server", "pull-escape");
+	put_u8(1);
+	m_u8(K_REQUEST);
+	m_u8(2);
+	m_str("pub/a.txt");
+	m_end();
+	emit(dir, "server", "pull-send-only");
+	put_u8(0);
+	m_u8(K_REQUEST);
+	m_u8(1);
+	m_str("up");
+	m_end();
+	m_file("evil", "x", 1);
+	m_finish(1, 1);
+	emit(dir, "server", "push-escape");
+}
+
+/* ---- channel_client, channel_server, record: the channel ---- */
+
+static void put_u32be(uint32_t v)
+{
+	put_u8((uint8_t)(v >> 24));
+	put_u8((uint8_t)(v >> 16));
+	put_u8((uint8_t)(v >> 8));
+	put_u8((uint8_t)v);
+}
+
+static void put_zeros(size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		put_u8(0);
+}
+
+/*
+ * The selector bytes and operations of fuzz_channel_client.c,
+ * fuzz_channel_server.c and fuzz_record.c; the keys are the targets' own
+ * (SHAKE128 of their labels), so a raw message 0 here is the real one.
+ */
+static void channel_seeds(const char *dir)
+{
+	static uint8_t pk[1216];
+	uint8_t seed[32];
+
+	pqx_shake128(seed, 32, (const uint8_t *)"fuzz channel server", 19);
+	CHECK0(pqx_xwing_public_key(pk, seed));
+	/* Client: raw (message 0 alone, pinned), after message 0, records, masks. */
+	put_u8(0);
+	emit(dir, "channel_client", "raw-empty");
+	put_u8(4);
+	put_u32be(2 + 1216);
+	put_u8(0);
+	put_u8(1);
+	put(pk, sizeof(pk));
+	emit(dir, "channel_client", "raw-message0-pinned");
+	put_u8(1);
+	put_u32be(3 + 2 * 1120 + 16);
+	put_u8(2);
+	put_u8(0);
+	put_u8(1);
+	put_zeros(2 * 1120 + 16);
+	emit(dir, "channel_client", "message2-zeros");
+	put_u8(1);
+	put_u32be(3 + 16);
+	put_u8(2);
+	put_u8(1);
+	put_u8(0);
+	put_zeros(16);
+	emit(dir, "channel_client", "message2-refusal");
+	put_u8(2);
+	put_u32be(17);
+	put_zeros(17);
+	emit(dir, "channel_client", "record-zeros");
+	put_u8(3);
+	emit(dir, "channel_client", "mask-none");
+	put_u8(3);
+	put_zeros(2000);
+	put_u8(0x80);
+	emit(dir, "channel_client", "mask-message2");
+
+	/* Server: raw message 1 shape, after message 1, records, masks. */
+	put_u8(4);
+	put_u32be(3 + 2 + 1216 + 1120 + 1216 + 16);
+	put_u8(1);
+	put_u8(1);
+	put_u8(2);
+	put_u8(1);
+	put_u8(2);
+	put_zeros(1216 + 1120 + 1216 + 16);
+	emit(dir, "channel_server", "raw-message1-zeros");
+	put_u8(5);
+	put_u32be(17);
+	put_u8(3);
+	put_zeros(16);
+	emit(dir, "channel_server", "message3-zeros");
+	put_u8(6);
+	put_u32be(20);
+	put_zeros(20);
+	emit(dir, "channel_server", "record-zeros");
+	put_u8(7);
+	emit(dir, "channel_server", "mask-none");
+	put_u8(15);
+	emit(dir, "channel_server", "mask-none-aes");
+	put_u8(7);
+	put_zeros(3560);
+	put_u8(1);
+	emit(dir, "channel_server", "mask-message3");
+	put_u8(3);
+	emit(dir, "channel_server", "refused");
+
+	/* Record: good records of each type, then each kind of bad one. */
+	put_u8(0);
+	put_u8(0); /* data "hello" */
+	put_u8(0);
+	put_u8(5);
+	put_u8(0);
+	put("hello", 5);
+	put_u8(0); /* close */
+	put_u8(1);
+	put_zeros(2);
+	emit(dir, "record", "data-close");
+	put_u8(1);
+	put_u8(0); /* error "disk full" */
+	put_u8(2);
+	put_u8(9);
+	put_u8(0);
+	put("disk full", 9);
+	emit(dir, "record", "error");
+	put_u8(0);
+	put_u8(0);
+	put_u8(7); /* type 7 */
+	put_zeros(2);
+	emit(dir, "record", "unknown-type");
+	put_u8(0);
+	put_u8(1); /* sealed two records ahead */
+	put_u8(0);
+	put_u8(3);
+	put_u8(1);
+	put("abc", 3);
+	emit(dir, "record", "skipped");
+	put_u8(1);
+	put_u8(2); /* a flipped bit in the tag */
+	put_u8(0);
+	put_u8(4);
+	put("data", 4);
+	put_u8(20);
+	put_u8(0);
+	put_u8(3);
+	emit(dir, "record", "flipped");
+	put_u8(0);
+	put_u8(3); /* raw, a length out of range */
+	put_u32be(0x00200000);
+	put_zeros(8);
+	emit(dir, "record", "raw-long");
+	put_u8(1);
+	put_u8(4); /* the largest record, then one over */
+	put_u8(1);
+	put_u8(4);
+	put_u8(2);
+	emit(dir, "record", "largest");
+	put_u8(2); /* from just before the rekey: three records across it */
+	for (int i = 0; i < 3; i++) {
+		put_u8(0);
+		put_u8(0);
+		put_u8(1);
+		put_u8(0);
+		put_u8((uint8_t)('a' + i));
+	}
+	emit(dir, "record", "rekey");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -341,5 +770,7 @@ int main(int argc, char **argv)
 	xwing_seeds(argv[1]);
 	hpke_seeds(argv[1]);
 	age_seeds(argv[1]);
+	transfer_seeds(argv[1]);
+	channel_seeds(argv[1]);
 	return failed;
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # pqx fuzz: builds the libFuzzer targets and runs each for SECONDS; prints PASS/FAIL/SKIP lines.
-# Usage: fuzz/run.sh OUT SECONDS   (make fuzz: fuzz/run.sh build/fuzz 60)
+# Usage: fuzz/run.sh OUT SECONDS [TARGET...]   (make fuzz: fuzz/run.sh build/fuzz 60)
+# TARGETs (names without fuzz_, e.g. server) run only those; by default, all.
 # The corpus grows in OUT/corpus/TARGET across runs; crashes land in OUT/crashes.
 set -u
 out=${1:-build/fuzz}
@@ -9,6 +10,7 @@ case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 # Every fuzz/fuzz_NAME.c is a target.
 TARGETS=$(cd "$(dirname "$0")" && ls fuzz_*.c | sed -e "s/^fuzz_//" -e "s/\\.c$//" | tr "\\n" " ")
+[ $# -gt 2 ] && shift 2 && TARGETS="$*"
 
 why=$(sh "$here/build.sh" "$out")
 case $? in

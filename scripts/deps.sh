@@ -20,6 +20,10 @@ have_cmd npm || need="$need npm"
 have_cmd age || need="$need age"
 [ -x /usr/bin/time ] || need="$need time"
 have_cmd script || need="$need bsdutils"
+# The peers of bench/net_bench.sh: a throwaway sshd, ssh/scp and socat.
+[ -x /usr/sbin/sshd ] || need="$need openssh-server"
+{ have_cmd ssh && have_cmd scp && have_cmd ssh-keygen; } || need="$need openssh-client"
+have_cmd socat || need="$need socat"
 # libFuzzer and the sanitizer runtimes of Debian 12's clang 14.
 if have_cmd dpkg && ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
 	need="$need libclang-rt-14-dev"

@@ -34,7 +34,7 @@ if [ -d "$BUILD/asan/tests" ]; then
 		[ -x "$t" ] && run_suite "$(basename "$t") (ASan+UBSan)" "[asan] " "$t"
 	done
 fi
-for s in tests/ct/run.sh tests/interop/run.sh tests/cli/run.sh fuzz/regress.sh; do
+for s in tests/ct/run.sh tests/interop/run.sh tests/cli/run.sh tests/transfer/run.sh fuzz/regress.sh; do
 	[ -f "$s" ] && run_suite "$s" "" sh "$s" "$BUILD"
 done
 

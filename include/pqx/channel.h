@@ -75,24 +75,35 @@ typedef struct pqx_channel pqx_channel;
  * Runs the client or server handshake of docs/PROTOCOL.md over io with the
  * static identity seed. On success *out is an open channel (free it with
  * pqx_channel_free). Errors: PQX_ERR_PEER_KEY (from check_server),
- * PQX_ERR_REFUSED (the server said not authorized), PQX_ERR_AUTH (a peer
- * that cannot prove its key, or a tampered handshake), PQX_ERR_FORMAT,
- * PQX_ERR_UNSUPPORTED (version, no common cipher), transport errors.
+ * PQX_ERR_REFUSED (the server said not authorized, which is also how it
+ * answers a client with no cipher in common), PQX_ERR_AUTH (a peer that
+ * cannot prove its key, or a tampered handshake), PQX_ERR_FORMAT,
+ * PQX_ERR_UNSUPPORTED (another version; the server: no cipher in common;
+ * the client: a cipher it did not offer), PQX_ERR_INVALID_KEY (a key or
+ * encapsulation X-Wing refuses), transport errors.
  */
 PQX_MUST_CHECK int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
     const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts);
 PQX_MUST_CHECK int pqx_channel_server(pqx_channel **out, const pqx_channel_io *io,
     const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts);
 
-/* Sends one record of the type (payload at most PQX_CHANNEL_MAX_RECORD). */
+/*
+ * Sends one record of the type (payload at most PQX_CHANNEL_MAX_RECORD; a
+ * close has none; data may point into the channel's buffer, as a record
+ * just received does). PQX_ERR_INVALID_ARG, sending nothing, for a payload
+ * too large, a close with a payload or a type not in pqx_record_type.
+ */
 PQX_MUST_CHECK int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type,
     const uint8_t *data, size_t len);
 /*
  * Receives one data record: *data points into the channel's buffer (valid
  * until the next call), *len its length. A close record gives
  * PQX_ERR_CLOSED, an error record PQX_ERR_PEER_ERROR (its text then in
- * pqx_channel_peer_error), a bad record PQX_ERR_AUTH; after any error the
- * channel is dead.
+ * pqx_channel_peer_error); later recvs give PQX_ERR_CLOSED, and send still
+ * works (for our own close). A bad record gives PQX_ERR_AUTH (PQX_ERR_FORMAT
+ * for an unknown type or a close with a payload). After such an error, or
+ * one of the transport, the channel is dead: send and recv return that same
+ * error again, never PQX_ERR_CLOSED.
  */
 PQX_MUST_CHECK int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len);
 /* The peer's static public key, proven by the handshake. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "crypto/ossl.h"
@@ -21,6 +22,8 @@ enum {
 
 #define HAVE_PER_MSG 16384
 #define MSG_MAX PQX_CHANNEL_MAX_RECORD
+/* The receiver starts writeback after every this many bytes written. */
+#define WRITEBEHIND_BYTES (8u << 20)
 
 /* ---- messages ---- */
 
@@ -467,8 +470,14 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 			r = PQX_ERR_INVALID_ARG;
 			break;
 		}
-		/* Resolve the parent: confined senders walk it without following links. */
-		slash = strrchr(names[i], '/');
+		/* Resolve the parent ("a/b/" -> "a"): confined senders walk it without following links. */
+		{
+			size_t e = strlen(names[i]);
+
+			while (e > 1 && names[i][e - 1] == '/')
+				e--;
+			slash = memrchr(names[i], '/', e);
+		}
 		if (slash != NULL && slash != names[i]) {
 			size_t pn = (size_t)(slash - names[i]);
 
@@ -527,8 +536,31 @@ struct receiver {
 
 static int fail_peer(struct receiver *rv, int code, const char *msg)
 {
+	int e = errno; /* why, for our own report (sending may change errno) */
+
 	xfer_refuse(rv->ch, msg);
+	errno = e;
 	return code;
+}
+
+/* Writes all n bytes at off, or -1 with errno (a short write is a full disk). */
+static int pwrite_all(int fd, const uint8_t *p, size_t n, off_t off)
+{
+	while (n > 0) {
+		ssize_t k = pwrite(fd, p, n, off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+		off += (off_t)k;
+	}
+	return 0;
 }
 
 static int have_send(struct receiver *rv, uint8_t state, const uint8_t *hashes,
@@ -589,13 +621,27 @@ static int read_entry_head(pqx_buf *v, char *path, uint32_t *mode, struct timesp
 	return 0;
 }
 
+/*
+ * Starts (does not wait for) the writeback of a file's dirty pages, so that
+ * the disk writes while blocks are still arriving and the fsync before the
+ * rename finds little left to do. Errors show up in that fsync.
+ */
+static void writebehind(int fd)
+{
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+	(void)fd;
+#endif
+}
+
 static int recv_file(struct receiver *rv, pqx_buf *v)
 {
 	char path[XFER_MAX_PATH + 1], parent[XFER_MAX_PATH + 1], part[XFER_MAX_NAME + 16];
 	const char *last;
 	uint32_t mode;
 	struct timespec mt, times[2];
-	uint64_t size, nblocks, psize, got_blocks = 0;
+	uint64_t size, nblocks, psize, got_blocks = 0, unsynced = 0;
 	uint8_t *hashes = NULL, *held = NULL, *block = NULL, file_hash[32], want[32], kind;
 	struct stat sb;
 	int dfd = -1, fd = -1, r;
@@ -612,13 +658,6 @@ static int recv_file(struct receiver *rv, pqx_buf *v)
 		r = fail_peer(rv, PQX_ERR_LIMIT, "file name too long");
 		goto out;
 	}
-	hashes = pqx_calloc((size_t)(nblocks ? nblocks : 1), 32);
-	held = pqx_calloc((size_t)(nblocks ? nblocks : 1), 1);
-	block = pqx_malloc(XFER_BLOCK_BYTES);
-	if (hashes == NULL || held == NULL || block == NULL) {
-		r = PQX_ERR_NOMEM;
-		goto out;
-	}
 	rv->st->files++;
 	rv->st->bytes += size;
 	/* The quick check: same size and modification time means the same file. */
@@ -626,7 +665,7 @@ static int recv_file(struct receiver *rv, pqx_buf *v)
 	    (uint64_t)sb.st_size == size && sb.st_mtim.tv_sec == mt.tv_sec &&
 	    sb.st_mtim.tv_nsec == mt.tv_nsec) {
 		rv->st->skipped++;
-		r = have_send(rv, 1, hashes, held, 0);
+		r = have_send(rv, 1, NULL, NULL, 0);
 		goto out;
 	}
 	if ((fd = openat(dfd, part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
@@ -634,8 +673,36 @@ static int recv_file(struct receiver *rv, pqx_buf *v)
 		r = fail_peer(rv, PQX_ERR_IO, "can't create the file");
 		goto out;
 	}
-	/* What an interrupted run left: hash every whole block already there. */
 	psize = (uint64_t)sb.st_size;
+	/*
+	 * A file that can't fit is refused now, while the sender listens for
+	 * HAVE: once it streams blocks, a receiver that gives up is only a
+	 * connection reset to it.
+	 */
+	{
+		struct statvfs vs;
+		uint64_t need = size > psize ? size - psize : 0;
+
+		if (fstatvfs(fd, &vs) == 0 && vs.f_frsize > 0 &&
+		    need / (uint64_t)vs.f_frsize > (uint64_t)vs.f_bavail) {
+			errno = ENOSPC;
+			r = fail_peer(rv, PQX_ERR_IO, "no space left on the receiver");
+			goto out;
+		}
+	}
+	/*
+	 * Only now the per-block state, which the declared size decides: the
+	 * check above bounds it by the free space (a peer declaring an
+	 * exabyte file gets an error, not a huge allocation).
+	 */
+	hashes = pqx_calloc((size_t)(nblocks ? nblocks : 1), 32);
+	held = pqx_calloc((size_t)(nblocks ? nblocks : 1), 1);
+	block = pqx_malloc(XFER_BLOCK_BYTES);
+	if (hashes == NULL || held == NULL || block == NULL) {
+		r = fail_peer(rv, PQX_ERR_NOMEM, "out of memory on the receiver");
+		goto out;
+	}
+	/* What an interrupted run left: hash every whole block already there. */
 	for (uint64_t i = 0; i < nblocks; i++) {
 		size_t bl = (size_t)(i + 1 < nblocks ? XFER_BLOCK_BYTES : size - i * XFER_BLOCK_BYTES);
 
@@ -666,10 +733,14 @@ static int recv_file(struct receiver *rv, pqx_buf *v)
 			r = fail_peer(rv, PQX_ERR_FORMAT, "block of the wrong size");
 			goto out;
 		}
-		if (pwrite(fd, pqx_buf_ptr(v), bl, (off_t)((uint64_t)blk * XFER_BLOCK_BYTES)) != (ssize_t)bl) {
+		if (pwrite_all(fd, pqx_buf_ptr(v), bl, (off_t)((uint64_t)blk * XFER_BLOCK_BYTES)) != 0) {
 			r = fail_peer(rv, PQX_ERR_IO, errno == ENOSPC ? "no space left on the receiver"
 								      : "write failed on the receiver");
 			goto out;
+		}
+		if ((unsynced += bl) >= WRITEBEHIND_BYTES) {
+			writebehind(fd);
+			unsynced = 0;
 		}
 		if ((r = pqx_sha256(hashes + (size_t)blk * 32, pqx_buf_ptr(v), bl)) != 0)
 			goto out;
@@ -753,10 +824,16 @@ static int recv_dir(struct receiver *rv, pqx_buf *v)
 	return 0;
 }
 
-/* A link target is kept only if, resolved from the link's directory, it stays inside. */
+/*
+ * A link target is kept only if, resolved from the link's directory, it
+ * stays inside: relative, with its ".." components all at the start, each
+ * leaving one of the real directories above the link (never the root of
+ * the transfer). A ".." after a name leaves whatever that name is, and the
+ * name may be a link: with s -> ".", "s/.." is the parent of the root.
+ */
 static int link_target_ok(const char *path, const char *target)
 {
-	int depth = 0;
+	int depth = 0, named = 0;
 	const char *p;
 	size_t n = strlen(target);
 
@@ -768,12 +845,12 @@ static int link_target_ok(const char *path, const char *target)
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 
-		if (len == 2 && p[0] == '.' && p[1] == '.')
-			depth--;
-		else if (len > 0 && !(len == 1 && p[0] == '.'))
-			depth++;
-		if (depth < 0)
-			return 0;
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (named || --depth < 0)
+				return 0;
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			named = 1;
+		}
 		p += len;
 		if (*p == '/')
 			p++;

@@ -1,0 +1,297 @@
+#!/bin/sh
+# pqx bench: pqx send/serve on loopback against plain TCP (socat), ssh and scp in the same run;
+# handshake latency and rate; peak memory for two file sizes.
+# Usage: bench/net_bench.sh BUILD [SIZE_MIB]   (defaults: build, 1024)
+#
+# Everything runs on 127.0.0.1 in one temporary directory under /var/tmp: a
+# pqx serve, a throwaway sshd (our own config, host key and authorized key,
+# on a high port; killed at exit), socat listeners. The same random file,
+# read once into the page cache, goes file to file through each tool, best
+# of 3 rounds, the tools taking turns within each round. Before every timed
+# run the previous output is removed and dirty pages are written back
+# (sync), untimed. pqx fsyncs each file (and its directory) before renaming
+# it into place; ssh, scp and socat do not, so socat is also timed with a
+# `sync FILE` (fsync) of its output, and both baselines are reported.
+set -u
+BUILD=${1:-build}
+MIB=${2:-1024}
+top=$(cd "$(dirname "$0")/.." && pwd)
+case $BUILD in /*) B=$BUILD ;; *) B=$top/$BUILD ;; esac
+PQX=$B/pqx
+EXEC=$B/bench/bench_exec
+HSB=$B/bench/bench_handshake
+RUNS_SMALL=${PQX_BENCH_SMALL_RUNS:-50}
+ROUNDS=${PQX_BENCH_ROUNDS:-3}
+for f in "$PQX" "$EXEC" "$HSB"; do
+	[ -x "$f" ] || { echo "bench: $f is missing (make BUILD=$BUILD bench)"; exit 1; }
+done
+for c in socat ssh scp ssh-keygen; do
+	command -v "$c" >/dev/null 2>&1 || { echo "bench: $c is not installed (make deps)"; exit 1; }
+done
+[ -x /usr/sbin/sshd ] || { echo "bench: /usr/sbin/sshd is not installed (make deps)"; exit 1; }
+case $MIB in '' | *[!0-9]*) echo "bench: SIZE_MIB must be a number"; exit 2 ;; esac
+
+dir=$(mktemp -d /var/tmp/pqx-net.XXXXXX) || exit 1
+serve_pid="" sshd_pid="" lis_pid=""
+cleanup() {
+	for p in $lis_pid $serve_pid $sshd_pid; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $lis_pid $serve_pid $sshd_pid; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cd "$dir" || exit 1
+
+fail() {
+	echo "bench: $*"
+	exit 1
+}
+now() { date +%s.%N; }
+# ms FROM TO: milliseconds between two now() stamps.
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+# listening PORT: whether something listens on 127.0.0.1:PORT (IPv4).
+listening() {
+	grep -qi "^ *[0-9]*: 0100007F:$(printf %04X "$1") 00000000:0000 0A" /proc/net/tcp
+}
+# wait_listen PORT: up to 10 s.
+wait_listen() {
+	i=0
+	while ! listening "$1"; do
+		i=$((i + 1))
+		[ "$i" -le 200 ] || return 1
+		sleep 0.05
+	done
+}
+# free_port: a free high port (bounded tries).
+port_base=$((20000 + $$ % 30000))
+free_port() {
+	i=0
+	while [ "$i" -lt 100 ]; do
+		p=$((port_base + i))
+		if ! listening "$p"; then
+			port_base=$((p + 1))
+			echo "$p"
+			return 0
+		fi
+		i=$((i + 1))
+	done
+	return 1
+}
+# field NAME LINE: the value after NAME in a bench_exec line.
+field() { echo "$2" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
+# best OLD NEW: the smaller (empty OLD: NEW).
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print ((a == "" || b + 0 < a + 0) ? b : a) }'; }
+
+# ---- the data: one random file, cached ----
+head -c "$((MIB * 1048576))" /dev/urandom >in.bin || fail "can't write $dir/in.bin"
+head -c 1024 /dev/urandom >small.bin
+cat in.bin >/dev/null
+
+# ---- pqx serve ----
+"$PQX" keygen -o server.key 2>/dev/null && "$PQX" keygen -o client.key 2>/dev/null || fail "pqx keygen failed"
+SK=$("$PQX" keygen -y server.key)
+echo "$("$PQX" keygen -y client.key) bench" >authorized
+mkdir srv
+# start_serve: a fresh pqx serve on a new port (sets serve_pid, PP).
+start_serve() {
+	PP=$(free_port) || fail "no free port"
+	"$PQX" serve -q --root srv --identity server.key --authorized authorized \
+		--listen "127.0.0.1:$PP" 2>>serve.log &
+	serve_pid=$!
+	wait_listen "$PP" || fail "pqx serve did not start: $(tail -3 serve.log)"
+}
+stop_serve() {
+	kill "$serve_pid" 2>/dev/null
+	wait "$serve_pid" 2>/dev/null
+	serve_pid=""
+}
+start_serve
+PSEND="$PQX send -q -i client.key --server-key $SK"
+
+# ---- a throwaway sshd, as root ----
+[ "$(id -u)" -eq 0 ] || fail "the sshd peer runs as root (it logs in as root on 127.0.0.1)"
+# sshd's privilege separation directory; the Debian service makes it at boot.
+[ -d /run/sshd ] || mkdir -m 0755 /run/sshd || fail "can't create /run/sshd"
+SP=$(free_port) || fail "no free port"
+ssh-keygen -q -t ed25519 -N '' -f host_key && ssh-keygen -q -t ed25519 -N '' -f id_client ||
+	fail "ssh-keygen failed"
+cp id_client.pub authorized_keys
+cat >sshd_config <<EOF
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+Compression no
+Ciphers aes256-gcm@openssh.com
+Subsystem sftp internal-sftp
+LogLevel ERROR
+MaxStartups 200
+# Debian's bash reads ~/.bashrc for an ssh command when SHLVL is unset (level 1);
+# from level 2 on it does not, so the account's shell setup is not timed.
+SetEnv SHLVL=1
+EOF
+/usr/sbin/sshd -D -f "$dir/sshd_config" -p "$SP" -E "$dir/sshd.log" &
+sshd_pid=$!
+wait_listen "$SP" || fail "sshd did not start: $(cat sshd.log)"
+SSHO="-F /dev/null -i $dir/id_client -o IdentitiesOnly=yes -o BatchMode=yes \
+-o UserKnownHostsFile=$dir/known_hosts -o GlobalKnownHostsFile=/dev/null \
+-o StrictHostKeyChecking=accept-new -o LogLevel=ERROR -o Compression=no -c aes256-gcm@openssh.com"
+SSH="ssh $SSHO -p $SP root@127.0.0.1"
+SCP="scp -q $SSHO -P $SP"
+# shellcheck disable=SC2086
+$SSH true </dev/null || fail "ssh to the test sshd failed: $(cat sshd.log)"
+kex=$(ssh -v $SSHO -p "$SP" root@127.0.0.1 true </dev/null 2>&1 | sed -n 's/.*debug1: kex: algorithm: //p' | head -1)
+
+# socat_round: one plain TCP transfer; sets s_plain and s_sync (ms).
+socat_round() {
+	rm -f out.socat
+	sync
+	LP=$(free_port) || fail "no free port"
+	socat -b1048576 -u "TCP-LISTEN:$LP,reuseaddr,bind=127.0.0.1" CREATE:out.socat &
+	lis_pid=$!
+	wait_listen "$LP" || fail "socat did not listen"
+	t0=$(now)
+	socat -b1048576 -u FILE:in.bin "TCP:127.0.0.1:$LP" || fail "socat send failed"
+	wait "$lis_pid" || fail "socat receive failed"
+	lis_pid=""
+	t1=$(now)
+	sync out.socat || fail "sync failed"
+	t2=$(now)
+	s_plain=$(ms "$t0" "$t1") s_sync=$(ms "$t0" "$t2")
+	cmp -s in.bin out.socat || fail "socat: output differs"
+}
+
+# timed VAR CHECK BEFORE [-i IN] -- CMD...: one bench_exec run; VAR = best ms so far.
+timed() {
+	var=$1 chk=$2 pre=$3
+	shift 3
+	line=$("$EXEC" -n 1 -b "$pre" "$@") || fail "$* failed"
+	eval "$var=\$(best \"\${$var:-}\" $(field median_ms "$line"))"
+	cmp -s in.bin "$chk" || fail "$chk differs from in.bin"
+}
+
+cores=$(nproc)
+echo "== pqx over loopback: $MIB MiB random file (page cache), file to file, $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+echo "   pqx $("$PQX" version | cut -d' ' -f2), $(ssh -V 2>&1 | cut -d, -f1) (kex ${kex:-?}), socat $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
+tp="" ts="" tq="" th="" tc="" to=""
+round=0
+while [ "$round" -lt "$ROUNDS" ]; do
+	round=$((round + 1))
+	socat_round
+	tp=$(best "$tp" "$s_plain")
+	ts=$(best "$ts" "$s_sync")
+	# shellcheck disable=SC2086
+	timed tq srv/in.bin "rm -f srv/in.bin; sync" -- $PSEND in.bin "pqx://127.0.0.1:$PP/"
+	# shellcheck disable=SC2086
+	timed th out.ssh "rm -f out.ssh; sync" -i in.bin -- $SSH "cat > $dir/out.ssh"
+	# shellcheck disable=SC2086
+	timed tc out.scp "rm -f out.scp; sync" -- $SCP in.bin "root@127.0.0.1:$dir/out.scp"
+	# shellcheck disable=SC2086
+	timed to out.scpo "rm -f out.scpo; sync" -- $SCP -O in.bin "root@127.0.0.1:$dir/out.scpo"
+	echo "   round $round: socat $s_plain ms (+sync $s_sync), pqx $tq, ssh $th, scp $tc, scp -O $to (best so far)"
+done
+rm -f out.socat out.ssh out.scp out.scpo
+
+row() { # LABEL MS
+	awk -v l="$1" -v t="$2" -v m="$MIB" -v q="$tq" 'BEGIN {
+		printf "  %-56s %8.3f s %7.0f MiB/s %6.2fx\n", l, t / 1000, m / (t / 1000), t / q }'
+}
+echo
+echo "  transfer ($MIB MiB, best of $ROUNDS)                               wall     throughput  time/pqx"
+row "plain TCP: socat -b1048576 (no fsync)" "$tp"
+row "plain TCP + fsync: socat, then sync FILE" "$ts"
+row "pqx send -> pqx serve (fsync + rename)" "$tq"
+row "ssh -c aes256-gcm@openssh.com 'cat > f' (no fsync)" "$th"
+row "scp -c aes256-gcm@openssh.com (SFTP, the default; no fsync)" "$tc"
+row "scp -O -c aes256-gcm@openssh.com (scp protocol; no fsync)" "$to"
+awk -v p="$tp" -v s="$ts" -v q="$tq" -v c="$tc" -v o="$to" -v h="$th" 'BEGIN {
+	printf "  pqx / plain TCP          %5.2fx   (target <= 1.25x)  %s\n", q / p, (q / p <= 1.25 ? "met" : "NOT MET")
+	printf "  pqx / plain TCP + fsync  %5.2fx   (target <= 1.25x)  %s\n", q / s, (q / s <= 1.25 ? "met" : "NOT MET")
+	printf "  scp / pqx                %5.2fx   (target >= 3x)     %s\n", c / q, (c / q >= 3 ? "met" : "NOT MET")
+	printf "  scp -O / pqx             %5.2fx\n", o / q
+	printf "  ssh cat / pqx            %5.2fx\n", h / q
+}'
+
+# ---- handshake + 1 KiB, whole processes ----
+echo
+echo "  handshake + 1 KiB file, end to end ($RUNS_SMALL runs each; wall: the whole"
+echo "  client process; CPU: client median, server mean per connection, 10 ms ticks)"
+echo "                                                            wall median      min  client CPU  server CPU"
+hz=$(getconf CLK_TCK)
+# cpu_ms PID: the process's CPU so far (its threads and waited-for children), ms.
+cpu_ms() { awk -v hz="$hz" '{ print ($14 + $15 + $16 + $17) * 1000 / hz }' "/proc/$1/stat"; }
+small() { # LABEL SERVER_PID ARGS...
+	label=$1 spid=$2
+	shift 2
+	c0=$(cpu_ms "$spid")
+	line=$("$EXEC" -n "$RUNS_SMALL" "$@") || fail "$label failed"
+	c1=$(cpu_ms "$spid")
+	printf '  %-56s %8.2f ms %6.2f ms %8.2f ms %8.2f ms\n' "$label" "$(field median_ms "$line")" \
+		"$(field min_ms "$line")" "$(field cpu_ms "$line")" \
+		"$(awk -v a="$c0" -v b="$c1" -v n="$RUNS_SMALL" 'BEGIN { print (b - a) / n }')"
+	small_med=$(field median_ms "$line")
+}
+# shellcheck disable=SC2086
+small "pqx send (new file: written, fsynced, renamed)" "$serve_pid" -b "rm -f srv/small.bin" -- $PSEND small.bin "pqx://127.0.0.1:$PP/"
+pqx_small=$small_med
+# shellcheck disable=SC2086
+small "pqx send (already there: handshake + quick check)" "$serve_pid" -- $PSEND small.bin "pqx://127.0.0.1:$PP/"
+# shellcheck disable=SC2086
+small "ssh -c aes256-gcm@openssh.com 'cat > f' <f (no fsync)" "$sshd_pid" -i small.bin -- $SSH "cat > $dir/small.ssh"
+ssh_small=$small_med
+# shellcheck disable=SC2086
+small "ssh ... 'cat > f && sync f' <f" "$sshd_pid" -i small.bin -- $SSH "cat > $dir/small.ssh && sync $dir/small.ssh"
+# shellcheck disable=SC2086
+small "ssh -o KexAlgorithms=curve25519-sha256 (not PQ) 'cat > f'" "$sshd_pid" -i small.bin -- ssh $SSHO -o KexAlgorithms=curve25519-sha256 -p "$SP" root@127.0.0.1 "cat > $dir/small.ssh"
+# shellcheck disable=SC2086
+small "pqx version (process start alone)" "$serve_pid" -- $PQX version
+cmp -s small.bin srv/small.bin && cmp -s small.bin small.ssh || fail "small files differ"
+awk -v p="$pqx_small" -v s="$ssh_small" 'BEGIN {
+	printf "  pqx send of 1 KiB: %.2f ms median (target < 5 ms) %s; ssh cat / pqx %.2fx\n", p, (p < 5 ? "met" : "NOT MET"), s / p }'
+
+# ---- handshakes per second on the server ----
+echo
+"$HSB" 2000 | sed 's/^/  /' || fail "bench_handshake failed"
+
+# ---- memory: SIZE vs 4 x SIZE ----
+echo
+stop_serve
+rm -f srv/in.bin
+head -c "$((4 * MIB))M" /dev/zero >big.bin || fail "can't write big.bin"
+for f in in.bin big.bin; do
+	start_serve
+	rm -f "srv/$f"
+	sync
+	# shellcheck disable=SC2086
+	line=$("$EXEC" -n 1 -- $PSEND "$f" "pqx://127.0.0.1:$PP/") || fail "pqx send $f failed"
+	srss=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$serve_pid/status")
+	cmp -s "$f" "srv/$f" || fail "srv/$f differs"
+	printf '  peak RSS for a %5d MiB file: pqx send %6d KiB, pqx serve %6d KiB (VmHWM, fresh server)\n' \
+		"$(($(stat -c %s "$f") / 1048576))" "$(field maxrss_kib "$line")" "$srss"
+	stop_serve
+	rm -f "srv/$f"
+done
+rm -f big.bin
+echo
+echo "  commands (in the temporary directory; PP, SP: the ports; SK: the server's age1pq1 key):"
+echo "    pqx serve -q --root srv --identity server.key --authorized authorized --listen 127.0.0.1:PP"
+echo "    pqx send -q -i client.key --server-key SK in.bin pqx://127.0.0.1:PP/"
+echo "    /usr/sbin/sshd -D -f sshd_config -p SP    (UsePAM no, Ciphers aes256-gcm@openssh.com, internal-sftp)"
+echo "    ssh -F /dev/null -i id_client -c aes256-gcm@openssh.com -p SP root@127.0.0.1 'cat > out.ssh' <in.bin"
+echo "    scp [-O] -F /dev/null -i id_client -c aes256-gcm@openssh.com -P SP in.bin root@127.0.0.1:out.scp"
+echo "    socat -b1048576 -u TCP-LISTEN:LP,reuseaddr,bind=127.0.0.1 CREATE:out.socat &"
+echo "    socat -b1048576 -u FILE:in.bin TCP:127.0.0.1:LP; (wait); sync out.socat"
+echo "    bench_handshake 2000; bench_exec -n N -b 'rm -f OUT; sync' -- CMD... (wall from fork to exit)"

@@ -1,0 +1,133 @@
+/* pqx fuzz: the transfer sender (xfer_send) facing arbitrary HAVE and FILE_OK answers. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "transfer/transfer.h"
+
+#include "fuzz_chan.h"
+
+/*
+ * Input: a selector byte, then the receiver's answers as messages, each
+ * u16be length || bytes (see fuzz_chan.h): HAVE lists (state, more, block
+ * numbers and hashes) and FILE_OK, or anything else.
+ *
+ * The sender sends, from a tree made once (BASE/tree), the names that the
+ * selector's bits 1-3 pick; bit 0 makes it confined as in `pqx serve`
+ * (names may not climb out or pass through links). The tree:
+ *   empty (0 bytes), small (100 bytes), two (1 MiB + 17 bytes: two blocks),
+ *   d/f (10 bytes), d/l -> f, d/p (a FIFO: skipped with a warning),
+ *   up -> ../outside and abs -> BASE/outside (links out).
+ * File bytes follow fuzz_pattern() below (gen_seeds.c makes answers with
+ * the right block hashes from the same formula). Sets 4 and 5 name
+ * up/secret and abs/secret, always confined: they must fail without
+ * touching BASE/outside.
+ *
+ * Checks: the result is 0 or a negative error; nothing outside the tree is
+ * touched (inotify); the tree is unchanged (sizes); a successful send
+ * counted the files it named; the channel stays in step.
+ */
+
+#define TWO_BYTES ((1u << 20) + 17)
+
+static uint8_t fuzz_pattern(size_t i)
+{
+	return (uint8_t)(i * 131u + (i >> 8) * 7u + 3u);
+}
+
+static const char *const sets[6][6] = {
+	{ "small", NULL },
+	{ "two", NULL },
+	{ "d", NULL },
+	{ "empty", "small", "two", "d", "d/f", NULL },
+	{ "up/secret", NULL },
+	{ "abs/secret", NULL },
+};
+/* Regular files each set sends on success. */
+static const uint64_t set_files[6] = { 1, 1, 1, 5, 0, 0 };
+
+static char tree[PATH_MAX + 8];
+static int treefd = -1;
+
+static void put_file(const char *name, size_t n)
+{
+	char p[PATH_MAX + 32];
+	uint8_t *b = malloc(n ? n : 1);
+	int fd;
+
+	FUZZ_ASSERT(b != NULL);
+	for (size_t i = 0; i < n; i++)
+		b[i] = fuzz_pattern(i);
+	snprintf(p, sizeof(p), "%s/%s", tree, name);
+	FUZZ_ASSERT((fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	FUZZ_ASSERT(write(fd, b, n) == (ssize_t)n && close(fd) == 0);
+	free(b);
+}
+
+static void make_tree(void)
+{
+	char p[PATH_MAX + 32];
+
+	snprintf(tree, sizeof(tree), "%s/tree", fzfs.base);
+	FUZZ_ASSERT(mkdir(tree, 0755) == 0);
+	put_file("empty", 0);
+	put_file("small", 100);
+	put_file("two", TWO_BYTES);
+	snprintf(p, sizeof(p), "%s/d", tree);
+	FUZZ_ASSERT(mkdir(p, 0755) == 0);
+	put_file("d/f", 10);
+	snprintf(p, sizeof(p), "%s/d/l", tree);
+	FUZZ_ASSERT(symlink("f", p) == 0);
+	snprintf(p, sizeof(p), "%s/d/p", tree);
+	FUZZ_ASSERT(mkfifo(p, 0644) == 0);
+	snprintf(p, sizeof(p), "%s/up", tree);
+	FUZZ_ASSERT(symlink("../outside", p) == 0);
+	snprintf(p, sizeof(p), "%s/abs", tree);
+	FUZZ_ASSERT(symlink(fzfs.outside, p) == 0);
+	FUZZ_ASSERT((treefd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0);
+}
+
+static void quiet(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct xfer_opts xo;
+	struct xfer_stats st;
+	struct stat sb;
+	uint8_t sel = size > 0 ? data[0] : 0;
+	unsigned set = ((unsigned)sel >> 1 & 7) % 6;
+	int confined = (sel & 1) || set >= 4, r;
+	size_t n = 0;
+
+	if (treefd < 0) {
+		fuzz_fs_init("send");
+		make_tree();
+	}
+	fuzz_fs_events("tree", 0);
+	while (sets[set][n] != NULL)
+		n++;
+
+	fuzz_chan_begin(0, size > 0 ? data + 1 : data, size > 0 ? size - 1 : 0);
+	memset(&xo, 0, sizeof(xo));
+	memset(&st, 0, sizeof(st));
+	xo.warn = quiet;
+	r = xfer_send(fc.near, treefd, sets[set], n, confined, &xo, &st);
+	fuzz_report("xfer_send", r, st.files, st.bytes_moved);
+	FUZZ_ASSERT(r <= 0);
+	if (set >= 4)
+		FUZZ_ASSERT(r != 0 && st.files == 0);
+	if (r == 0)
+		FUZZ_ASSERT(st.files == set_files[set] && st.skipped <= st.files &&
+		    st.bytes_moved <= st.bytes);
+	fuzz_chan_end();
+
+	fuzz_fs_events("tree", 1);
+	FUZZ_ASSERT(fstatat(treefd, "two", &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_size == TWO_BYTES);
+	FUZZ_ASSERT(fstatat(treefd, "d/f", &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_size == 10);
+	return 0;
+}

@@ -1,0 +1,771 @@
+#!/bin/sh
+# pqx transfer: pqx serve/send/get end to end on loopback: files, trees, pinning, restrictions, hostile peers, tampering, kills, full disk, many clients.
+# Usage: tests/transfer/run.sh BUILD   (the build folder holding pqx and tests/transfer/*)
+#
+# Every check prints one line: "PASS transfer: WHAT", "FAIL transfer: WHAT
+# (WHY)" or "SKIP transfer: WHAT (WHY)". Real `pqx serve` processes listen on
+# 127.0.0.1 at random high ports; everything lives in one mktemp -d folder,
+# and every process started here is killed at exit. Needs POSIX sh,
+# coreutils (timeout, stat, realpath), find, sed, grep, cmp; mount (tmpfs)
+# and mknod when root. Takes 30 to 45 seconds on two cores.
+# shellcheck disable=SC2012 # ls lists our own plain names, for messages
+set -u
+BUILD=${1:-build}
+for f in pqx tests/transfer/evil_sender tests/transfer/mitm tests/transfer/killat; do
+	if [ ! -x "$BUILD/$f" ]; then
+		echo "FAIL transfer: $BUILD/$f is not built (make BUILD=$BUILD tests)"
+		exit 1
+	fi
+done
+B=$(cd "$BUILD" && pwd)
+PQX=$B/pqx
+EVIL=$B/tests/transfer/evil_sender
+MITM=$B/tests/transfer/mitm
+KILLAT=$B/tests/transfer/killat
+T=$(mktemp -d) || exit 2
+pids=""
+mounts=""
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	for p in $pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for m in $mounts; do
+		umount "$m" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+cd "$T" || exit 2
+status=0
+MiB=1048576
+
+ok() { echo "PASS transfer: $1"; }
+no() {
+	echo "FAIL transfer: $1 ($2)"
+	status=1
+}
+skip() { echo "SKIP transfer: $1 ($2)"; }
+# check WHAT WHY: PASS when WHY is empty, else FAIL with it.
+check() { if [ -z "$2" ]; then ok "$1"; else no "$1" "$2"; fi; }
+# errline: the last stderr on one line, shortened.
+errline() { tr '\n' ' ' <err | cut -c1-200; }
+size() { if [ -e "$1" ]; then wc -c <"$1" | tr -d ' '; else echo 0; fi; }
+# rport: a random high port.
+rport() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000)); }
+# rnd N: a random number below N.
+rnd() { echo $(($(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % $1)); }
+rcpt() { "$PQX" keygen -y "$1"; }
+# fp LOG: the server key fingerprint its last start logged.
+fp() { sed -n 's/.*listening on .*, key \(SHA256:[^ ]*\).*/\1/p' "$1" | tail -n 1; }
+# waitfor FILE PATTERN TENTHS: until FILE has a line matching PATTERN.
+waitfor() {
+	wf_i=0
+	while [ "$wf_i" -lt "$3" ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		wf_i=$((wf_i + 1))
+	done
+	return 1
+}
+# count FILE PATTERN: lines of FILE matching PATTERN.
+count() {
+	ct_n=$(grep -c "$2" "$1" 2>/dev/null)
+	echo "${ct_n:-0}"
+}
+
+# serve LOG PORT ROOT KEY AUTH [ARGS...]: starts pqx serve (PORT 0: a random
+# free one) with its stderr appended to LOG; sets SPID and SPORT.
+serve() {
+	sv_log=$1 sv_port=$2 sv_root=$3 sv_key=$4 sv_auth=$5
+	shift 5
+	for sv_try in 1 2 3 4 5 6 7 8 9 10; do
+		sv_p=$sv_port
+		[ "$sv_p" = 0 ] && sv_p=$(rport)
+		sv_n=$(count "$sv_log" 'listening on')
+		"$PQX" serve --root "$sv_root" --identity "$sv_key" --authorized "$sv_auth" \
+			--listen "127.0.0.1:$sv_p" "$@" 2>>"$sv_log" &
+		SPID=$!
+		pids="$pids $SPID"
+		sv_i=0
+		while [ "$sv_i" -lt 100 ] && kill -0 "$SPID" 2>/dev/null; do
+			if [ "$(count "$sv_log" 'listening on')" -gt "$sv_n" ]; then
+				SPORT=$sv_p
+				return 0
+			fi
+			sleep 0.05
+			sv_i=$((sv_i + 1))
+		done
+		kill -9 "$SPID" 2>/dev/null
+		wait "$SPID" 2>/dev/null
+		[ "$sv_port" = 0 ] || sleep 0.3
+		: "$sv_try"
+	done
+	echo "FAIL transfer: can't start pqx serve: $(tail -n 2 "$sv_log" | tr '\n' ' ')"
+	exit 1
+}
+# helper_ready OUT PID: waits for a helper's "ready" line; 1 if it failed.
+helper_ready() {
+	hr_i=0
+	while [ "$hr_i" -lt 100 ]; do
+		grep -q '^ready' "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.02
+		hr_i=$((hr_i + 1))
+	done
+	return 1
+}
+# cl ARGS...: pqx with a 60 s limit; stdout to out, stderr to err; sets rc.
+cl() {
+	timeout 60 "$PQX" "$@" >out 2>err
+	rc=$?
+	return "$rc"
+}
+moved() { sed -n 's/.*"bytes_moved":\([0-9]*\).*/\1/p' out; }
+# meta PATH: type, mode, size and mtime (to the nanosecond) of PATH.
+meta() { stat -c '%F %a %s %y' "$1" 2>/dev/null || echo missing; }
+# tree_list DIR: every entry below DIR but FIFOs and devices, with type,
+# mode, mtime and link target, and the SHA-256 of every regular file.
+tree_list() {
+	(cd "$1" && find . ! -type p ! -type c ! -type b -printf '%p %y %m %T@ %l\n' | sort &&
+		find . -type f -exec sha256sum {} + | sort)
+}
+
+# ---- keys and the main server ----
+for k in s s2 c u sub so go evil e; do
+	"$PQX" keygen -o "$k.key" 2>/dev/null || {
+		echo "FAIL transfer: pqx keygen"
+		exit 1
+	}
+done
+SK=$(rcpt s.key)
+{
+	echo "$(rcpt c.key) client"
+	echo "dir=sub $(rcpt sub.key) confined"
+	echo "send-only $(rcpt so.key) uploader"
+	echo "get-only $(rcpt go.key) downloader"
+	echo "$(rcpt evil.key) hostile"
+} >auth
+export PQX_CONFIG_DIR="$T/config"
+mkdir root
+serve srv.log 0 root s.key auth
+P=$SPORT SRVPID=$SPID
+FP1=$(fp srv.log)
+U=pqx://127.0.0.1:$P
+C="-i c.key --server-key $SK"
+
+# ---- 1. files and trees ----
+mkdir src
+: >src/f0
+printf x >src/f1
+head -c $MiB /dev/urandom >src/m1
+head -c $((MiB + 1)) /dev/urandom >src/m1p
+head -c 30000000 /dev/urandom >src/f30
+chmod 600 src/f0
+chmod 755 src/f1
+chmod 640 src/m1
+touch -d '2001-02-03 04:05:06.123456789' src/f0
+touch -d '2019-12-31 23:59:59.000000001' src/m1p
+# shellcheck disable=SC2086 # $C is options
+cl send $C src/f0 src/f1 src/m1 src/m1p src/f30 "$U/single"
+send_rc=$rc send_err=$(errline)
+for f in f0 f1 m1 m1p f30; do
+	case $f in
+	f0) what="a 0-byte file" ;;
+	f1) what="a 1-byte file" ;;
+	m1) what="a 1 MiB file" ;;
+	m1p) what="a 1 MiB + 1 byte file" ;;
+	f30) what="a 30 MB file" ;;
+	esac
+	why=""
+	if [ "$send_rc" -ne 0 ]; then
+		why="send exited $send_rc: $send_err"
+	elif ! cmp -s "src/$f" "root/single/$f"; then
+		why="the server's copy differs"
+	elif [ "$(meta "src/$f")" != "$(meta "root/single/$f")" ]; then
+		why="server: $(meta "root/single/$f"), source: $(meta "src/$f")"
+	else
+		# shellcheck disable=SC2086
+		cl get $C "$U/single/$f" -o got
+		if [ "$rc" -ne 0 ]; then
+			why="get exited $rc: $(errline)"
+		elif ! cmp -s "src/$f" "got/$f"; then
+			why="the fetched copy differs"
+		elif [ "$(meta "src/$f")" != "$(meta "got/$f")" ]; then
+			why="fetched: $(meta "got/$f"), source: $(meta "src/$f")"
+		fi
+	fi
+	check "send and get of $what (content, mode, mtime)" "$why"
+done
+
+# A tree: nested directories, links inside it, modes and times, a FIFO and a device.
+mkdir -p tree/a/b/c tree/empty tree/x
+echo top >tree/top
+echo one >tree/a/f1
+printf '#!/bin/sh\necho two\n' >tree/a/b/f2
+head -c 2500000 /dev/urandom >tree/a/b/c/f3
+ln -s b/f2 tree/a/lnk
+ln -s ../top tree/a/up
+ln -s c tree/a/b/dirlink
+ln -s no-such-file tree/x/dangling
+chmod 755 tree/a/b/f2
+chmod 600 tree/a/b/c/f3
+chmod 640 tree/top
+chmod 750 tree/a
+chmod 700 tree/a/b/c
+chmod 1777 tree/x
+mkfifo tree/fifo
+have_dev=0
+mknod tree/dev c 1 3 2>/dev/null && have_dev=1
+i=0
+find tree -depth >entries
+while read -r e; do
+	touch -h -d "@$((1500000000 + i * 86400)).$((100000000 + i * 1234567))" "$e"
+	i=$((i + 1))
+done <entries
+# shellcheck disable=SC2086
+cl send $C tree "$U/trees"
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="send exited $rc: $(errline)"
+elif [ "$(tree_list tree)" != "$(tree_list root/trees/tree)" ]; then
+	tree_list tree >tl1
+	tree_list root/trees/tree >tl2
+	why="the server's tree differs: $(diff tl1 tl2 | head -n 5 | tr '\n' ' ')"
+fi
+check "send of a tree: nested dirs, links kept as links, modes and mtimes" "$why"
+why=""
+if [ -e root/trees/tree/fifo ] || [ -L root/trees/tree/fifo ] || [ -e root/trees/tree/dev ]; then
+	why="a FIFO or device was created on the server"
+elif ! grep -q 'fifo.*skipped' err; then
+	why="no warning about the FIFO: $(errline)"
+elif [ "$have_dev" = 1 ] && ! grep -q 'dev.*skipped' err; then
+	why="no warning about the device: $(errline)"
+fi
+check "send of a tree skips a FIFO$([ "$have_dev" = 1 ] && echo ' and a device') with a warning" "$why"
+[ "$have_dev" = 1 ] || skip "a device file in the source" "mknod is not permitted here"
+# A FIFO in the server's tree is skipped by the server (and logged).
+mkfifo root/trees/tree/a/fifo2
+touch -h -r tree/a root/trees/tree/a # as it was
+# shellcheck disable=SC2086
+cl get $C "$U/trees/tree" -o gtree
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="get exited $rc: $(errline)"
+elif [ "$(tree_list tree)" != "$(tree_list gtree/tree)" ]; then
+	why="the fetched tree differs"
+elif ! diff -r --no-dereference -x fifo -x fifo2 -x dev tree gtree/tree >/dev/null 2>&1; then
+	why="diff -r finds differences"
+elif [ -e gtree/tree/a/fifo2 ] || [ -L gtree/tree/a/fifo2 ]; then
+	why="the server's FIFO was created by the client"
+elif ! grep -q 'fifo2: skipped' srv.log; then
+	why="the server did not log skipping its FIFO"
+fi
+check "get of a tree: nested dirs, links kept as links, modes and mtimes; a FIFO on the server skipped" "$why"
+# Both trailing-slash spellings name the same tree.
+# shellcheck disable=SC2086
+cl send $C tree/ "$U/slash"
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="send exited $rc: $(errline)"
+elif [ "$(tree_list tree)" != "$(tree_list root/slash/tree 2>/dev/null)" ]; then
+	why="root/slash/tree is not the tree: $(ls -A root/slash 2>&1 | tr '\n' ' ') $(errline)"
+fi
+check "send of DIR/ (a trailing slash) sends the tree" "$why"
+# A send whose last entry the server can't create must not report success.
+mkdir -p tail/zz && touch -d @1600000000 tail/zz tail
+mkdir -p root/tails/tail && : >root/tails/tail/zz
+why=""
+for i in 1 2 3 4 5; do
+	# shellcheck disable=SC2086
+	cl send $C tail "$U/tails"
+	[ "$rc" -eq 0 ] && why="try $i exited 0 though the server logged: $(grep 'tails' srv.log | tail -n 1 | cut -c 22-160)"
+done
+check "send fails when the server refuses the last entry (a directory it can't create)" "$why"
+
+# ---- 2. authentication and pinning ----
+mkdir -p udest
+cl send -i u.key --server-key "$SK" src/f1 "$U/unauth"
+why=""
+if [ "$rc" -ne 1 ]; then
+	why="exit $rc"
+elif ! grep -q 'does not authorize' err; then
+	why="no 'does not authorize' error: $(errline)"
+elif [ -e root/unauth ]; then
+	why="root/unauth was created"
+fi
+check "an unauthorized client is refused (send)" "$why"
+cl get -i u.key --server-key "$SK" "$U/single/f1" -o udest
+why=""
+if [ "$rc" -ne 1 ]; then
+	why="exit $rc"
+elif ! grep -q 'does not authorize' err; then
+	why="no 'does not authorize' error: $(errline)"
+elif [ -n "$(ls -A udest)" ]; then
+	why="udest holds $(ls -A udest | tr '\n' ' ')"
+fi
+check "an unauthorized client is refused (get)" "$why"
+if ! grep -q 'refused: not authorized' srv.log; then
+	no "the server logs the unauthorized client" "no 'refused: not authorized' in its log"
+else
+	ok "the server logs the unauthorized client"
+fi
+
+# Trust on first use, then the same port with another key.
+serve tofu.log 0 root s.key auth
+TP=$SPORT TPID=$SPID
+mkdir -p tofu
+cl get -i c.key --accept-new "pqx://127.0.0.1:$TP/single/f1" -o tofu
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="exit $rc: $(errline)"
+elif ! grep -q "^127.0.0.1:$TP age1pq1" config/known_servers 2>/dev/null; then
+	why="known_servers has no line for 127.0.0.1:$TP"
+elif ! cmp -s src/f1 tofu/f1; then
+	why="the file differs"
+fi
+check "--accept-new trusts a new server and records it in known_servers" "$why"
+rm -f tofu/f1
+cl get -i c.key "pqx://127.0.0.1:$TP/single/f1" -o tofu
+check "a server in known_servers is accepted without flags" \
+	"$([ "$rc" -eq 0 ] && cmp -s src/f1 tofu/f1 || echo "exit $rc: $(errline)")"
+rm -f tofu/f1
+kill -9 "$TPID" 2>/dev/null
+wait "$TPID" 2>/dev/null
+serve tofu.log "$TP" root s2.key auth
+TPID=$SPID
+FP2=$(fp tofu.log)
+for how in "" "--accept-new"; do
+	# shellcheck disable=SC2086
+	cl get -i c.key $how "pqx://127.0.0.1:$TP/single/f1" -o tofu
+	why=""
+	if [ "$rc" -ne 1 ]; then
+		why="exit $rc"
+	elif ! grep -q 'HAS CHANGED' err; then
+		why="no loud warning: $(errline)"
+	elif ! grep -qF "$FP1" err || ! grep -qF "$FP2" err; then
+		why="the error does not name both $FP1 and $FP2: $(errline)"
+	elif [ -n "$(ls -A tofu)" ]; then
+		why="tofu/ holds $(ls -A tofu | tr '\n' ' ')"
+	fi
+	check "a changed server key is refused loudly${how:+ (even with $how)}" "$why"
+done
+kill -9 "$TPID" 2>/dev/null
+wait "$TPID" 2>/dev/null
+# A wrong pinned key: refused before any file data moves.
+n0=$(count srv.log '"wrongkey"')
+cl send -i c.key --server-key "$(rcpt s2.key)" src/f30 "$U/wrongkey"
+sleep 0.2
+why=""
+if [ "$rc" -ne 1 ]; then
+	why="exit $rc"
+elif ! grep -qF "$FP1" err || ! grep -qF "$FP2" err; then
+	why="the error does not name both fingerprints: $(errline)"
+elif [ "$(count srv.log '"wrongkey"')" -ne "$n0" ] || [ -e root/wrongkey ]; then
+	why="the server logged or created a transfer"
+fi
+check "a wrong --server-key is refused before any data moves, naming both fingerprints" "$why"
+
+# ---- 3. restricted identities ----
+mkdir -p root/sub
+echo secret >root/secret
+echo inside >root/sub/inside
+mkdir -p rdest
+cl send -i sub.key --server-key "$SK" src/f1 "$U/"
+cl send -i sub.key --server-key "$SK" src/m1 "$U/inner"
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="exit $rc: $(errline)"
+elif ! cmp -s src/f1 root/sub/f1 || ! cmp -s src/m1 root/sub/inner/m1; then
+	why="the files are not in root/sub"
+elif [ -e root/f1 ] || [ -e root/inner ]; then
+	why="a file landed outside root/sub"
+fi
+check "dir=sub: send lands inside sub" "$why"
+cl get -i sub.key --server-key "$SK" "$U/inside" -o rdest
+check "dir=sub: get reads inside sub" "$([ "$rc" -eq 0 ] && cmp -s root/sub/inside rdest/inside || echo "exit $rc: $(errline)")"
+why=""
+for path in secret ../secret sub/inside; do
+	rm -rf rdest && mkdir rdest
+	cl get -i sub.key --server-key "$SK" "$U/$path" -o rdest
+	if [ "$rc" -eq 0 ] || [ -n "$(ls -A rdest)" ]; then
+		why="$why get $path: exit $rc, rdest: $(ls -A rdest | tr '\n' ' ');"
+	fi
+done
+out=$(timeout 30 "$EVIL" client "$P" sub.key req-get-dotdot "$T/canary" 2>&1)
+case $out in
+refused:*) ;;
+*) why="$why a hand-made get of ../secret: $out" ;;
+esac
+check "dir=sub: get of a path outside sub fails" "$why"
+n0=$(count srv.log 'not allowed')
+rm -rf rdest && mkdir rdest
+cl get -i so.key --server-key "$SK" "$U/single/f1" -o rdest
+why=""
+if [ "$rc" -ne 1 ] || [ -n "$(ls -A rdest)" ]; then
+	why="exit $rc, rdest: $(ls -A rdest | tr '\n' ' ')"
+elif ! grep -q 'may not get' err; then
+	why="unclear error: $(errline)"
+fi
+cl send -i so.key --server-key "$SK" src/f1 "$U/uploads"
+[ "$rc" -eq 0 ] && cmp -s src/f1 root/uploads/f1 || why="$why; its send failed: $(errline)"
+check "send-only: get is refused, send works" "$why"
+cl send -i go.key --server-key "$SK" src/f1 "$U/downloads"
+why=""
+if [ "$rc" -ne 1 ] || [ -e root/downloads ]; then
+	why="exit $rc, root/downloads: $(ls -A root/downloads 2>&1 | tr '\n' ' ')"
+elif ! grep -q 'may not send' err; then
+	why="unclear error: $(errline)"
+fi
+cl get -i go.key --server-key "$SK" "$U/single/f1" -o rdest
+[ "$rc" -eq 0 ] && cmp -s src/f1 rdest/f1 || why="$why; its get failed: $(errline)"
+check "get-only: send is refused, get works" "$why"
+check "the server logs refused operations" \
+	"$([ "$(count srv.log 'not allowed')" -ge $((n0 + 2)) ] || echo "no 'not allowed' lines")"
+
+# ---- 8a. a server with --max-connections 4 and 8 idle connections ----
+serve lim.log 0 root s.key auth --max-connections 4
+LP=$SPORT
+"$EVIL" idle "$LP" 8 14 >idle.out 2>&1 &
+IDLE=$!
+pids="$pids $IDLE"
+idle_t0=$(date +%s)
+waitfor idle.out connected 50
+# shellcheck disable=SC2086
+cl get $C "pqx://127.0.0.1:$LP/single/f1" -o lim0
+lim_rc0=$rc
+
+# ---- 4. hostile senders: path traversal ----
+EV=$T/ev
+mkdir -p "$EV/canary"
+# ev_reset: empties the root and the destination and puts back the links an
+# administrator or user left there, pointing outside.
+ev_reset() {
+	for d in "$EV/root" "$EV/dest"; do
+		mkdir -p "$d"
+		find "$d" -mindepth 1 -delete # not the folder itself: the server holds it open
+		ln -s "$EV/canary" "$d/esc"
+		ln -s "$EV/canary/f" "$d/escf"
+		ln -s "$EV/canary/p" "$d/.p.pqx-part"
+	done
+}
+ev_reset
+serve ev.log 0 "$EV/root" s.key auth
+EP=$SPORT
+# escapes: what reached outside the root or the destination.
+escapes() {
+	[ -z "$(ls -A "$EV/canary")" ] || echo "the canary holds: $(ls -A "$EV/canary" | tr '\n' ' ')"
+	[ "$(ls -A "$EV" | tr '\n' ' ')" = "canary dest root " ] || echo "new entries beside the root: $(ls -A "$EV" | tr '\n' ' ')"
+	find "$EV/root" "$EV/dest" -type l | while read -r l; do
+		case $l in "$EV/root/esc" | "$EV/root/escf" | "$EV/root/.p.pqx-part" | "$EV/dest/esc" | "$EV/dest/escf" | "$EV/dest/.p.pqx-part") continue ;; esac
+		r=$(realpath -m "$l")
+		case $r in
+		"$EV/root" | "$EV/root/"* | "$EV/dest" | "$EV/dest/"*) ;;
+		*) echo "link ${l#"$EV"/} resolves to $r outside" ;;
+		esac
+	done
+}
+# extra CASE DIR: what else must hold for a case after it ran into DIR.
+extra() {
+	case $1 in
+	setuid) [ "$(stat -c %a "$2/suid" 2>&1)" = 755 ] || echo "suid has mode $(stat -c %a "$2/suid" 2>&1)" ;;
+	existing-link-file) [ -f "$2/escf" ] && [ ! -L "$2/escf" ] || echo "escf is not a regular file" ;;
+	bad-hash | bad-block) [ ! -e "$2/badhash" ] && [ ! -e "$2/badblock" ] || echo "the file was placed" ;;
+	link-*) [ ! -L "$2/l" ] || [ "$(realpath -m "$2/l")" != "$EV/canary" ] || echo "l points at the canary" ;;
+	esac
+}
+REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block"
+SAFE="link-abs link-up link-canary link-chain existing-link-file setuid"
+for c in $REFUSED $SAFE req-get-dotdot req-get-abs req-send-dotdot; do
+	ev_reset
+	nw=$(count ev.log 'symbolic link refused')
+	out=$(timeout 30 "$EVIL" client "$EP" evil.key "$c" "$EV/canary" 2>&1)
+	why=$(escapes | tr '\n' ' ')$(extra "$c" "$EV/root")
+	case $c in
+	link-abs | link-up | link-canary | link-chain)
+		[ "$(count ev.log 'symbolic link refused')" -gt "$nw" ] || why="$why no 'symbolic link refused' in the server's log" ;;
+	esac
+	case " $SAFE " in
+	*" $c "*) [ "$out" = completed ] || why="$why not completed: $out" ;;
+	*) case $out in refused:*) ;; *) why="$why not refused: $out" ;; esac ;;
+	esac
+	check "hostile sender (client) $c: $(case " $SAFE " in *" $c "*) echo "links refused or kept inside" ;; *) echo refused ;; esac), nothing outside the root" "$why"
+done
+# The same entries from a hostile server to pqx get.
+ERCPT=$(rcpt e.key)
+for c in $REFUSED $SAFE; do
+	ev_reset
+	for try in 1 2 3; do
+		ep=$(rport)
+		rm -f evs.out
+		"$EVIL" server "$ep" e.key "$c" "$EV/canary" >evs.out 2>&1 &
+		evpid=$!
+		pids="$pids $evpid"
+		helper_ready evs.out "$evpid" && break
+		wait "$evpid" 2>/dev/null
+		: "$try"
+	done
+	cl get -i c.key --server-key "$ERCPT" "pqx://127.0.0.1:$ep/x" -o "$EV/dest"
+	wait "$evpid" 2>/dev/null
+	evs=$(grep -v '^ready' evs.out | head -n 1)
+	why=$(escapes | tr '\n' ' ')$(extra "$c" "$EV/dest")
+	case $c in
+	link-abs | link-up | link-canary | link-chain)
+		grep -q 'symbolic link refused' err || why="$why no 'symbolic link refused' warning: $(errline)" ;;
+	esac
+	case " $SAFE " in
+	*" $c "*) [ "$rc" -eq 0 ] && [ "$evs" = completed ] || why="$why pqx get exited $rc ($(errline)), the server: $evs" ;;
+	*) [ "$rc" -eq 1 ] && case $evs in refused:*) true ;; *) false ;; esac ||
+		why="$why pqx get exited $rc ($(errline)), the server: $evs" ;;
+	esac
+	check "hostile server to pqx get $c: $(case " $SAFE " in *" $c "*) echo "links refused or kept inside" ;; *) echo refused ;; esac), nothing outside -o DEST" "$why"
+done
+rm -rf "$EV"
+
+# ---- 5. a man in the middle ----
+head -c 4000000 /dev/urandom >root/single/f4
+# through ACTION DIR OFFSET [LEN]: a tampering proxy (tests/transfer/mitm.c) in
+# front of the main server, one connection; sets MU, its pqx:// address.
+through() {
+	for th_try in 1 2 3; do
+		th_mp=$(rport)
+		rm -f mitm.out
+		"$MITM" "$th_mp" "$P" "$2" "$1" "$3" "${4:-100}" >mitm.out 2>mitm.err &
+		th_pid=$!
+		pids="$pids $th_pid"
+		helper_ready mitm.out "$th_pid" && break
+		wait "$th_pid" 2>/dev/null
+		: "$th_try"
+	done
+	MU=pqx://127.0.0.1:$th_mp
+}
+mitm_end() {
+	kill "$th_pid" 2>/dev/null
+	wait "$th_pid" 2>/dev/null
+}
+rm -rf mdest
+through none s2c 0
+cl get -i c.key --server-key "$SK" "$MU/single/f4" -o mdest
+mitm_end
+check "through the proxy untouched, a get succeeds (control)" \
+	"$([ "$rc" -eq 0 ] && cmp -s root/single/f4 mdest/f4 || echo "exit $rc: $(errline)")"
+rm -rf mdest
+# tampered WHAT ACTION OFFSET [LEN]: a get whose server-to-client bytes are changed.
+tampered_get() {
+	rm -rf mdest
+	through "$2" s2c "$3" "${4:-100}"
+	cl get -i c.key --server-key "$SK" "$MU/single/f4" -o mdest
+	mitm_end
+	why=""
+	if [ "$rc" -eq 124 ]; then
+		why="the client hung"
+	elif [ "$rc" -ne 1 ]; then
+		why="exit $rc"
+	elif ! grep -qi 'authentication failed\|tamper' err; then
+		why="no authentication error: $(errline)"
+	elif [ -e mdest/f4 ]; then
+		why="mdest/f4 exists"
+	elif ! grep -q tampered mitm.err; then
+		why="the proxy never tampered"
+	fi
+	check "get, $1: fails with an authentication error, nothing under the final name" "$why"
+}
+tampered_get "one bit flipped in the handshake (message 2)" flip 1400
+tampered_get "one bit flipped in the data" flip 2000000
+tampered_get "100 bytes dropped from the data" drop 2000000 100
+tampered_get "300 bytes of data replayed" dup 2000000 300
+tampered_get "two 200-byte spans of data swapped" swap 2000000 200
+# tampered_send WHAT ACTION OFFSET [LEN]: a send whose client-to-server bytes
+# are changed; the server reports the authentication failure.
+tampered_send() {
+	rm -rf root/msend
+	n0=$(count srv.log 'authentication failed')
+	through "$2" c2s "$3" "${4:-100}"
+	cl send -i c.key --server-key "$SK" root/single/f4 "$MU/msend"
+	mitm_end
+	sleep 0.1
+	why=""
+	if [ "$rc" -eq 124 ]; then
+		why="the client hung"
+	elif [ "$rc" -ne 1 ]; then
+		why="exit $rc"
+	elif [ "$(count srv.log 'authentication failed')" -le "$n0" ]; then
+		why="the server logged no authentication failure; client: $(errline)"
+	elif [ -e root/msend/f4 ]; then
+		why="root/msend/f4 exists"
+	elif ! grep -q tampered mitm.err; then
+		why="the proxy never tampered"
+	fi
+	check "send, $1: fails, the server reports an authentication failure, nothing under the final name" "$why"
+}
+tampered_send "one bit flipped in the handshake (message 1)" flip 300
+tampered_send "one bit flipped in the data" flip 2000000
+tampered_send "100 bytes dropped from the data" drop 2000000 100
+tampered_send "300 bytes of data replayed" dup 2000000 300
+tampered_send "two 200-byte spans of data swapped" swap 2000000 200
+rm -rf root/msend mdest
+
+# ---- 6. kill -9 at random points of a 200 MB transfer, then resume ----
+BIG=200000000
+head -c $BIG /dev/urandom >big
+# restart_main: the main server again, same port and key, after a kill.
+restart_main() {
+	wait "$SRVPID" 2>/dev/null
+	serve srv.log "$P" root s.key auth
+	SRVPID=$SPID
+}
+mkdir -p root/kbig
+ln big root/kbig/big 2>/dev/null || cp big root/kbig/big
+# killrun send|get client|server PERCENT: kills the victim once the receiver's
+# partial file holds PERCENT of the file, then runs the same command again.
+killrun() {
+	kr_mode=$1 kr_victim=$2 kr_pct=$3
+	rm -rf root/k kd
+	if [ "$kr_mode" = send ]; then
+		kr_final=root/k/big kr_part=root/k/.big.pqx-part
+		# shellcheck disable=SC2086
+		set -- send $C --json big "$U/k"
+	else
+		kr_final=kd/big kr_part=kd/.big.pqx-part
+		# shellcheck disable=SC2086
+		set -- get $C --json "$U/kbig/big" -o kd
+	fi
+	kr_n0=$(count srv.log 'failed')
+	"$PQX" "$@" >kout 2>kerr &
+	kr_cpid=$!
+	pids="$pids $kr_cpid"
+	if [ "$kr_victim" = client ]; then kr_vpid=$kr_cpid; else kr_vpid=$SRVPID; fi
+	kr_at=$("$KILLAT" "$kr_part" $((BIG * kr_pct / 100)) "$kr_vpid" "$kr_final")
+	wait "$kr_cpid" 2>/dev/null
+	kr_crc=$?
+	if [ "$kr_victim" = server ]; then
+		restart_main
+	else
+		# the server has noticed and written what it had
+		kr_i=0
+		while [ "$kr_i" -lt 50 ] && [ "$(count srv.log 'failed')" -le "$kr_n0" ]; do
+			sleep 0.1
+			kr_i=$((kr_i + 1))
+		done
+	fi
+	kr_arrived=$(size "$kr_part")
+	kr_final_before=$([ -e "$kr_final" ] && echo yes)
+	cl "$@"
+	kr_moved=$(moved)
+	kr_missing=$((BIG - kr_arrived))
+	kr_allowed=$((kr_missing + MiB + kr_arrived / 50))
+	why=""
+	case $kr_at in
+	"killed at"*) ;;
+	*) why="the kill did not happen: $kr_at" ;;
+	esac
+	if [ -n "$why" ]; then
+		:
+	elif [ "$kr_crc" -eq 0 ]; then
+		why="the killed run exited 0"
+	elif [ -n "$kr_final_before" ]; then
+		why="$kr_final existed before the rerun"
+	elif [ "$rc" -ne 0 ]; then
+		why="the rerun exited $rc: $(errline)"
+	elif ! cmp -s big "$kr_final"; then
+		why="the resumed file differs"
+	elif [ -e "$kr_part" ]; then
+		why="the partial file is still there"
+	elif [ -z "$kr_moved" ] || [ "$kr_moved" -gt "$kr_allowed" ]; then
+		why="rerun moved ${kr_moved:-?} bytes; $kr_arrived had arrived, $kr_missing missing"
+	fi
+	check "kill -9 of the $kr_victim ($([ "$kr_mode" = send ] && echo send || echo get), $([ "$kr_mode$kr_victim" = sendclient ] || [ "$kr_mode$kr_victim" = getserver ] && echo sender || echo receiver)) at ${kr_pct}%, rerun: complete, moved $kr_moved of $kr_missing missing (${kr_arrived} had arrived)" "$why"
+	rm -rf root/k kd
+}
+for mode in send get; do
+	for victim in client server; do
+		killrun "$mode" "$victim" $((10 + $(rnd 20)))
+		killrun "$mode" "$victim" $((40 + $(rnd 20)))
+		killrun "$mode" "$victim" $((65 + $(rnd 16)))
+	done
+done
+rm -f big root/kbig/big
+
+# ---- 7. a full disk on the receiver ----
+mkdir -p root/full fulldest f16src root/big16
+head -c 1000000 /dev/urandom >keep
+head -c 16000000 /dev/urandom >f16src/f16
+cp f16src/f16 root/big16/f16
+if mount -t tmpfs -o size=8m tmpfs root/full 2>/dev/null; then
+	mounts="$T/root/full $mounts"
+	cp keep root/full/f16
+	# shellcheck disable=SC2086
+	cl send $C f16src/f16 "$U/full"
+	why=""
+	if [ "$rc" -ne 1 ]; then
+		why="exit $rc"
+	elif ! grep -qi 'no space' err; then
+		why="no 'no space' error: $(errline)"
+	elif ! cmp -s keep root/full/f16; then
+		why="the existing file changed"
+	fi
+	check "send to a full disk: a clear 'no space' error, the existing file intact" "$why"
+else
+	skip "send to a full disk" "can't mount a tmpfs here"
+fi
+if mount -t tmpfs -o size=8m tmpfs fulldest 2>/dev/null; then
+	mounts="$T/fulldest $mounts"
+	cp keep fulldest/f16
+	# shellcheck disable=SC2086
+	cl get $C "$U/big16/f16" -o fulldest
+	why=""
+	if [ "$rc" -ne 1 ]; then
+		why="exit $rc"
+	elif ! grep -qi 'no space' err; then
+		why="no 'no space' error: $(errline)"
+	elif ! cmp -s keep fulldest/f16; then
+		why="the existing file changed"
+	fi
+	check "get to a full disk: a clear 'no space' error, the existing file intact" "$why"
+else
+	skip "get to a full disk" "can't mount a tmpfs here"
+fi
+
+# ---- 8. many clients ----
+head -c 10000 /dev/urandom >root/single/small
+mkdir -p many
+cpids=""
+i=1
+while [ "$i" -le 64 ]; do
+	# shellcheck disable=SC2086
+	"$PQX" get $C -q "$U/single/small" -o "many/d$i" >/dev/null 2>"many/e$i" &
+	cpids="$cpids $!"
+	i=$((i + 1))
+done
+pids="$pids $cpids"
+nfail=0
+for p in $cpids; do
+	wait "$p" || nfail=$((nfail + 1))
+done
+i=1 nbad=0
+while [ "$i" -le 64 ]; do
+	cmp -s root/single/small "many/d$i/small" || nbad=$((nbad + 1))
+	i=$((i + 1))
+done
+check "64 concurrent gets all succeed" \
+	"$([ "$nfail" -eq 0 ] && [ "$nbad" -eq 0 ] || echo "$nfail failed, $nbad wrong: $(cat many/e* | sort | uniq -c | head -n 3 | tr '\n' ' ')")"
+check "with --max-connections 4 and 8 idle connections, a client is turned away" \
+	"$([ "$lim_rc0" -ne 0 ] || echo "it got through")"
+now=$(date +%s)
+[ $((now - idle_t0)) -lt 12 ] && sleep $((12 - (now - idle_t0)))
+rm -rf lim1
+# shellcheck disable=SC2086
+cl get $C "pqx://127.0.0.1:$LP/single/f1" -o lim1
+check "once the idle connections time out (10 s), a client gets through" \
+	"$([ "$rc" -eq 0 ] && cmp -s src/f1 lim1/f1 || echo "exit $rc: $(errline)")"
+wait "$IDLE" 2>/dev/null
+why=""
+if [ "$(count lim.log 'refused: 4 connections already')" -lt 5 ]; then
+	why="$(count lim.log 'refused: 4 connections already') refusals logged, want 5"
+elif ! grep -q 'closed 8 of 8' idle.out; then
+	why="the server did not drop every idle connection: $(tr '\n' ' ' <idle.out)"
+fi
+check "the server logs the refusals and drops idle connections" "$why"
+
+exit "$status"
