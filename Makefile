@@ -87,23 +87,23 @@ $(BUILD)/libtest.a: $(TLIB_OBJ)
 
 $(BUILD)/obj/tests/lib/%.o: tests/lib/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/interop/%: tests/interop/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/ct/%: tests/ct/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/transfer/%: tests/transfer/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)

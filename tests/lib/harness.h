@@ -9,9 +9,10 @@
 /* Runs one named test case; it passes unless a CHECK failed or it skipped. */
 void t_run(const char *name, void (*fn)(void));
 /* Marks the running case skipped (with a reason printed); call then return. */
-void t_skip(const char *fmt, ...);
+void t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Records a failure of the running case with a message. */
-void t_fail(const char *file, int line, const char *fmt, ...);
+void t_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Prints the totals of this binary; returns the process exit status. */
 int t_done(void);
 
