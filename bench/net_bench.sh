@@ -7,11 +7,16 @@
 # pqx serve, a throwaway sshd (our own config, host key and authorized key,
 # on a high port; killed at exit), socat listeners. The same random file,
 # read once into the page cache, goes file to file through each tool, best
-# of 3 rounds, the tools taking turns within each round. Before every timed
+# of PQX_BENCH_ROUNDS (3) rounds, the tools taking turns within each round
+# (other load on the machine only ever slows a run down). Before every timed
 # run the previous output is removed and dirty pages are written back
 # (sync), untimed. pqx fsyncs each file (and its directory) before renaming
 # it into place; ssh, scp and socat do not, so socat is also timed with a
 # `sync FILE` (fsync) of its output, and both baselines are reported.
+# Then: handshake + 1 KiB file as whole processes (PQX_BENCH_SMALL_RUNS, 50),
+# bench_handshake (server CPU per handshake), and the peak RSS of pqx send and
+# of a fresh pqx serve for a SIZE_MIB file and one 4 times larger (zeros).
+# The sshd logs in as root (pubkey only, our key); we are root here.
 set -u
 BUILD=${1:-build}
 MIB=${2:-1024}

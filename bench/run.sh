@@ -17,3 +17,8 @@ if command -v node >/dev/null 2>&1 && [ -d tests/interop/node_modules/@noble/pos
 else
 	echo "== peer: @noble/post-quantum not installed (run make deps); skipped"
 fi
+
+# pqx send/serve over loopback against plain TCP (socat), ssh and scp in the
+# same run; handshake latency and rate; memory (bench/net_bench.sh).
+echo "== pqx send/serve on loopback vs socat, ssh and scp"
+sh bench/net_bench.sh "$BUILD" "${PQX_NET_BENCH_MIB:-1024}" || exit 1

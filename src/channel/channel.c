@@ -1,6 +1,7 @@
 /* pqx: the secure channel of docs/PROTOCOL.md: handshake (messages 0-3) and the record layer. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -219,25 +220,28 @@ static int aes_is_faster(void)
 	return ta < tc;
 }
 
+static uint8_t default_ciphers[3];
+static pthread_once_t default_ciphers_once = PTHREAD_ONCE_INIT;
+
+/* AES-GCM only with AES instructions; then the faster one first. */
+static void measure_ciphers(void)
+{
+	if (pqx_cpu_has_aes() && aes_is_faster()) {
+		default_ciphers[0] = PQX_CHANNEL_AES_256_GCM;
+		default_ciphers[1] = PQX_CHANNEL_CHACHA20_POLY1305;
+	} else if (pqx_cpu_has_aes()) {
+		default_ciphers[0] = PQX_CHANNEL_CHACHA20_POLY1305;
+		default_ciphers[1] = PQX_CHANNEL_AES_256_GCM;
+	} else {
+		default_ciphers[0] = PQX_CHANNEL_CHACHA20_POLY1305;
+	}
+}
+
 const uint8_t *pqx_channel_default_ciphers(void)
 {
-	static uint8_t list[3];
-	static int done;
-
-	/* AES-GCM only with AES instructions; then the faster one first. */
-	if (!done) {
-		if (pqx_cpu_has_aes() && aes_is_faster()) {
-			list[0] = PQX_CHANNEL_AES_256_GCM;
-			list[1] = PQX_CHANNEL_CHACHA20_POLY1305;
-		} else if (pqx_cpu_has_aes()) {
-			list[0] = PQX_CHANNEL_CHACHA20_POLY1305;
-			list[1] = PQX_CHANNEL_AES_256_GCM;
-		} else {
-			list[0] = PQX_CHANNEL_CHACHA20_POLY1305;
-		}
-		done = 1;
-	}
-	return list;
+	/* Measured once per process, whichever thread handshakes first. */
+	pthread_once(&default_ciphers_once, measure_ciphers);
+	return default_ciphers;
 }
 
 static const uint8_t *opt_ciphers(const pqx_channel_opts *o)
