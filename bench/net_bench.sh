@@ -160,11 +160,22 @@ SCP="scp -q $SSHO -P $SP"
 $SSH true </dev/null || fail "ssh to the test sshd failed: $(cat sshd.log)"
 kex=$(ssh -v $SSHO -p "$SP" root@127.0.0.1 true </dev/null 2>&1 | sed -n 's/.*debug1: kex: algorithm: //p' | head -1)
 
-# socat_round: one plain TCP transfer; sets s_plain and s_sync (ms).
+hz=$(getconf CLK_TCK)
+# cpu_ms PID: the process's CPU so far (its threads and waited-for children), ms.
+cpu_ms() { awk -v hz="$hz" '{ print ($14 + $15 + $16 + $17) * 1000 / hz }' "/proc/$1/stat"; }
+# kids_ms VAR: this shell's waited-for children's CPU so far (ms) into VAR
+# (times runs in this shell; a $(...) would ask a subshell).
+kids_ms() {
+	times >"$dir/times.out"
+	eval "$1=\$(awk 'NR == 2 { s = 0; for (i = 1; i <= NF; i++) { split(\$i, a, \"m\"); s += a[1] * 60 + a[2] } print s * 1000 }' \"\$dir/times.out\")"
+}
+# socat_round: one plain TCP transfer; sets s_plain and s_sync (wall ms), s_cpu
+# (both socats' CPU, ms).
 socat_round() {
 	rm -f out.socat
 	sync
 	LP=$(free_port) || fail "no free port"
+	kids_ms k0
 	socat -b1048576 -u "TCP-LISTEN:$LP,reuseaddr,bind=127.0.0.1" CREATE:out.socat &
 	lis_pid=$!
 	wait_listen "$LP" || fail "socat did not listen"
@@ -173,18 +184,26 @@ socat_round() {
 	wait "$lis_pid" || fail "socat receive failed"
 	lis_pid=""
 	t1=$(now)
+	kids_ms k1
 	sync out.socat || fail "sync failed"
 	t2=$(now)
 	s_plain=$(ms "$t0" "$t1") s_sync=$(ms "$t0" "$t2")
+	s_cpu=$(awk -v a="$k0" -v b="$k1" 'BEGIN { print b - a }')
 	cmp -s in.bin out.socat || fail "socat: output differs"
 }
 
-# timed VAR CHECK BEFORE [-i IN] -- CMD...: one bench_exec run; VAR = best ms so far.
+# timed VAR SERVER_PID CHECK BEFORE [-i IN] -- CMD...: one bench_exec run. VAR:
+# the best wall ms so far; VAR_cpu: the least CPU ms so far of the client
+# (with its children) and the server process (its threads and reaped children).
 timed() {
-	var=$1 chk=$2 pre=$3
-	shift 3
+	var=$1 spid=$2 chk=$3 pre=$4
+	shift 4
+	c0=$(cpu_ms "$spid")
 	line=$("$EXEC" -n 1 -b "$pre" "$@") || fail "$* failed"
+	sleep 0.2 # sshd reaps its session process
+	c1=$(cpu_ms "$spid")
 	eval "$var=\$(best \"\${$var:-}\" $(field median_ms "$line"))"
+	eval "${var}_cpu=\$(best \"\${${var}_cpu:-}\" $(awk -v a="$c0" -v b="$c1" -v c="$(field cpu_ms "$line")" 'BEGIN { print b - a + c }'))"
 	cmp -s in.bin "$chk" || fail "$chk differs from in.bin"
 }
 
@@ -197,37 +216,40 @@ while [ "$round" -lt "$ROUNDS" ]; do
 	round=$((round + 1))
 	socat_round
 	tp=$(best "$tp" "$s_plain")
+	tp_cpu=$(best "${tp_cpu:-}" "$s_cpu")
 	ts=$(best "$ts" "$s_sync")
 	# shellcheck disable=SC2086
-	timed tq srv/in.bin "rm -f srv/in.bin; sync" -- $PSEND in.bin "pqx://127.0.0.1:$PP/"
+	timed tq "$serve_pid" srv/in.bin "rm -f srv/in.bin; sync" -- $PSEND in.bin "pqx://127.0.0.1:$PP/"
 	# shellcheck disable=SC2086
-	timed th out.ssh "rm -f out.ssh; sync" -i in.bin -- $SSH "cat > $dir/out.ssh"
+	timed th "$sshd_pid" out.ssh "rm -f out.ssh; sync" -i in.bin -- $SSH "cat > $dir/out.ssh"
 	# shellcheck disable=SC2086
-	timed tc out.scp "rm -f out.scp; sync" -- $SCP in.bin "root@127.0.0.1:$dir/out.scp"
+	timed tc "$sshd_pid" out.scp "rm -f out.scp; sync" -- $SCP in.bin "root@127.0.0.1:$dir/out.scp"
 	# shellcheck disable=SC2086
-	timed to out.scpo "rm -f out.scpo; sync" -- $SCP -O in.bin "root@127.0.0.1:$dir/out.scpo"
-	echo "   round $round: socat $s_plain ms (+sync $s_sync), pqx $tq, ssh $th, scp $tc, scp -O $to (best so far)"
+	timed to "$sshd_pid" out.scpo "rm -f out.scpo; sync" -- $SCP -O in.bin "root@127.0.0.1:$dir/out.scpo"
+	echo "   round $round: socat $s_plain ms (+sync $s_sync; $s_cpu ms CPU); best so far: pqx $tq ($tq_cpu CPU), ssh $th, scp $tc, scp -O $to"
 done
 rm -f out.socat out.ssh out.scp out.scpo
 
-row() { # LABEL MS
-	awk -v l="$1" -v t="$2" -v m="$MIB" -v q="$tq" 'BEGIN {
-		printf "  %-56s %8.3f s %7.0f MiB/s %6.2fx\n", l, t / 1000, m / (t / 1000), t / q }'
+row() { # LABEL MS CPU_MS
+	awk -v l="$1" -v t="$2" -v c="$3" -v m="$MIB" -v q="$tq" -v qc="$tq_cpu" 'BEGIN {
+		printf "  %-50s %7.3f s %6.0f MiB/s %6.2fx", l, t / 1000, m / (t / 1000), t / q
+		if (c == "-") printf "        -\n"; else printf " %7.2f s %6.2fx\n", c / 1000, c / qc }'
 }
 echo
-echo "  transfer ($MIB MiB, best of $ROUNDS)                               wall     throughput  time/pqx"
-row "plain TCP: socat -b1048576 (no fsync)" "$tp"
-row "plain TCP + fsync: socat, then sync FILE" "$ts"
-row "pqx send -> pqx serve (fsync + rename)" "$tq"
-row "ssh -c aes256-gcm@openssh.com 'cat > f' (no fsync)" "$th"
-row "scp -c aes256-gcm@openssh.com (SFTP, the default; no fsync)" "$tc"
-row "scp -O -c aes256-gcm@openssh.com (scp protocol; no fsync)" "$to"
+echo "  transfer, $MIB MiB file to file (best of $ROUNDS)      wall  throughput  wall/pqx   CPU, both ends  CPU/pqx"
+row "plain TCP: socat -b1048576 (no fsync)" "$tp" "$tp_cpu"
+row "plain TCP + fsync: socat, then sync FILE" "$ts" -
+row "pqx send -> pqx serve (fsync + rename)" "$tq" "$tq_cpu"
+row "ssh -c aes256-gcm@openssh.com 'cat > f'" "$th" "$th_cpu"
+row "scp -c aes256-gcm@openssh.com (SFTP)" "$tc" "$tc_cpu"
+row "scp -O -c aes256-gcm@openssh.com (scp protocol)" "$to" "$to_cpu"
+echo "  (ssh, scp and socat do not fsync; CPU: user + system of both ends' processes)"
 awk -v p="$tp" -v s="$ts" -v q="$tq" -v c="$tc" -v o="$to" -v h="$th" 'BEGIN {
-	printf "  pqx / plain TCP          %5.2fx   (target <= 1.25x)  %s\n", q / p, (q / p <= 1.25 ? "met" : "NOT MET")
-	printf "  pqx / plain TCP + fsync  %5.2fx   (target <= 1.25x)  %s\n", q / s, (q / s <= 1.25 ? "met" : "NOT MET")
-	printf "  scp / pqx                %5.2fx   (target >= 3x)     %s\n", c / q, (c / q >= 3 ? "met" : "NOT MET")
-	printf "  scp -O / pqx             %5.2fx\n", o / q
-	printf "  ssh cat / pqx            %5.2fx\n", h / q
+	printf "  wall: pqx / plain TCP          %5.2fx   (target <= 1.25x)  %s\n", q / p, (q / p <= 1.25 ? "met" : "NOT MET")
+	printf "  wall: pqx / plain TCP + fsync  %5.2fx   (target <= 1.25x)  %s\n", q / s, (q / s <= 1.25 ? "met" : "NOT MET")
+	printf "  wall: scp / pqx                %5.2fx   (target >= 3x)     %s\n", c / q, (c / q >= 3 ? "met" : "NOT MET")
+	printf "  wall: scp -O / pqx             %5.2fx\n", o / q
+	printf "  wall: ssh cat / pqx            %5.2fx\n", h / q
 }'
 
 # ---- handshake + 1 KiB, whole processes ----
@@ -235,9 +257,6 @@ echo
 echo "  handshake + 1 KiB file, end to end ($RUNS_SMALL runs each; wall: the whole"
 echo "  client process; CPU: client median, server mean per connection, 10 ms ticks)"
 echo "                                                            wall median      min  client CPU  server CPU"
-hz=$(getconf CLK_TCK)
-# cpu_ms PID: the process's CPU so far (its threads and waited-for children), ms.
-cpu_ms() { awk -v hz="$hz" '{ print ($14 + $15 + $16 + $17) * 1000 / hz }' "/proc/$1/stat"; }
 small() { # LABEL SERVER_PID ARGS...
 	label=$1 spid=$2
 	shift 2

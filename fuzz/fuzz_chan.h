@@ -380,7 +380,7 @@ static void fuzz_fs_events(const char *inside, int check)
  * local link itself; without it, such a link dangles and the walk below
  * checks only where the peer's own links lead.
  */
-static void fuzz_fs_unplant(const char *dir, const char *name, const char *target)
+static inline void fuzz_fs_unplant(const char *dir, const char *name, const char *target)
 {
 	char p[PATH_MAX + 8], t[PATH_MAX];
 	ssize_t n;
