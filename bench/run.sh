@@ -1,5 +1,5 @@
 #!/bin/sh
-# pqx bench: runs every benchmark of the crypto core and, beside it, the independent peer.
+# pqx bench: runs every benchmark, each beside the peer it is compared with in the same run.
 # Usage: bench/run.sh BUILD
 set -u
 BUILD=${1:-build}
@@ -17,6 +17,10 @@ if command -v node >/dev/null 2>&1 && [ -d tests/interop/node_modules/@noble/pos
 else
 	echo "== peer: @noble/post-quantum not installed (run make deps); skipped"
 fi
+
+# The age format: pqx against Debian's age on one cached file, and cp.
+echo "== pqx encrypt/decrypt vs age $(age --version 2>/dev/null)"
+sh bench/age_bench.sh "$BUILD" "${PQX_AGE_BENCH_MIB:-1024}" || exit 1
 
 # pqx send/serve over loopback against plain TCP (socat), ssh and scp in the
 # same run; handshake latency and rate; memory (bench/net_bench.sh).

@@ -1,5 +1,7 @@
 /* pqx CLI: the shared path of encrypt and decrypt: input, atomic output, progress, errors. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,9 +10,11 @@
 
 /* A writer that remembers why a write failed, to tell it from a read error. */
 struct sink {
-	int fd, err;
-	uint64_t written;
+	int fd, err, file;
+	uint64_t written, flushed;
 };
+
+#define WRITE_BEHIND (8u << 20)
 
 static int sink_write(void *ctx, const uint8_t *buf, size_t n)
 {
@@ -28,6 +32,15 @@ static int sink_write(void *ctx, const uint8_t *buf, size_t n)
 		buf += k;
 		n -= (size_t)k;
 		s->written += (uint64_t)k;
+	}
+	/*
+	 * Start writing a file's pages to disk as they come, so that the fsync
+	 * before the rename finds little left to do.
+	 */
+	if (s->file && s->written - s->flushed >= WRITE_BEHIND) {
+		(void)sync_file_range(s->fd, (off_t)s->flushed, (off_t)(s->written - s->flushed),
+		    SYNC_FILE_RANGE_WRITE);
+		s->flushed = s->written;
 	}
 	return 0;
 }
@@ -48,7 +61,7 @@ int cli_run_stream(const struct cli_stream_opts *o, int decrypt, cli_age_op op, 
 {
 	struct cli_out out;
 	struct cli_progress prog;
-	struct sink sink = { -1, 0, 0 };
+	struct sink sink = { -1, 0, 0, 0, 0 };
 	pqx_reader in;
 	pqx_writer w;
 	pqx_age_options ao;
@@ -64,6 +77,7 @@ int cli_run_stream(const struct cli_stream_opts *o, int decrypt, cli_age_op op, 
 		return 1;
 	}
 	sink.fd = out.fd;
+	sink.file = out.tmp != NULL;
 	pqx_reader_fd(&in, &fd);
 	w.write = sink_write;
 	w.ctx = &sink;

@@ -336,36 +336,41 @@ static int stream_fill(struct stream *s, pqx_reader *in, struct batch *b)
 static int stream_flush(struct stream *s, struct batch *b, pqx_writer *out,
     const pqx_age_options *opt)
 {
-	int r, st;
+	size_t i, bytes = 0;
+	int r, st = CHUNK_OK;
 
-	for (size_t i = 0; i < b->n; i++) {
+	/*
+	 * Every slot but the last of a batch is full, and slots are adjacent, so
+	 * the chunks released (all that verified, in order, up to the first
+	 * failure) leave in one write.
+	 */
+	for (i = 0; i < b->n && st == CHUNK_OK; i++) {
 		st = b->state[i];
 		if (st == CHUNK_AUTH && s->pool.decrypt)
 			st = reclassify(s->pool.self, b, i);
-		if (b->out_len[i] > 0 && st != CHUNK_AUTH && (r = out->write(out->ctx,
-		    b->out + i * (s->pool.decrypt ? PQX_AGE_CHUNK_BYTES : AGE_ENC_CHUNK_BYTES),
-		    b->out_len[i])) != 0)
-			return r;
+		if (st == CHUNK_AUTH)
+			break;
+		bytes += b->out_len[i];
 		s->done += s->pool.decrypt ? b->out_len[i] : b->len[i];
-		switch (st) {
-		case CHUNK_OK: break;
-		case CHUNK_AUTH:
-			return age_fail(PQX_ERR_AUTH, "payload: chunk %llu failed to authenticate",
-			    (unsigned long long)(b->counter + i));
-		case CHUNK_TRUNCATED:
-			return age_fail(PQX_ERR_TRUNCATED,
-			    "payload: the file ends before its final chunk");
-		case CHUNK_TRAILING:
-			return age_fail(PQX_ERR_TRAILING,
-			    "payload: data after the final chunk");
-		case CHUNK_EMPTY:
-			return age_fail(PQX_ERR_FORMAT, "payload: empty final chunk");
-		default: return PQX_ERR_INTERNAL;
-		}
 	}
+	if (bytes > 0 && (r = out->write(out->ctx, b->out, bytes)) != 0)
+		return r;
 	if (opt != NULL && opt->progress != NULL)
 		opt->progress(opt->progress_ctx, s->done);
-	return 0;
+	switch (st) {
+	case CHUNK_OK: return 0;
+	case CHUNK_AUTH:
+		return age_fail(PQX_ERR_AUTH, "payload: chunk %llu failed to authenticate",
+		    (unsigned long long)(b->counter + i));
+	case CHUNK_TRUNCATED:
+		return age_fail(PQX_ERR_TRUNCATED, "payload: the file ends before its final chunk");
+	case CHUNK_TRAILING:
+		return age_fail(PQX_ERR_TRAILING, "payload: data after the final chunk");
+	case CHUNK_EMPTY:
+		return age_fail(PQX_ERR_FORMAT, "payload: empty final chunk");
+	default:
+		return PQX_ERR_INTERNAL;
+	}
 }
 
 static int stream_run(const uint8_t key[32], int decrypt, pqx_reader *in, pqx_writer *out,
