@@ -93,3 +93,6 @@ int cli_run_stream(const struct cli_stream_opts *o, int decrypt, cli_age_op op, 
 
 /* Parses a positive decimal number no larger than max; -1 if invalid. */
 long cli_parse_num(const char *s, long max);
+/* --passphrase-fd and --threads values; -1 after printing an error. */
+int cli_parse_fd(const char *s, int *fd);
+int cli_parse_threads(const char *s, unsigned int *threads);

@@ -229,7 +229,6 @@ int cmd_decrypt(int argc, char **argv)
 	const char **files = NULL;
 	size_t nfiles = 0;
 	int c, ret = 1;
-	long v;
 
 	memset(&so, 0, sizeof(so));
 	opterr = 0;
@@ -239,21 +238,15 @@ int cmd_decrypt(int argc, char **argv)
 		switch (c) {
 		case 'i': files[nfiles++] = optarg; break;
 		case 'P':
-			if ((v = cli_parse_num(optarg, 1 << 20)) < 0 && strcmp(optarg, "0") != 0) {
-				cli_error(NULL, "invalid file descriptor \"%s\"", optarg);
+			if (cli_parse_fd(optarg, &ctx.pass_fd) != 0)
 				goto out;
-			}
-			ctx.pass_fd = v < 0 ? 0 : (int)v;
 			break;
 		case 'o': so.out = optarg; break;
 		case 'f': so.force = 1; break;
 		case 'q': so.quiet = 1; break;
 		case 'j':
-			if ((v = cli_parse_num(optarg, 64)) < 0) {
-				cli_error(NULL, "--threads takes a number from 1 to 64");
+			if (cli_parse_threads(optarg, &so.threads) != 0)
 				goto out;
-			}
-			so.threads = (unsigned int)v;
 			break;
 		case 'h': fputs(decrypt_usage, stdout); ret = 0; goto out;
 		default: cli_bad_option("decrypt", c, argc, argv); goto out;

@@ -111,7 +111,7 @@ int cmd_encrypt(int argc, char **argv)
 	struct cli_stream_opts so;
 	struct enc_ctx ctx = { NULL, 0 };
 	int c, pass = 0, pass_fd = -1, ret = 1, keys = 0;
-	long v, work = 0;
+	long work = 0;
 	char *pw = NULL;
 
 	memset(&so, 0, sizeof(so));
@@ -144,11 +144,8 @@ int cmd_encrypt(int argc, char **argv)
 			break;
 		case 'p': pass = 1; break;
 		case 'P':
-			if ((v = cli_parse_num(optarg, 1 << 20)) < 0 && strcmp(optarg, "0") != 0) {
-				cli_error(NULL, "invalid file descriptor \"%s\"", optarg);
+			if (cli_parse_fd(optarg, &pass_fd) != 0)
 				goto out;
-			}
-			pass_fd = v < 0 ? 0 : (int)v;
 			break;
 		case 'W':
 			if ((work = cli_parse_num(optarg, 30)) < 0) {
@@ -161,11 +158,8 @@ int cmd_encrypt(int argc, char **argv)
 		case 'f': so.force = 1; break;
 		case 'q': so.quiet = 1; break;
 		case 'j':
-			if ((v = cli_parse_num(optarg, 64)) < 0) {
-				cli_error(NULL, "--threads takes a number from 1 to 64");
+			if (cli_parse_threads(optarg, &so.threads) != 0)
 				goto out;
-			}
-			so.threads = (unsigned int)v;
 			break;
 		case 'h': fputs(encrypt_usage, stdout); ret = 0; goto out;
 		default: cli_bad_option("encrypt", c, argc, argv); goto out;

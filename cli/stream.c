@@ -57,6 +57,30 @@ long cli_parse_num(const char *s, long max)
 	return v;
 }
 
+int cli_parse_fd(const char *s, int *fd)
+{
+	long v = strcmp(s, "0") == 0 ? 0 : cli_parse_num(s, 1 << 20);
+
+	if (v < 0) {
+		cli_error(NULL, "invalid file descriptor \"%.20s\"", s);
+		return -1;
+	}
+	*fd = (int)v;
+	return 0;
+}
+
+int cli_parse_threads(const char *s, unsigned int *threads)
+{
+	long v = cli_parse_num(s, 64);
+
+	if (v < 0) {
+		cli_error(NULL, "--threads takes a number from 1 to 64");
+		return -1;
+	}
+	*threads = (unsigned int)v;
+	return 0;
+}
+
 int cli_run_stream(const struct cli_stream_opts *o, int decrypt, cli_age_op op, void *ctx)
 {
 	struct cli_out out;

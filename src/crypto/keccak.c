@@ -5,7 +5,8 @@
 
 #include "util/util.h"
 
-static const uint64_t keccak_rc[24] = {
+/* The round constants of iota; the 4-way AVX2 permutation uses them too. */
+const uint64_t pqx_keccak_rc[24] = {
 	0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL,
 	0x8000000080008000ULL, 0x000000000000808bULL, 0x0000000080000001ULL,
 	0x8000000080008081ULL, 0x8000000000008009ULL, 0x000000000000008aULL,
@@ -105,8 +106,8 @@ void pqx_keccak_f1600(uint64_t s[25])
 	uint64_t e04, e14, e24, e34, e44;
 
 	for (int r = 0; r < 24; r += 2) {
-		KECCAK_ROUND(a, e, keccak_rc[r]);
-		KECCAK_ROUND(e, a, keccak_rc[r + 1]);
+		KECCAK_ROUND(a, e, pqx_keccak_rc[r]);
+		KECCAK_ROUND(e, a, pqx_keccak_rc[r + 1]);
 	}
 	s[0] = a00, s[1] = a10, s[2] = a20, s[3] = a30, s[4] = a40;
 	s[5] = a01, s[6] = a11, s[7] = a21, s[8] = a31, s[9] = a41;

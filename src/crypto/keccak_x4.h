@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Keccak's round constants (keccak.c). */
+extern const uint64_t pqx_keccak_rc[24];
+
 #include <pqx/sha3.h>
 
 /*

@@ -106,6 +106,8 @@ void mlkem_poly_reduce(poly *r);
 void mlkem_poly_tomont(poly *r);
 
 /* Sampling (sampling.c). */
+/* SampleNTT's rejection loop over buf: returns the new count of r (at most 256). */
+unsigned int mlkem_rej_uniform(int16_t *r, unsigned int ctr, const uint8_t *buf, size_t len);
 void mlkem_gen_matrix(polyvec a[MLKEM_MAX_K], const uint8_t rho[MLKEM_SYMBYTES],
     int transposed, unsigned int k);
 void mlkem_poly_cbd(poly *r, const uint8_t *buf, unsigned int eta);

@@ -11,8 +11,7 @@
  * kept, until r has MLKEM_N. Returns the new count. The matrix is public,
  * so the data-dependent loop leaks nothing secret.
  */
-static unsigned int rej_uniform(int16_t *r, unsigned int ctr, const uint8_t *buf,
-    size_t len)
+unsigned int mlkem_rej_uniform(int16_t *r, unsigned int ctr, const uint8_t *buf, size_t len)
 {
 	size_t pos = 0;
 
@@ -42,10 +41,10 @@ static void sample_ntt(poly *r, const uint8_t rho[MLKEM_SYMBYTES], uint8_t x, ui
 	pqx_keccak_absorb(&xof, rho, MLKEM_SYMBYTES);
 	pqx_keccak_absorb(&xof, ij, 2);
 	pqx_keccak_squeeze(&xof, buf, sizeof(buf));
-	ctr = rej_uniform(r->c, 0, buf, sizeof(buf));
+	ctr = mlkem_rej_uniform(r->c, 0, buf, sizeof(buf));
 	while (ctr < MLKEM_N) {
 		pqx_keccak_squeeze(&xof, buf, PQX_SHAKE128_RATE);
-		ctr = rej_uniform(r->c, ctr, buf, PQX_SHAKE128_RATE);
+		ctr = mlkem_rej_uniform(r->c, ctr, buf, PQX_SHAKE128_RATE);
 	}
 }
 

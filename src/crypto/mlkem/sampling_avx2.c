@@ -145,17 +145,8 @@ static unsigned int rej_uniform_avx2(int16_t *r, unsigned int ctr, const uint8_t
 		ctr += (unsigned int)__builtin_popcount((m >> 16) & 0xff);
 		pos += 24;
 	}
-	while (ctr < MLKEM_N && pos + 3 <= len) {
-		uint16_t d1 = (uint16_t)((buf[pos] | (buf[pos + 1] << 8)) & 0xfff);
-		uint16_t d2 = (uint16_t)((buf[pos + 1] >> 4) | (buf[pos + 2] << 4));
-
-		pos += 3;
-		if (d1 < MLKEM_Q)
-			r[ctr++] = (int16_t)d1;
-		if (d2 < MLKEM_Q && ctr < MLKEM_N)
-			r[ctr++] = (int16_t)d2;
-	}
-	return ctr;
+	/* The rest, a candidate pair at a time. */
+	return mlkem_rej_uniform(r, ctr, buf + pos, len - pos);
 }
 
 /* SampleNTT(rho || x || y) with the scalar sponge and the vector sampler. */
