@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -165,6 +166,27 @@ static void on_warn(void *ctx, const char *msg)
 	cli_warn("%s", msg);
 }
 
+/* The bytes of regular files under the paths, for the progress line's ETA. */
+static uint64_t walk_total;
+
+static int add_size(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)flag;
+	(void)ftw;
+	if (S_ISREG(sb->st_mode))
+		walk_total += (uint64_t)sb->st_size;
+	return 0;
+}
+
+static uint64_t local_size(const char *const *paths, size_t n)
+{
+	walk_total = 0;
+	for (size_t i = 0; i < n; i++)
+		(void)nftw(paths[i], add_size, 32, FTW_PHYS);
+	return walk_total;
+}
+
 static double mono(void)
 {
 	struct timespec ts;
@@ -280,6 +302,8 @@ static int run_client(int is_send, int argc, char **argv)
 		goto out;
 	}
 	cli_progress_init(&prog, is_send ? "sending" : "receiving", -1, quiet);
+	if (is_send && prog.enabled)
+		prog.total = local_size((const char *const *)argv + optind, (size_t)(argc - optind - 1));
 	memset(&xo, 0, sizeof(xo));
 	xo.progress = on_progress;
 	xo.progress_ctx = &prog;
