@@ -91,7 +91,9 @@ PQX_MUST_CHECK int pqx_channel_server(pqx_channel **out, const pqx_channel_io *i
  * Sends one record of the type (payload at most PQX_CHANNEL_MAX_RECORD; a
  * close has none; data may point into the channel's buffer, as a record
  * just received does). PQX_ERR_INVALID_ARG, sending nothing, for a payload
- * too large, a close with a payload or a type not in pqx_record_type.
+ * too large, a close with a payload or a type not in pqx_record_type. After
+ * a failed write (PQX_ERR_IO) send keeps failing, but recv may still return
+ * what the peer sent before it went away, such as an error record saying why.
  */
 PQX_MUST_CHECK int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type,
     const uint8_t *data, size_t len);
@@ -106,6 +108,8 @@ PQX_MUST_CHECK int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type,
  * error again, never PQX_ERR_CLOSED.
  */
 PQX_MUST_CHECK int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len);
+/* 1 if a write to the transport failed (the peer went away), else 0. */
+int pqx_channel_write_failed(const pqx_channel *ch);
 /* The peer's static public key, proven by the handshake. */
 const uint8_t *pqx_channel_peer_key(const pqx_channel *ch);
 /* The transcript hash: a unique, secret-free id of the session. */

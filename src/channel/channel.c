@@ -51,6 +51,7 @@ struct pqx_channel {
 	char peer_error[256];
 	int err;       /* 0, or the error that ended the channel: later calls return it */
 	int rx_closed; /* the peer sent close or error: we may still send */
+	int tx_err;    /* a write failed: we may still read what the peer sent */
 };
 
 static int rnd(const pqx_channel_opts *o, uint8_t *out, size_t n)
@@ -548,6 +549,8 @@ int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type, const uint8_t *
 
 	if (ch->err != 0)
 		return ch->err;
+	if (ch->tx_err != 0)
+		return ch->tx_err;
 	if (len > PQX_CHANNEL_MAX_RECORD ||
 	    (type != PQX_RECORD_DATA && type != PQX_RECORD_CLOSE && type != PQX_RECORD_ERROR) ||
 	    (type == PQX_RECORD_CLOSE && len != 0))
@@ -568,7 +571,14 @@ int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type, const uint8_t *
 	ch->tx.counter++;
 	return 0;
 fail:
-	ch->err = r;
+	/*
+	 * A failed write ends sending, but records the peer sent before it went
+	 * away (an error record saying why) can still be read.
+	 */
+	if (r == PQX_ERR_IO)
+		ch->tx_err = r;
+	else
+		ch->err = r;
 	return r;
 }
 
@@ -634,6 +644,11 @@ int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len)
 fail:
 	ch->err = r;
 	return r;
+}
+
+int pqx_channel_write_failed(const pqx_channel *ch)
+{
+	return ch->tx_err != 0;
 }
 
 const uint8_t *pqx_channel_peer_key(const pqx_channel *ch)

@@ -507,6 +507,14 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	    (r = pqx_buf_put_u8(s.b, K_DONE)) == 0 && (r = pqx_buf_put_u64(s.b, st->files)) == 0 &&
 	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0)
 		r = send_buf(ch, s.b);
+	if (r == PQX_ERR_IO && pqx_channel_write_failed(ch)) {
+		/* The receiver hung up: its error record, if it sent one, says why. */
+		const uint8_t *d;
+		size_t dlen;
+
+		if (pqx_channel_recv(ch, &d, &dlen) == PQX_ERR_PEER_ERROR)
+			r = PQX_ERR_PEER_ERROR;
+	}
 out:
 	pqx_buf_free(s.b);
 	pqx_free(s.block);

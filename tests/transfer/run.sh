@@ -727,6 +727,37 @@ else
 	skip "get to a full disk" "can't mount a tmpfs here"
 fi
 
+# Two sends that each fit, but not together: one fails while its blocks
+# flow, and its client must still say why (the receiver's error record).
+mkdir -p root/mid msrc
+head -c 30000000 /dev/urandom >msrc/m1
+head -c 30000000 /dev/urandom >msrc/m2
+if mount -t tmpfs -o size=40m tmpfs root/mid 2>/dev/null; then
+	mounts="$T/root/mid $mounts"
+	# shellcheck disable=SC2086
+	timeout 60 "$PQX" send $C msrc/m1 "$U/mid" >/dev/null 2>err.m1 &
+	p1=$!
+	# shellcheck disable=SC2086
+	timeout 60 "$PQX" send $C msrc/m2 "$U/mid" >/dev/null 2>err.m2
+	r2=$?
+	wait "$p1"
+	r1=$?
+	why=""
+	if [ "$r1" -eq 0 ] && [ "$r2" -eq 0 ]; then
+		why="both sends succeeded on a 40 MB disk"
+	else
+		for i in 1 2; do
+			eval "ri=\$r$i"
+			if [ "$ri" -ne 0 ] && ! grep -qi 'no space' "err.m$i"; then
+				why="send $i failed without naming the full disk: $(grep 'error' "err.m$i" | head -1)"
+			fi
+		done
+	fi
+	check "a disk that fills during the transfer: the sender names the full disk" "$why"
+else
+	skip "a disk that fills during the transfer" "can't mount a tmpfs here"
+fi
+
 # ---- 8. many clients ----
 head -c 10000 /dev/urandom >root/single/small
 mkdir -p many
