@@ -54,7 +54,7 @@ mkdir -p srv
 PORT=$((20000 + $$ % 20000))
 "$PQX" serve --root srv --identity server.key --authorized authorized --listen 127.0.0.1:$PORT 2>serve.log &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$dir"' EXIT
 sleep 0.5
 step "pqx send -i alice.key --server-key \$(pqx keygen -y server.key) model.bin pqx://127.0.0.1:$PORT/inbox"
 "$PQX" send -i alice.key --server-key "$("$PQX" keygen -y server.key)" model.bin "pqx://127.0.0.1:$PORT/inbox"
@@ -64,7 +64,7 @@ step "pqx get -i alice.key ... pqx://127.0.0.1:$PORT/inbox/model.bin -o fetched 
 cmp model.bin fetched/model.bin && echo "fetched file is identical"
 step "send it again: nothing is missing, so nothing crosses"
 "$PQX" send -i alice.key --server-key "$("$PQX" keygen -y server.key)" --json model.bin "pqx://127.0.0.1:$PORT/inbox"
-kill $SERVER
+kill $SERVER; wait $SERVER 2>/dev/null || true
 echo "server log:"
 cut -c1-160 serve.log
 
