@@ -136,6 +136,18 @@ size_t pqx_hpke_sk_bytes(uint16_t kem_id)
 	return kem == NULL ? 0 : kem->nsk;
 }
 
+/* Writes "HPKE-v1" || suite_id || label at p; returns the end. */
+static uint8_t *put_label(uint8_t *p, const struct hpke_suite *s, const char *label,
+    size_t label_len)
+{
+	memcpy(p, hpke_version, sizeof(hpke_version));
+	p += sizeof(hpke_version);
+	memcpy(p, s->id, sizeof(s->id));
+	p += sizeof(s->id);
+	memcpy(p, label, label_len);
+	return p + label_len;
+}
+
 /* LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id || label || ikm). */
 static int labeled_extract(const struct hpke_suite *s, uint8_t *prk, const uint8_t *salt,
     size_t salt_len, const char *label, const uint8_t *ikm, size_t ikm_len)
@@ -150,13 +162,7 @@ static int labeled_extract(const struct hpke_suite *s, uint8_t *prk, const uint8
 		r = PQX_ERR_NOMEM;
 		goto out;
 	}
-	p = buf;
-	memcpy(p, hpke_version, sizeof(hpke_version));
-	p += sizeof(hpke_version);
-	memcpy(p, s->id, sizeof(s->id));
-	p += sizeof(s->id);
-	memcpy(p, label, label_len);
-	p += label_len;
+	p = put_label(buf, s, label, label_len);
 	if (ikm_len > 0)
 		memcpy(p, ikm, ikm_len);
 	r = s->kdf->extract(prk, salt, salt_len, buf, n);
@@ -187,15 +193,8 @@ static int labeled_expand(const struct hpke_suite *s, uint8_t *out, size_t out_l
 		r = PQX_ERR_NOMEM;
 		goto out;
 	}
-	p = buf;
-	pqx_store16_be(p, (uint16_t)out_len);
-	p += 2;
-	memcpy(p, hpke_version, sizeof(hpke_version));
-	p += sizeof(hpke_version);
-	memcpy(p, s->id, sizeof(s->id));
-	p += sizeof(s->id);
-	memcpy(p, label, label_len);
-	p += label_len;
+	pqx_store16_be(buf, (uint16_t)out_len);
+	p = put_label(buf + 2, s, label, label_len);
 	if (info_len > 0)
 		memcpy(p, info, info_len);
 	r = s->kdf->expand(out, out_len, prk, buf, n);
