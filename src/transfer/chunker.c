@@ -1,0 +1,213 @@
+/* pqx: a keyed FastCDC content-defined chunker (gear hash, normalized chunking). */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <pqx/sha3.h>
+
+#include "crypto/ossl.h"
+#include "transfer/chunker.h"
+#include "util/util.h"
+
+struct pqx_chunker {
+	uint64_t gear[256];               /* key-derived: wiped on free */
+	uint8_t id_key[PQX_SHA256_BYTES]; /* key-derived: wiped on free */
+	uint64_t mask_s;                  /* before the average size */
+	uint64_t mask_l;                  /* from the average size on */
+	size_t skip;                      /* min - 1: bytes never hashed */
+	size_t avg, max;
+	/* The stream state: O(1) whatever the stream. */
+	uint64_t h; /* gear hash of this chunk so far */
+	size_t pos; /* bytes since the last cut */
+};
+
+static const char gear_label[] = "pqx gear";
+static const char id_label[] = "pqx chunk id";
+
+int pqx_chunker_params_ok(size_t min, size_t avg, size_t max)
+{
+	if (avg < PQX_CHUNKER_AVG_MIN_LIMIT || avg > PQX_CHUNKER_AVG_MAX_LIMIT ||
+	    (avg & (avg - 1)) != 0)
+		return 0;
+	return min >= PQX_CHUNKER_MIN_LIMIT && min <= avg && avg <= max &&
+	       max <= PQX_CHUNKER_MAX_LIMIT;
+}
+
+static unsigned int log2_pow2(size_t v)
+{
+	unsigned int b = 0;
+
+	while (v > 1) {
+		v >>= 1;
+		b++;
+	}
+	return b;
+}
+
+pqx_chunker *pqx_chunker_new(
+    const uint8_t key[PQX_CHUNKER_KEY_BYTES], size_t min, size_t avg, size_t max)
+{
+	pqx_chunker *c = NULL, *ret = NULL;
+	uint8_t in[PQX_CHUNKER_KEY_BYTES + sizeof(gear_label) - 1];
+	uint8_t table[256 * 8];
+	unsigned int bits;
+
+	if (key == NULL || !pqx_chunker_params_ok(min, avg, max))
+		goto out;
+	if ((c = pqx_malloc(sizeof(*c))) == NULL)
+		goto out;
+	memcpy(in, key, PQX_CHUNKER_KEY_BYTES);
+	memcpy(in + PQX_CHUNKER_KEY_BYTES, gear_label, sizeof(gear_label) - 1);
+	pqx_shake256(table, sizeof(table), in, sizeof(in));
+	for (size_t i = 0; i < 256; i++)
+		c->gear[i] = pqx_load64_le(table + 8 * i);
+	/* A separate derivation: boundaries may teach an observer about the
+	 * gear table, never about the id key. */
+	if (pqx_hkdf_sha256(c->id_key, sizeof(c->id_key), NULL, 0, key,
+	        PQX_CHUNKER_KEY_BYTES, (const uint8_t *)id_label,
+	        sizeof(id_label) - 1) != 0)
+		goto out;
+	/*
+	 * The masks test the top bits of the hash: after the shift-and-add, bit
+	 * 63 - k depends on the last 64 - k bytes, so the top bits have the
+	 * widest window. 64 - (bits + 2) >= 40 by the limits on avg.
+	 */
+	bits = log2_pow2(avg);
+	c->mask_s = ~(uint64_t)0 << (64 - (bits + 2));
+	c->mask_l = ~(uint64_t)0 << (64 - (bits - 2));
+	c->skip = min - 1;
+	c->avg = avg;
+	c->max = max;
+	c->h = 0;
+	c->pos = 0;
+	ret = c;
+	c = NULL;
+out:
+	pqx_wipe(in, sizeof(in));
+	pqx_wipe(table, sizeof(table));
+	pqx_free_wipe(c, sizeof(*c));
+	return ret;
+}
+
+void pqx_chunker_free(pqx_chunker *c)
+{
+	if (c == NULL)
+		return;
+	pqx_free_wipe(c, sizeof(*c));
+}
+
+void pqx_chunker_reset(pqx_chunker *c)
+{
+	c->h = 0;
+	c->pos = 0;
+}
+
+size_t pqx_chunker_finish(pqx_chunker *c)
+{
+	size_t last = c->pos;
+
+	pqx_chunker_reset(c);
+	return last;
+}
+
+/*
+ * Chunk positions count the bytes of the current chunk including the one
+ * just hashed. Bytes that would end a chunk shorter than min are skipped
+ * unhashed (the cut-point skip); so the first byte hashed ends a chunk of
+ * exactly min bytes if it cuts. The hash restarts at 0 at each chunk, which
+ * is what makes the split of the input into calls irrelevant.
+ */
+size_t pqx_chunker_update(pqx_chunker *c, const uint8_t *p, size_t n, size_t *chunk_len)
+{
+	const uint64_t *g = c->gear;
+	uint64_t h = c->h;
+	size_t pos = c->pos, i = 0, run, end;
+
+	*chunk_len = 0;
+	if (pos < c->skip) {
+		run = c->skip - pos;
+		if (run > n)
+			run = n;
+		pos += run;
+		i = run;
+	}
+	if (pos >= c->skip && pos < c->avg) {
+		const uint64_t m = c->mask_s;
+
+		run = c->avg - pos;
+		if (run > n - i)
+			run = n - i;
+		for (end = i + run; i < end;) {
+			h = (h << 1) + g[p[i++]];
+			if ((h & m) == 0) {
+				pos += run - (end - i);
+				goto cut;
+			}
+		}
+		pos += run;
+	}
+	if (pos >= c->avg && pos < c->max) {
+		const uint64_t m = c->mask_l;
+
+		run = c->max - pos;
+		if (run > n - i)
+			run = n - i;
+		for (end = i + run; i < end;) {
+			h = (h << 1) + g[p[i++]];
+			if ((h & m) == 0) {
+				pos += run - (end - i);
+				goto cut;
+			}
+		}
+		pos += run;
+	}
+	if (pos == c->max)
+		goto cut;
+	c->h = h;
+	c->pos = pos;
+	return n;
+cut:
+	*chunk_len = pos;
+	c->h = 0;
+	c->pos = 0;
+	return i;
+}
+
+int pqx_chunker_split(
+    pqx_chunker *c, const uint8_t *p, size_t n, size_t **lens, size_t *count)
+{
+	size_t *v = NULL, k = 0, off = 0, len, last;
+	/* Every chunk but the last has at least min = skip + 1 bytes. */
+	size_t cap = n / (c->skip + 1) + 1;
+	int r = PQX_ERR_NOMEM;
+
+	*lens = NULL;
+	*count = 0;
+	pqx_chunker_reset(c);
+	if ((v = pqx_calloc(cap, sizeof(*v))) == NULL)
+		goto out;
+	while (off < n) {
+		off += pqx_chunker_update(c, p + off, n - off, &len);
+		if (len != 0)
+			v[k++] = len;
+	}
+	if ((last = pqx_chunker_finish(c)) != 0)
+		v[k++] = last;
+	*lens = v;
+	*count = k;
+	v = NULL;
+	r = 0;
+out:
+	pqx_chunker_reset(c);
+	pqx_free(v); /* not secret */
+	return r;
+}
+
+int pqx_chunker_id(const pqx_chunker *c, uint8_t id[PQX_CHUNK_ID_BYTES],
+    const uint8_t *chunk, size_t len)
+{
+	static const uint8_t empty[1];
+
+	return pqx_hmac_sha256(
+	    id, c->id_key, sizeof(c->id_key), len ? chunk : empty, len);
+}
