@@ -210,16 +210,26 @@ int cli_out_commit(struct cli_out *o)
 			goto out;
 		}
 	} else {
-		/* link() never replaces: a file that appeared meanwhile is kept. */
-		if (link(o->tmp, o->path) != 0) {
-			if (errno == EEXIST)
+		/*
+		 * Never replace: a file that appeared meanwhile is kept. rename
+		 * with RENAME_NOREPLACE where the filesystem has it, else link(),
+		 * which never replaces either.
+		 */
+		int e = renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE) == 0 ? 0 : errno;
+
+		if (e == EINVAL || e == ENOSYS || e == ENOTSUP) {
+			e = link(o->tmp, o->path) == 0 ? 0 : errno;
+			if (e == 0)
+				unlink(o->tmp);
+		}
+		if (e != 0) {
+			if (e == EEXIST)
 				cli_error("use -f to overwrite it",
 				    "output file \"%s\" already exists", o->path);
 			else
-				cli_error(NULL, "can't create \"%s\": %s", o->path, strerror(errno));
+				cli_error(NULL, "can't create \"%s\": %s", o->path, strerror(e));
 			goto out;
 		}
-		unlink(o->tmp);
 	}
 	r = 0;
 out:
