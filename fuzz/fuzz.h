@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pqx/common.h>
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
@@ -56,5 +58,41 @@ static inline int all_zero(const uint8_t *p, size_t n)
 			abort();                                                 \
 		}                                                                \
 	} while (0)
+
+/*
+ * A memory transport for the channel targets: reads come from a buffer (its
+ * end is PQX_ERR_TRUNCATED); writes are kept in out, or dropped if out is NULL.
+ */
+struct mem {
+	const uint8_t *in;
+	size_t in_len, in_off;
+	uint8_t *out;
+	size_t out_len, out_cap;
+};
+
+static inline int mem_read(void *ctx, uint8_t *buf, size_t n)
+{
+	struct mem *m = ctx;
+
+	if (m->in_len - m->in_off < n) {
+		m->in_off = m->in_len;
+		return PQX_ERR_TRUNCATED;
+	}
+	memcpy(buf, m->in + m->in_off, n);
+	m->in_off += n;
+	return 0;
+}
+
+static inline int mem_write(void *ctx, const uint8_t *buf, size_t n)
+{
+	struct mem *m = ctx;
+
+	if (m->out == NULL)
+		return 0;
+	FUZZ_ASSERT(m->out_len + n <= m->out_cap);
+	memcpy(m->out + m->out_len, buf, n);
+	m->out_len += n;
+	return 0;
+}
 
 #endif

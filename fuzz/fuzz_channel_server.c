@@ -44,36 +44,6 @@ static uint8_t frame1[8196], frame3[2][64], frame0[8196];
 static size_t frame1_len, frame3_len[2], frame0_len;
 static uint8_t real_id[2][32];
 
-struct mem {
-	const uint8_t *in;
-	size_t in_len, in_off;
-	uint8_t *out;
-	size_t out_len, out_cap;
-};
-
-static int mem_read(void *ctx, uint8_t *buf, size_t n)
-{
-	struct mem *m = ctx;
-
-	if (m->in_len - m->in_off < n) {
-		m->in_off = m->in_len;
-		return PQX_ERR_TRUNCATED;
-	}
-	memcpy(buf, m->in + m->in_off, n);
-	m->in_off += n;
-	return 0;
-}
-
-static int mem_write(void *ctx, const uint8_t *buf, size_t n)
-{
-	struct mem *m = ctx;
-
-	FUZZ_ASSERT(m->out_len + n <= m->out_cap);
-	memcpy(m->out + m->out_len, buf, n);
-	m->out_len += n;
-	return 0;
-}
-
 static pqx_keccak_ctx stream;
 
 static int stream_cb(void *ctx, uint8_t *out, size_t n)

@@ -49,38 +49,6 @@ static uint8_t keys[2][32];           /* the c2s key before and after one rekey 
 static uint8_t peer_key[PK];
 static uint8_t fill[MAX_REC + 2]; /* 0xa5: the payload of the largest records */
 
-struct mem {
-	const uint8_t *in;
-	size_t in_len, in_off;
-	uint8_t *out;
-	size_t out_len, out_cap;
-};
-
-static int mem_read(void *ctx, uint8_t *buf, size_t n)
-{
-	struct mem *m = ctx;
-
-	if (m->in_len - m->in_off < n) {
-		m->in_off = m->in_len;
-		return PQX_ERR_TRUNCATED;
-	}
-	memcpy(buf, m->in + m->in_off, n);
-	m->in_off += n;
-	return 0;
-}
-
-static int mem_write(void *ctx, const uint8_t *buf, size_t n)
-{
-	struct mem *m = ctx;
-
-	if (m->out == NULL)
-		return 0;
-	FUZZ_ASSERT(m->out_len + n <= m->out_cap);
-	memcpy(m->out + m->out_len, buf, n);
-	m->out_len += n;
-	return 0;
-}
-
 static pqx_channel *open_channel(int v, int is_client, struct mem *m)
 {
 	pqx_channel_io io = { mem_read, mem_write, m };
