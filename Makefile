@@ -6,9 +6,9 @@ PREFIX ?= /usr/local
 BUILD ?= build
 VERSION = 0.1.0
 
-DEPS = libcrypto
+DEPS = libcrypto sqlite3 libzstd
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lcrypto)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lcrypto -lsqlite3 -lzstd)
 
 WARN = -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wvla

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "crypto/ossl.h"
 #include "net.h"
 
 static int split_hostport(struct pqx_url *u, const char *s, size_t n, int need_host)
@@ -245,4 +247,91 @@ const char *cli_net_strerror(int err, const pqx_channel *ch)
 	default:
 		return pqx_strerror(err);
 	}
+}
+
+int cli_index_path(char *out, size_t cap, const uint8_t key[XFER_KEY_BYTES], int dirfd)
+{
+	char proc[64], real[4096], dir[4096];
+	uint8_t in[XFER_KEY_BYTES + sizeof(real)], h[32];
+	ssize_t n;
+	int k;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+	if ((n = readlink(proc, real, sizeof(real) - 1)) <= 0)
+		return -1;
+	memcpy(in, key, XFER_KEY_BYTES);
+	memcpy(in + XFER_KEY_BYTES, real, (size_t)n);
+	k = pqx_sha256(h, in, XFER_KEY_BYTES + (size_t)n);
+	pqx_wipe(in, sizeof(in));
+	if (k != 0 || cli_config_path(dir, sizeof(dir), "") != 0)
+		return -1;
+	(void)mkdir(dir, 0700);
+	if ((size_t)snprintf(out, cap, "%sindex", dir) >= cap)
+		return -1;
+	if (mkdir(out, 0700) != 0 && errno != EEXIST)
+		return -1;
+	k = snprintf(out, cap, "%sindex/", dir);
+	for (int i = 0; i < 16 && k > 0 && (size_t)k + 3 < cap; i++)
+		k += snprintf(out + k, cap - (size_t)k, "%02x", h[i]);
+	if (k <= 0 || (size_t)k + 4 >= cap)
+		return -1;
+	memcpy(out + k, ".db", 4);
+	return 0;
+}
+
+const char cli_xfer_usage[] =
+    "      --dict DIR          a dictionary both sides hold: files in it are a shared\n"
+    "                          base (zstd deltas against the same path in DIR) and a\n"
+    "                          source of chunks the receiver need not fetch\n"
+    "      --compress MODE     auto (default: zstd when measured to pay), off, or a\n"
+    "                          zstd level 1-19 (always)\n"
+    "      --bwlimit RATE      limit the data sent to RATE KiB/s (suffixes K, M, G)\n";
+
+int cli_xfer_option(struct xfer_opts *xo, int c, const char *arg)
+{
+	char *end;
+	double v;
+
+	switch (c) {
+	case 1001:
+		xo->dict_dir = arg;
+		return 1;
+	case 1002:
+		if (strcmp(arg, "auto") == 0) {
+			xo->compress = -1;
+		} else if (strcmp(arg, "off") == 0 || strcmp(arg, "0") == 0) {
+			xo->compress = 0;
+		} else {
+			long l = cli_parse_num(arg, 19);
+
+			if (l < 0) {
+				cli_error(NULL, "--compress takes auto, off or a level from 1 to 19");
+				return -1;
+			}
+			xo->compress = (int)l;
+		}
+		return 1;
+	case 1003:
+		errno = 0;
+		v = strtod(arg, &end);
+		if (errno != 0 || end == arg || v <= 0) {
+			cli_error(NULL, "--bwlimit takes a rate in KiB/s, e.g. 50000 or 100M");
+			return -1;
+		}
+		switch (*end) {
+		case '\0': case 'k': case 'K': v *= 1024; break;
+		case 'm': case 'M': v *= 1024 * 1024; break;
+		case 'g': case 'G': v *= 1024.0 * 1024 * 1024; break;
+		default:
+			cli_error(NULL, "--bwlimit: unknown unit \"%s\"", end);
+			return -1;
+		}
+		if (*end != '\0' && end[1] != '\0' && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0) {
+			cli_error(NULL, "--bwlimit: unknown unit \"%s\"", end);
+			return -1;
+		}
+		xo->bwlimit = (uint64_t)v;
+		return 1;
+	}
+	return 0;
 }

@@ -29,6 +29,25 @@ int cli_connect(const char *host, const char *port);
 int cli_listen(const char *host, const char *port);
 /* Sets large socket buffers and TCP_NODELAY. */
 void cli_tune_socket(int fd);
+/*
+ * The receiver's chunk index for the directory dirfd under the pair's key:
+ * config/index/HEX.db, HEX naming (key, the directory's real path); the
+ * folders are created (0700). -1 if there is no place for it.
+ */
+int cli_index_path(char *out, size_t cap, const uint8_t key[XFER_KEY_BYTES], int dirfd);
+/*
+ * The options serve, send and get share about file contents: --dict DIR,
+ * --compress auto|off|LEVEL, --bwlimit RATE. cli_xfer_option handles one
+ * (c is its getopt_long value) and returns 1 if it was one of them, 0 if
+ * not, -1 after an error.
+ */
+#define CLI_XFER_OPTIONS                                         \
+	{ "dict", required_argument, NULL, 1001 },               \
+	{ "compress", required_argument, NULL, 1002 },           \
+	{ "bwlimit", required_argument, NULL, 1003 }
+int cli_xfer_option(struct xfer_opts *xo, int c, const char *arg);
+/* The usage lines of those options. */
+extern const char cli_xfer_usage[];
 /* A human description of a channel or transfer error. */
 const char *cli_net_strerror(int err, const pqx_channel *ch);
 

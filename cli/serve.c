@@ -19,6 +19,7 @@
 
 static const char serve_usage[] =
     "Usage: pqx serve --root DIR --identity FILE --authorized FILE [--listen ADDR:PORT]\n"
+    "                 [--dict DIR] [--compress MODE] [--bwlimit RATE]\n"
     "\n"
     "Serves DIR to the identities listed in the authorized file over a post-quantum,\n"
     "mutually authenticated channel. Clients pin this server's key (pqx keygen -y FILE).\n"
@@ -32,6 +33,11 @@ static const char serve_usage[] =
     "  --listen ADDR:PORT      default 0.0.0.0:7392\n"
     "  --max-connections N     concurrent clients (default 64)\n"
     "  -q, --quiet             log only errors\n"
+    "%s"
+    "\n"
+    "What clients send is compared with what this side holds (a chunk index per\n"
+    "client and directory, kept in ~/.config/pqx/index; PQX_CONFIG_DIR overrides):\n"
+    "only missing chunks cross.\n"
     "\n"
     "Example:\n"
     "  $ pqx keygen -o server.key; pqx keygen -y server.key   # give this to clients\n"
@@ -44,6 +50,7 @@ static const char serve_usage[] =
 struct server {
 	int rootfd;
 	const char *authorized;
+	struct xfer_opts xo; /* --dict, --compress, --bwlimit */
 	uint8_t seed[32];
 	int quiet;
 	unsigned int max_conn, active;
@@ -171,12 +178,12 @@ static void handle(struct conn *c)
 	struct xfer_stats st;
 	struct xfer_opts xo;
 	enum xfer_op op;
-	char path[XFER_MAX_PATH + 1];
+	char path[XFER_MAX_PATH + 1], index[4096];
 	int base = -1, target = -1, r;
 
 	memset(&sio, 0, sizeof(sio));
 	memset(&st, 0, sizeof(st));
-	memset(&xo, 0, sizeof(xo));
+	xo = s->xo;
 	xo.warn = srv_warn;
 	xo.warn_ctx = c;
 	sio.fd = c->fd;
@@ -210,6 +217,11 @@ static void handle(struct conn *c)
 		xfer_refuse(ch, "invalid path");
 		goto out;
 	}
+	if (xfer_pair_key(xo.key, s->seed, sizeof(s->seed), pqx_channel_peer_key(ch),
+		PQX_XWING_PUBLIC_KEY_BYTES) != 0) {
+		xfer_refuse(ch, "internal error");
+		goto out;
+	}
 	/* Everything below the root, or the identity's sub-directory of it. */
 	if ((base = xfer_open_dir(s->rootfd, c->dir, op == XFER_SEND)) < 0) {
 		xfer_refuse(ch, "the directory is not available");
@@ -220,7 +232,9 @@ static void handle(struct conn *c)
 			xfer_refuse(ch, "can't open the target directory");
 			goto out;
 		}
-		if ((r = xfer_accept(ch)) == 0)
+		if (cli_index_path(index, sizeof(index), xo.key, target) == 0)
+			xo.index_path = index;
+		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_receive(ch, target, &xo, &st);
 	} else {
 		struct stat sb;
@@ -230,7 +244,7 @@ static void handle(struct conn *c)
 			xfer_refuse(ch, "no such file or directory");
 			goto out;
 		}
-		if ((r = xfer_accept(ch)) == 0)
+		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_send(ch, base, names, 1, 1, &xo, &st);
 	}
 	if (r == 0) {
@@ -257,6 +271,7 @@ out:
 	if (base >= 0)
 		close(base);
 	pqx_channel_free(ch);
+	pqx_wipe(&xo, sizeof(xo));
 }
 
 static void *conn_main(void *arg)
@@ -284,6 +299,7 @@ int cmd_serve(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_XFER_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server s;
@@ -297,6 +313,7 @@ int cmd_serve(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	s.max_conn = 64;
+	s.xo.compress = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -312,8 +329,15 @@ int cmd_serve(int argc, char **argv)
 			s.max_conn = (unsigned int)v;
 			break;
 		case 'q': s.quiet = 1; break;
-		case 'h': fputs(serve_usage, stdout); return 0;
-		default: cli_bad_option("serve", c, argc, argv); return 1;
+		case 'h': printf(serve_usage, cli_xfer_usage); return 0;
+		default:
+			if ((v = cli_xfer_option(&s.xo, c, optarg)) != 0) {
+				if (v < 0)
+					return 1;
+				break;
+			}
+			cli_bad_option("serve", c, argc, argv);
+			return 1;
 		}
 	}
 	if (root == NULL || identity == NULL || s.authorized == NULL || optind != argc) {
@@ -322,6 +346,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (access(s.authorized, R_OK) != 0) {
 		cli_error(NULL, "can't read the authorized file \"%s\": %s", s.authorized, strerror(errno));
+		return 1;
+	}
+	if (s.xo.dict_dir != NULL && access(s.xo.dict_dir, R_OK | X_OK) != 0) {
+		cli_error(NULL, "can't read the dictionary \"%s\": %s", s.xo.dict_dir, strerror(errno));
 		return 1;
 	}
 	if ((s.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {

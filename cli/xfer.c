@@ -16,36 +16,47 @@
 
 static const char send_usage[] =
     "Usage: pqx send [--identity FILE] [--server-key RECIPIENT | --accept-new] PATH... pqx://HOST:PORT/[DIR]\n"
+    "                [--dict DIR] [--compress MODE] [--bwlimit RATE] [--stats] [--json]\n"
     "\n"
     "Sends files and directory trees to a pqx server, into DIR under its root. The\n"
     "channel is post-quantum (X-Wing) and mutually authenticated: the server must\n"
     "list this identity, and this side pins the server's key. Files are written on\n"
     "the server under temporary names and renamed into place once complete and\n"
-    "verified; an interrupted transfer, run again, sends only what is missing.\n"
+    "verified. Only what the server lacks crosses: files are cut into content-\n"
+    "defined chunks, and the server looks each up in what it already holds (the\n"
+    "old version, earlier transfers, an interrupted run, its --dict).\n"
     "\n"
     "  -i, --identity FILE     our identity (default ~/.config/pqx/identity)\n"
     "      --server-key R      the server's key (age1pq1...): refuse any other\n"
     "      --accept-new        trust an unknown server on first use and remember it\n"
     "                          (in ~/.config/pqx/known_servers; PQX_CONFIG_DIR overrides)\n"
     "  -q, --quiet             no progress line\n"
+    "      --stats             print what crossed: logical bytes, bytes on the wire,\n"
+    "                          bytes reused, the ratio\n"
     "      --json              print a JSON summary on standard output\n"
+    "%s"
     "\n"
     "Example:\n"
     "  $ pqx send --accept-new model.bin pqx://gpu-box:7392/checkpoints\n";
 
 static const char get_usage[] =
     "Usage: pqx get [--identity FILE] [--server-key RECIPIENT | --accept-new] pqx://HOST:PORT/PATH [-o DEST]\n"
+    "               [--dict DIR] [--stats] [--json]\n"
     "\n"
     "Fetches a file or directory tree from a pqx server into the directory DEST\n"
-    "(default: the current directory; created if missing). Same channel, pinning\n"
-    "and resume as pqx send.\n"
+    "(default: the current directory; created if missing). Same channel, pinning,\n"
+    "resume and deduplication as pqx send (this side keeps the chunk index, in\n"
+    "~/.config/pqx/index).\n"
     "\n"
     "  -o, --output DEST       the directory to write into\n"
     "  -i, --identity FILE     our identity (default ~/.config/pqx/identity)\n"
     "      --server-key R      the server's key (age1pq1...): refuse any other\n"
     "      --accept-new        trust an unknown server on first use and remember it\n"
     "  -q, --quiet             no progress line\n"
+    "      --stats             print what crossed: logical bytes, bytes on the wire,\n"
+    "                          bytes reused, the ratio\n"
     "      --json              print a JSON summary on standard output\n"
+    "%s"
     "\n"
     "Example:\n"
     "  $ pqx get pqx://gpu-box:7392/checkpoints/model.bin -o .\n";
@@ -205,7 +216,9 @@ static int run_client(int is_send, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "stats", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		CLI_XFER_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = is_send ? "send" : "get", *identity = NULL, *dest = ".";
@@ -219,11 +232,14 @@ static int run_client(int is_send, int argc, char **argv)
 	struct xfer_stats st;
 	struct xfer_opts xo;
 	struct cli_progress prog;
-	int c, quiet = 0, json = 0, fd = -1, dfd = -1, ret = 1, r;
+	char index[4096];
+	int c, quiet = 0, json = 0, stats = 0, fd = -1, dfd = -1, ret = 1, r;
 	double t0 = mono();
 
 	memset(&pin, 0, sizeof(pin));
 	memset(&st, 0, sizeof(st));
+	memset(&xo, 0, sizeof(xo));
+	xo.compress = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, is_send ? ":i:qh" : ":i:o:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -233,8 +249,16 @@ static int run_client(int is_send, int argc, char **argv)
 		case 'o': dest = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'J': json = 1; quiet = 1; break;
-		case 'h': fputs(is_send ? send_usage : get_usage, stdout); return 0;
-		default: cli_bad_option(cmd, c, argc, argv); return 1;
+		case 'S': stats = 1; break;
+		case 'h': printf(is_send ? send_usage : get_usage, cli_xfer_usage); return 0;
+		default:
+			if ((r = cli_xfer_option(&xo, c, optarg)) != 0) {
+				if (r < 0)
+					return 1;
+				break;
+			}
+			cli_bad_option(cmd, c, argc, argv);
+			return 1;
 		}
 	}
 	if (pin.server_key != NULL && pin.accept_new) {
@@ -297,14 +321,15 @@ static int run_client(int is_send, int argc, char **argv)
 		goto out;
 	}
 	sio.deadline_ms = 0;
-	if ((r = xfer_request(ch, is_send ? XFER_SEND : XFER_GET, url.path)) != 0) {
+	if ((r = xfer_request(ch, is_send ? XFER_SEND : XFER_GET, url.path, xo.key)) != 0) {
 		cli_error(NULL, "the server refused the request: %s", cli_net_strerror(r, ch));
 		goto out;
 	}
 	cli_progress_init(&prog, is_send ? "sending" : "receiving", -1, quiet);
 	if (is_send && prog.enabled)
 		prog.total = local_size((const char *const *)argv + optind, (size_t)(argc - optind - 1));
-	memset(&xo, 0, sizeof(xo));
+	if (!is_send && cli_index_path(index, sizeof(index), xo.key, dfd) == 0)
+		xo.index_path = index;
 	xo.progress = on_progress;
 	xo.progress_ctx = &prog;
 	xo.warn = on_warn;
@@ -338,14 +363,26 @@ static int run_client(int is_send, int argc, char **argv)
 		double secs = mono() - t0;
 
 		printf("{\"ok\":true,\"files\":%llu,\"dirs\":%llu,\"links\":%llu,\"skipped\":%llu,"
-		       "\"bytes\":%llu,\"bytes_moved\":%llu,\"blocks_reused\":%llu,"
+		       "\"bytes\":%llu,\"bytes_moved\":%llu,\"bytes_reused\":%llu,\"bytes_data\":%llu,"
 		       "\"wire_bytes_out\":%llu,\"wire_bytes_in\":%llu,\"seconds\":%.3f}\n",
 		    (unsigned long long)st.files, (unsigned long long)st.dirs,
 		    (unsigned long long)st.links, (unsigned long long)st.skipped,
 		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved,
-		    (unsigned long long)st.blocks_reused, (unsigned long long)sio.bytes_out,
-		    (unsigned long long)sio.bytes_in, secs);
-	} else if (!quiet) {
+		    (unsigned long long)st.bytes_reused, (unsigned long long)st.bytes_data,
+		    (unsigned long long)sio.bytes_out, (unsigned long long)sio.bytes_in, secs);
+	}
+	if (stats) {
+		uint64_t wire = sio.bytes_out + sio.bytes_in;
+
+		fprintf(stderr,
+		    "pqx: %llu file(s), %llu bytes; %llu bytes already there, %llu had to cross\n"
+		    "pqx: on the wire: %llu bytes out, %llu in; ratio %.1f:1 (file bytes per wire byte)\n",
+		    (unsigned long long)st.files, (unsigned long long)st.bytes,
+		    (unsigned long long)st.bytes_reused, (unsigned long long)st.bytes_moved,
+		    (unsigned long long)sio.bytes_out, (unsigned long long)sio.bytes_in,
+		    wire ? (double)st.bytes / (double)wire : 0.0);
+	}
+	if (!json && !quiet) {
 		fprintf(stderr, "pqx: %s %llu file(s), %llu bytes (%llu moved) in %.1f s\n",
 		    is_send ? "sent" : "received", (unsigned long long)st.files,
 		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved, mono() - t0);

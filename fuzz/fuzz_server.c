@@ -29,6 +29,8 @@
  * refused operation changes nothing; the channel stays in step.
  */
 
+static const uint8_t fuzz_key[XFER_KEY_BYTES] = { 1 };
+
 struct session {
 	int rootfd;
 	const char *dir;
@@ -74,7 +76,7 @@ static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op 
 			r = PQX_ERR_IO;
 			goto out;
 		}
-		if ((r = xfer_accept(ch)) == 0)
+		if ((r = xfer_accept(ch, fuzz_key)) == 0)
 			r = xfer_receive(ch, target, &xo, st);
 	} else {
 		struct stat sb;
@@ -85,7 +87,7 @@ static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op 
 			r = PQX_ERR_IO;
 			goto out;
 		}
-		if ((r = xfer_accept(ch)) == 0)
+		if ((r = xfer_accept(ch, fuzz_key)) == 0)
 			r = xfer_send(ch, base, names, 1, 1, &xo, st);
 	}
 	if (r == 0) {

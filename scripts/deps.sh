@@ -12,6 +12,9 @@ have_cmd make || need="$need make"
 have_cmd pkg-config || need="$need pkg-config"
 have_pc libcrypto || need="$need libssl-dev"
 have_pc zlib || need="$need zlib1g-dev"
+# The receiver's chunk index and chunk compression (issue 5).
+have_pc sqlite3 || need="$need libsqlite3-dev"
+have_pc libzstd || need="$need libzstd-dev"
 have_cmd valgrind || need="$need valgrind"
 [ -f /usr/include/valgrind/memcheck.h ] || need="$need valgrind"
 have_cmd clang || need="$need clang"
@@ -24,6 +27,8 @@ have_cmd script || need="$need bsdutils"
 [ -x /usr/sbin/sshd ] || need="$need openssh-server"
 { have_cmd ssh && have_cmd scp && have_cmd ssh-keygen; } || need="$need openssh-client"
 have_cmd socat || need="$need socat"
+# The peer of bench/dedup_bench.sh.
+have_cmd rsync || need="$need rsync"
 # libFuzzer and the sanitizer runtimes of Debian 12's clang 14.
 if have_cmd dpkg && ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
 	need="$need libclang-rt-14-dev"

@@ -319,6 +319,117 @@ int pqx_sha256(uint8_t out[32], const uint8_t *in, size_t len)
 	return 0;
 }
 
+struct pqx_hmac {
+	EVP_MD_CTX *inner, *outer; /* after the padded key block: reused */
+	EVP_MD_CTX *cur;           /* the message in progress */
+};
+
+void pqx_hmac_free(pqx_hmac *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->inner); /* frees (and OpenSSL cleanses) the digest state */
+	EVP_MD_CTX_free(h->outer);
+	EVP_MD_CTX_free(h->cur);
+	pqx_free_wipe(h, sizeof(*h));
+}
+
+static pqx_hmac *hmac_alloc(void)
+{
+	pqx_hmac *h;
+
+	if (pqx_test_alloc_should_fail() || (h = pqx_malloc(sizeof(*h))) == NULL)
+		return NULL;
+	h->inner = EVP_MD_CTX_new();
+	h->outer = EVP_MD_CTX_new();
+	h->cur = EVP_MD_CTX_new();
+	if (h->inner == NULL || h->outer == NULL || h->cur == NULL) {
+		pqx_hmac_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+pqx_hmac *pqx_hmac_new(const uint8_t *key, size_t key_len)
+{
+	uint8_t k[64], pad[64];
+	unsigned int kl = 0;
+	pqx_hmac *h = hmac_alloc();
+	int ok = h != NULL;
+
+	memset(k, 0, sizeof(k));
+	if (ok && key_len > sizeof(k))
+		ok = EVP_Digest(key, key_len, k, &kl, EVP_sha256(), NULL) == 1;
+	else if (ok && key_len > 0)
+		memcpy(k, key, key_len);
+	for (size_t i = 0; ok && i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	ok = ok && EVP_DigestInit_ex(h->inner, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(h->inner, pad, 64) == 1;
+	for (size_t i = 0; ok && i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	ok = ok && EVP_DigestInit_ex(h->outer, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(h->outer, pad, 64) == 1;
+	pqx_wipe(k, sizeof(k));
+	pqx_wipe(pad, sizeof(pad));
+	if (!ok) {
+		pqx_hmac_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+pqx_hmac *pqx_hmac_dup(const pqx_hmac *src)
+{
+	pqx_hmac *h = hmac_alloc();
+
+	if (h != NULL && (EVP_MD_CTX_copy_ex(h->inner, src->inner) != 1 ||
+			     EVP_MD_CTX_copy_ex(h->outer, src->outer) != 1)) {
+		pqx_hmac_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int pqx_hmac_init(pqx_hmac *h)
+{
+	return EVP_MD_CTX_copy_ex(h->cur, h->inner) == 1 ? 0 : PQX_ERR_INTERNAL;
+}
+
+int pqx_hmac_update(pqx_hmac *h, const uint8_t *p, size_t n)
+{
+	return n == 0 || EVP_DigestUpdate(h->cur, p, n) == 1 ? 0 : PQX_ERR_INTERNAL;
+}
+
+int pqx_hmac_final(pqx_hmac *h, uint8_t out[32])
+{
+	uint8_t ih[32];
+	unsigned int l1 = 0, l2 = 0;
+	int ok = EVP_DigestFinal_ex(h->cur, ih, &l1) == 1 && l1 == 32 &&
+		 EVP_MD_CTX_copy_ex(h->cur, h->outer) == 1 &&
+		 EVP_DigestUpdate(h->cur, ih, 32) == 1 &&
+		 EVP_DigestFinal_ex(h->cur, out, &l2) == 1 && l2 == 32;
+
+	pqx_wipe(ih, sizeof(ih));
+	if (!ok) {
+		pqx_wipe(out, 32);
+		return PQX_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+int pqx_hmac_mac(pqx_hmac *h, uint8_t out[32], const uint8_t *msg, size_t len)
+{
+	int r;
+
+	if ((r = pqx_hmac_init(h)) != 0 || (r = pqx_hmac_update(h, msg, len)) != 0 ||
+	    (r = pqx_hmac_final(h, out)) != 0) {
+		pqx_wipe(out, 32);
+		return r;
+	}
+	return 0;
+}
+
 int pqx_x25519_dh(uint8_t out[32], uint8_t own_pub[32], const uint8_t scalar[32],
     const uint8_t point[32])
 {

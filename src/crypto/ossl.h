@@ -58,6 +58,23 @@ PQX_MUST_CHECK int pqx_hmac_sha256(uint8_t out[32], const uint8_t *key, size_t k
     const uint8_t *msg, size_t msg_len);
 PQX_MUST_CHECK int pqx_sha256(uint8_t out[32], const uint8_t *in, size_t len);
 
+/*
+ * HMAC-SHA256 under one key for many messages: the padded key blocks are
+ * hashed once, so a short message costs two compressions more than its own
+ * (pqx_hmac_sha256 sets up a whole MAC per call). Incremental: init, any
+ * number of updates, final; or pqx_hmac_mac for one message. An object is
+ * for one thread at a time (pqx_hmac_dup gives another thread its own).
+ * pqx_hmac_free wipes the key state; NULL is a no-op.
+ */
+typedef struct pqx_hmac pqx_hmac;
+pqx_hmac *pqx_hmac_new(const uint8_t *key, size_t key_len);
+pqx_hmac *pqx_hmac_dup(const pqx_hmac *h);
+void pqx_hmac_free(pqx_hmac *h);
+PQX_MUST_CHECK int pqx_hmac_init(pqx_hmac *h);
+PQX_MUST_CHECK int pqx_hmac_update(pqx_hmac *h, const uint8_t *p, size_t n);
+PQX_MUST_CHECK int pqx_hmac_final(pqx_hmac *h, uint8_t out[32]);
+PQX_MUST_CHECK int pqx_hmac_mac(pqx_hmac *h, uint8_t out[32], const uint8_t *msg, size_t len);
+
 /* X25519 (RFC 7748). pqx_x25519 fails with PQX_ERR_INVALID_KEY if the result
  * is all zeros (a low-order point), with out zeroed. */
 PQX_MUST_CHECK int pqx_x25519(uint8_t out[32], const uint8_t scalar[32],

@@ -11,7 +11,7 @@
 
 struct pqx_chunker {
 	uint64_t gear[256];               /* key-derived: wiped on free */
-	uint8_t id_key[PQX_SHA256_BYTES]; /* key-derived: wiped on free */
+	pqx_hmac *idh;                    /* keyed with the id key */
 	uint64_t mask_s;                  /* before the average size */
 	uint64_t mask_l;                  /* from the average size on */
 	size_t skip;                      /* min - 1: bytes never hashed */
@@ -49,7 +49,7 @@ pqx_chunker *pqx_chunker_new(
 {
 	pqx_chunker *c = NULL, *ret = NULL;
 	uint8_t in[PQX_CHUNKER_KEY_BYTES + sizeof(gear_label) - 1];
-	uint8_t table[256 * 8];
+	uint8_t table[256 * 8], id_key[PQX_SHA256_BYTES];
 	unsigned int bits;
 
 	if (key == NULL || !pqx_chunker_params_ok(min, avg, max))
@@ -63,9 +63,11 @@ pqx_chunker *pqx_chunker_new(
 		c->gear[i] = pqx_load64_le(table + 8 * i);
 	/* A separate derivation: boundaries may teach an observer about the
 	 * gear table, never about the id key. */
-	if (pqx_hkdf_sha256(c->id_key, sizeof(c->id_key), NULL, 0, key,
+	c->idh = NULL;
+	if (pqx_hkdf_sha256(id_key, sizeof(id_key), NULL, 0, key,
 	        PQX_CHUNKER_KEY_BYTES, (const uint8_t *)id_label,
-	        sizeof(id_label) - 1) != 0)
+	        sizeof(id_label) - 1) != 0 ||
+	    (c->idh = pqx_hmac_new(id_key, sizeof(id_key))) == NULL)
 		goto out;
 	/*
 	 * The masks test the top bits of the hash: after the shift-and-add, bit
@@ -85,7 +87,8 @@ pqx_chunker *pqx_chunker_new(
 out:
 	pqx_wipe(in, sizeof(in));
 	pqx_wipe(table, sizeof(table));
-	pqx_free_wipe(c, sizeof(*c));
+	pqx_wipe(id_key, sizeof(id_key));
+	pqx_chunker_free(c);
 	return ret;
 }
 
@@ -93,6 +96,7 @@ void pqx_chunker_free(pqx_chunker *c)
 {
 	if (c == NULL)
 		return;
+	pqx_hmac_free(c->idh);
 	pqx_free_wipe(c, sizeof(*c));
 }
 
@@ -203,11 +207,13 @@ out:
 	return r;
 }
 
-int pqx_chunker_id(const pqx_chunker *c, uint8_t id[PQX_CHUNK_ID_BYTES],
+int pqx_chunker_id(pqx_chunker *c, uint8_t id[PQX_CHUNK_ID_BYTES],
     const uint8_t *chunk, size_t len)
 {
-	static const uint8_t empty[1];
+	return pqx_hmac_mac(c->idh, id, chunk, len);
+}
 
-	return pqx_hmac_sha256(
-	    id, c->id_key, sizeof(c->id_key), len ? chunk : empty, len);
+pqx_hmac *pqx_chunker_idh(pqx_chunker *c)
+{
+	return c->idh;
 }

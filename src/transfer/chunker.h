@@ -7,6 +7,8 @@
 
 #include <pqx/common.h>
 
+#include "crypto/ossl.h"
+
 /*
  * FastCDC (Xia et al., USENIX ATC 2016): a gear rolling hash, a cut-point
  * skip over the first min bytes of each chunk, and normalized chunking
@@ -90,7 +92,10 @@ PQX_MUST_CHECK int pqx_chunker_split(
  * The chunk id: HMAC-SHA256(id key, chunk[0..len)). The caller holds the
  * whole chunk (at most max bytes). Returns 0, or an error with id zeroed.
  */
-PQX_MUST_CHECK int pqx_chunker_id(const pqx_chunker *c, uint8_t id[PQX_CHUNK_ID_BYTES],
+PQX_MUST_CHECK int pqx_chunker_id(pqx_chunker *c, uint8_t id[PQX_CHUNK_ID_BYTES],
     const uint8_t *chunk, size_t len);
+/* The chunker's HMAC under the id key, for ids of other things than chunks
+ * (runs of chunks) and for chunks fed incrementally. */
+pqx_hmac *pqx_chunker_idh(pqx_chunker *c);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <pqx/channel.h>
 
-#define XFER_BLOCK_BYTES (1u << 20)
+#define XFER_KEY_BYTES 32
 #define XFER_MAX_PATH 4096
 #define XFER_MAX_NAME 255
 
@@ -16,8 +16,9 @@ enum xfer_op { XFER_SEND = 1, XFER_GET = 2 };
 struct xfer_stats {
 	uint64_t files, dirs, links, skipped; /* skipped: already identical */
 	uint64_t bytes;                       /* file bytes in the transfer */
-	uint64_t bytes_moved;                 /* file bytes that crossed the wire */
-	uint64_t blocks_reused;               /* blocks the receiver already had */
+	uint64_t bytes_moved;                 /* file bytes that had to cross (before zstd) */
+	uint64_t bytes_reused;                /* file bytes the receiver found it had */
+	uint64_t bytes_data;                  /* DATA messages as sent (compressed, padded) */
 };
 
 struct xfer_opts {
@@ -25,14 +26,31 @@ struct xfer_opts {
 	void *progress_ctx;
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
+	uint8_t key[XFER_KEY_BYTES]; /* the pair's chunking key (ACCEPT) */
+	const char *index_path;      /* receiver: the chunk index database, NULL: none */
+	const char *dict_dir;        /* both: a dictionary directory (--dict), or NULL */
+	int compress;                /* sender: -1 auto, 0 never, 1..19 a zstd level */
+	uint64_t bwlimit;            /* sender: bytes per second, 0: no limit */
 };
 
-/* Client: sends the request and waits for ACCEPT (an error record: PQX_ERR_PEER_ERROR). */
-PQX_MUST_CHECK int xfer_request(pqx_channel *ch, enum xfer_op op, const char *path);
+/*
+ * Client: sends the request and waits for ACCEPT (an error record:
+ * PQX_ERR_PEER_ERROR), which carries the pair's chunking key.
+ */
+PQX_MUST_CHECK int xfer_request(pqx_channel *ch, enum xfer_op op, const char *path,
+    uint8_t key[XFER_KEY_BYTES]);
 /* Server: reads the request (path NUL-terminated, at most XFER_MAX_PATH). */
 PQX_MUST_CHECK int xfer_read_request(pqx_channel *ch, enum xfer_op *op,
     char path[XFER_MAX_PATH + 1]);
-PQX_MUST_CHECK int xfer_accept(pqx_channel *ch);
+PQX_MUST_CHECK int xfer_accept(pqx_channel *ch, const uint8_t key[XFER_KEY_BYTES]);
+/*
+ * The chunking key of a server and one client: HMAC(HKDF(server seed,
+ * "pqx chunking key"), client public key). Stable for the pair, so the
+ * receiver's index stays useful between sessions; secret to the pair, so
+ * chunk sizes and ids mean nothing to anyone else.
+ */
+PQX_MUST_CHECK int xfer_pair_key(uint8_t key[XFER_KEY_BYTES], const uint8_t *server_seed,
+    size_t seed_len, const uint8_t *client_pub, size_t pub_len);
 /* Sends an error record with msg (no secrets) and marks the end. */
 void xfer_refuse(pqx_channel *ch, const char *msg);
 

@@ -13,6 +13,7 @@
 #include <pqx.h>
 
 #include "crypto/ossl.h"
+#include "transfer/tree.h"
 #include "util/util.h"
 
 /*
@@ -37,7 +38,8 @@
 
 enum {
 	K_REQUEST = 1, K_ACCEPT = 2, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6,
-	K_HAVE = 7, K_BLOCK = 8, K_FILE_END = 9, K_FILE_OK = 10, K_DONE = 11,
+	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
+	K_DONE = 13,
 };
 enum { BAD_HASH = 1, BAD_BLOCK = 2 };
 
@@ -56,6 +58,7 @@ static int req_op = 1; /* 1 send, 2 get; client mode */
 static char req_path[8192];
 static size_t req_len;
 static char canary_target[4200], canary_file[4200];
+static uint8_t pair_key[32]; /* the chunking key of the session */
 
 static struct ent *add(uint8_t kind, const char *path, const char *data)
 {
@@ -219,6 +222,108 @@ static int recv_kind(pqx_channel *ch, const uint8_t **d, size_t *n, uint8_t want
 	return *n >= 1 && (*d)[0] == want ? 0 : PQX_ERR_FORMAT;
 }
 
+static int collect(void *ctx, const struct xfer_node *n)
+{
+	struct xfer_node *v = ctx;
+
+	v[n->level] = *n;
+	return 0;
+}
+
+static void pad_msg(void)
+{
+	while (mlen % 4096 != 0)
+		msg[mlen++] = 0;
+}
+
+/* One LIST of a single node (for levels 1 and 0: the one child of one parent). */
+static int list1(pqx_channel *ch, const struct xfer_node *nd, int level, uint8_t *state)
+{
+	const uint8_t *d;
+	size_t n;
+	int r;
+
+	put8(K_LIST);
+	put8((uint8_t)level);
+	if (level < 2) {
+		put32(1);
+		put8(1);
+	}
+	put32(1);
+	memcpy(msg + mlen, nd->id, 32);
+	mlen += 32;
+	put32((uint32_t)nd->len);
+	pad_msg();
+	if ((r = xsend(ch)) != 0 || (r = recv_kind(ch, &d, &n, K_BITMAP)) != 0)
+		return r;
+	if (n < 6 || pqx_load32_be(d + 1) != 1)
+		return PQX_ERR_FORMAT;
+	*state = d[5];
+	return 0;
+}
+
+/*
+ * The contents of a file of at most one chunk, spoken by hand from the
+ * chunk tree: lists down to where the receiver wants bytes, the bytes (one
+ * changed with BAD_BLOCK), the file id (wrong with BAD_HASH).
+ */
+static int send_contents(pqx_channel *ch, const struct ent *e)
+{
+	struct xfer_tree *t = xfer_tree_new(pair_key, 2);
+	struct xfer_node nd[3];
+	size_t dl = e->data ? strlen(e->data) : 0;
+	uint8_t root[32], state = 0;
+	pqx_hmac *h = NULL;
+	int r = PQX_ERR_NOMEM;
+
+	memset(nd, 0, sizeof(nd));
+	if (t == NULL)
+		return r;
+	xfer_tree_start(t, 0, 2, collect, nd);
+	if ((r = xfer_tree_update(t, (const uint8_t *)e->data, dl)) != 0 || (r = xfer_tree_finish(t)) != 0 ||
+	    (r = xfer_tree_root_init(t, &h)) != 0)
+		goto out;
+	if (dl > 0) {
+		int level = 2;
+
+		if ((r = pqx_hmac_update(h, nd[2].id, 32)) != 0)
+			goto out;
+		/* Down while the receiver asks for a node's children. */
+		for (;;) {
+			if ((r = list1(ch, &nd[level], level, &state)) != 0)
+				goto out;
+			if (state != 0 || level == 0)
+				break;
+			level--;
+		}
+		if (state != 1) { /* the receiver wants the bytes */
+			put8(K_DATA);
+			put8(0);
+			put32((uint32_t)dl);
+			put32((uint32_t)dl);
+			memcpy(msg + mlen, e->data, dl);
+			if (e->flags & BAD_BLOCK)
+				msg[mlen] ^= 1;
+			mlen += dl;
+			pad_msg();
+			if ((r = xsend(ch)) != 0)
+				goto out;
+		}
+	}
+	if ((r = pqx_hmac_final(h, root)) != 0)
+		goto out;
+	if (e->flags & BAD_HASH)
+		root[0] ^= 1;
+	put8(K_FILE_END);
+	memcpy(msg + mlen, root, 32);
+	mlen += 32;
+	r = xsend(ch);
+out:
+	pqx_hmac_free(h);
+	xfer_tree_free(t);
+	return r;
+}
+
 /* The sender's half of a session, with the case's entries. */
 static int run_entries(pqx_channel *ch, int client)
 {
@@ -236,9 +341,10 @@ static int run_entries(pqx_channel *ch, int client)
 		put32(e->mode);
 		put64(1700000000);
 		put32(0);
-		if (e->kind == K_FILE)
+		if (e->kind == K_FILE) {
 			put64(dl);
-		else if (e->kind == K_SYMLINK)
+			put8(0); /* no shared base */
+		} else if (e->kind == K_SYMLINK)
 			putstr(e->data, dl);
 		if ((r = xsend(ch)) != 0)
 			return report(ch, r);
@@ -246,33 +352,15 @@ static int run_entries(pqx_channel *ch, int client)
 			continue;
 		files++;
 		bytes += dl;
-		/* HAVE (all in one message for these small files). */
-		if ((r = recv_kind(ch, &d, &n, K_HAVE)) != 0)
+		/* NEED, then the contents: one chunk at most (the files are tiny). */
+		if ((r = recv_kind(ch, &d, &n, K_NEED)) != 0)
 			return report(ch, r);
 		if (n >= 2 && d[1] == 1)
 			continue; /* already there */
-		{
-			uint8_t h[32], fh[32];
-
-			if (dl > 0 || (e->flags & BAD_BLOCK)) {
-				put8(K_BLOCK);
-				put32(e->flags & BAD_BLOCK ? 5 : 0);
-				memcpy(msg + mlen, e->data, dl);
-				mlen += dl;
-				if ((r = xsend(ch)) != 0)
-					return report(ch, r);
-			}
-			if (pqx_sha256(h, (const uint8_t *)e->data, dl) != 0 ||
-			    pqx_sha256(fh, h, dl > 0 ? 32 : 0) != 0)
-				return printf("error: sha256\n"), 1;
-			if (e->flags & BAD_HASH)
-				fh[0] ^= 1;
-			put8(K_FILE_END);
-			memcpy(msg + mlen, fh, 32);
-			mlen += 32;
-			if ((r = xsend(ch)) != 0 || (r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
-				return report(ch, r);
-		}
+		if ((r = send_contents(ch, e)) != 0)
+			return report(ch, r);
+		if ((r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
+			return report(ch, r);
 	}
 	put8(K_END);
 	if ((r = xsend(ch)) != 0)
@@ -447,6 +535,12 @@ int main(int argc, char **argv)
 			r = report(ch, r);
 			goto out;
 		}
+		if (n != 33) {
+			printf("error: ACCEPT without a key\n");
+			r = 1;
+			goto out;
+		}
+		memcpy(pair_key, d + 1, 32);
 		if (req_op == 2) {
 			printf("completed\n"); /* the server accepted a get it should not have */
 			goto out;
@@ -457,6 +551,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		put8(K_ACCEPT);
+		memset(pair_key, 7, sizeof(pair_key));
+		memcpy(msg + mlen, pair_key, 32);
+		mlen += 32;
 		if ((r = xsend(ch)) != 0) {
 			r = report(ch, r);
 			goto out;

@@ -1,0 +1,1551 @@
+/* pqx: file contents: chunk trees compared top down, only missing bytes cross, zstd, deltas. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "crypto/ossl.h"
+#include "transfer/xfer_int.h"
+#include "util/util.h"
+
+/*
+ * A file travels in windows of whole level-2 nodes (about 32 MiB). For each
+ * window: the sender lists its level-2 nodes, the receiver answers per node
+ * HAVE (it found the bytes and verified them), NEED (expand it) or WHOLE
+ * (send all its bytes; it has nothing to look in); the sender expands the
+ * NEED nodes into their level-1 children, the receiver answers again, then
+ * the same for chunks; then the bytes of everything still missing cross, in
+ * file order, in DATA messages of at most DATA_RAW_MAX bytes each, compressed
+ * when that pays, against the shared base when there is one.
+ */
+#define WIN_BYTES (32u << 20)
+#define WIN_CHUNKS 8192u
+/* A window holds at most WIN_CHUNKS - 1 + a level-2 node's chunks. */
+#define WIN_MAX (WIN_CHUNKS + XFER_TREE_FANOUT * XFER_TREE_FANOUT)
+#define DATA_RAW_MAX ((1u << 20) - 4096)
+#define PAD 4096u
+#define PREFIX_MARGIN (256u << 10)
+#define PREFIX_MAX (DATA_RAW_MAX + 2 * PREFIX_MARGIN)
+#define WRITEBEHIND_BYTES (8u << 20)
+#define IO_BYTES (1u << 20)
+
+enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
+enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };
+
+/* The nodes of one level of a window as both sides see them. */
+struct lvl {
+	struct xfer_node *v;
+	uint8_t *st;
+	uint32_t *nch; /* children listed in the level below (0 unless NEED) */
+	size_t n, cap;
+};
+
+static void lvl_free(struct lvl *l)
+{
+	pqx_free(l->v);
+	pqx_free(l->st);
+	pqx_free(l->nch);
+	memset(l, 0, sizeof(*l));
+}
+
+static int lvl_push(struct lvl *l, const struct xfer_node *n)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct xfer_node *v = realloc(l->v, cap * sizeof(*v));
+		uint8_t *st;
+		uint32_t *nch;
+
+		if (v == NULL)
+			return PQX_ERR_NOMEM;
+		l->v = v;
+		if ((st = realloc(l->st, cap)) == NULL)
+			return PQX_ERR_NOMEM;
+		l->st = st;
+		if ((nch = realloc(l->nch, cap * sizeof(*nch))) == NULL)
+			return PQX_ERR_NOMEM;
+		l->nch = nch;
+		l->cap = cap;
+	}
+	l->v[l->n] = *n;
+	l->st[l->n] = ST_NEED;
+	l->nch[l->n] = 0;
+	l->n++;
+	return 0;
+}
+
+/* Pads a message with zeros to a multiple of PAD (within the record cap). */
+static int pad(pqx_buf *b)
+{
+	static const uint8_t zero[PAD];
+	size_t n = pqx_buf_len(b), want = (n + PAD - 1) / PAD * PAD;
+
+	if (want > MSG_MAX)
+		want = MSG_MAX;
+	return want > n ? pqx_buf_put(b, zero, want - n) : 0;
+}
+
+/* The rest of a padded message must be zeros. */
+static int padding_ok(const pqx_buf *v)
+{
+	const uint8_t *p = pqx_buf_ptr(v);
+	size_t n = pqx_buf_len(v);
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads exactly n bytes at off (0) or fails (a short file is PQX_ERR_TRUNCATED). */
+static int pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t k = pread(fd, p, n, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k == 0 ? PQX_ERR_TRUNCATED : PQX_ERR_IO;
+		p += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t k = pwrite(fd, p, n, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
+}
+
+/* SHA-256 of a whole file (the shared base's identity). */
+static int hash_file(int fd, uint64_t size, uint8_t out[32], uint8_t *buf)
+{
+	pqx_hmac *h = NULL;
+	int r;
+
+	/* HMAC-SHA256 under a fixed label: an incremental hash, as good an identity as SHA-256. */
+	if ((h = pqx_hmac_new((const uint8_t *)"pqx base", 8)) == NULL)
+		return PQX_ERR_NOMEM;
+	if ((r = pqx_hmac_init(h)) != 0)
+		goto out;
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < IO_BYTES ? (size_t)(size - off) : IO_BYTES;
+
+		if ((r = pread_all(fd, buf, n, off)) != 0 || (r = pqx_hmac_update(h, buf, n)) != 0)
+			goto out;
+		off += n;
+	}
+	r = pqx_hmac_final(h, out);
+out:
+	pqx_hmac_free(h);
+	return r;
+}
+
+/* ---- the window walk, the same on both sides ---- */
+
+struct win {
+	struct lvl x[XFER_TREE_LEVELS]; /* [2] all level-2 nodes, [1] and [0] the expanded */
+};
+
+static void win_reset(struct win *w)
+{
+	for (int l = 0; l < XFER_TREE_LEVELS; l++)
+		w->x[l].n = 0;
+}
+
+static void win_free(struct win *w)
+{
+	for (int l = 0; l < XFER_TREE_LEVELS; l++)
+		lvl_free(&w->x[l]);
+}
+
+/* Calls fn for every node whose bytes must cross, in file order. */
+static int win_items(struct win *w, int (*fn)(void *ctx, const struct xfer_node *n), void *ctx)
+{
+	size_t c1 = 0, c0 = 0;
+	int r;
+
+	for (size_t i = 0; i < w->x[2].n; i++) {
+		if (w->x[2].st[i] == ST_WHOLE && (r = fn(ctx, &w->x[2].v[i])) != 0)
+			return r;
+		for (size_t j = c1; j < c1 + w->x[2].nch[i]; j++) {
+			if (w->x[1].st[j] == ST_WHOLE && (r = fn(ctx, &w->x[1].v[j])) != 0)
+				return r;
+			for (size_t k = c0; k < c0 + w->x[1].nch[j]; k++)
+				if (w->x[0].st[k] == ST_NEED && (r = fn(ctx, &w->x[0].v[k])) != 0)
+					return r;
+			c0 += w->x[1].nch[j];
+		}
+		c1 += w->x[2].nch[i];
+	}
+	return 0;
+}
+
+static int put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int level)
+{
+	int r;
+
+	if ((r = pqx_buf_put_u8(b, K_LIST)) != 0 || (r = pqx_buf_put_u8(b, (uint8_t)level)) != 0)
+		return r;
+	if (level < 2) {
+		size_t np = 0;
+
+		for (size_t i = 0; i < parents->n; i++)
+			np += parents->st[i] == ST_NEED;
+		if ((r = pqx_buf_put_u32(b, (uint32_t)np)) != 0)
+			return r;
+		for (size_t i = 0; i < parents->n; i++)
+			if (parents->st[i] == ST_NEED &&
+			    (r = pqx_buf_put_u8(b, (uint8_t)parents->nch[i])) != 0)
+				return r;
+	}
+	if ((r = pqx_buf_put_u32(b, (uint32_t)l->n)) != 0)
+		return r;
+	for (size_t i = 0; i < l->n; i++)
+		if ((r = pqx_buf_put(b, l->v[i].id, XFER_ID_BYTES)) != 0 ||
+		    (r = pqx_buf_put_u32(b, (uint32_t)l->v[i].len)) != 0)
+			return r;
+	return pad(b);
+}
+
+static int put_bitmap(pqx_buf *b, const struct lvl *l)
+{
+	int r;
+
+	if ((r = pqx_buf_put_u8(b, K_BITMAP)) != 0 || (r = pqx_buf_put_u32(b, (uint32_t)l->n)) != 0 ||
+	    (r = pqx_buf_put(b, l->st, l->n)) != 0)
+		return r;
+	return pad(b);
+}
+
+/* Reads the receiver's answer for the nodes of l (the sender's side). */
+static int get_bitmap(pqx_channel *ch, struct lvl *l, int level, struct xfer_stats *st)
+{
+	pqx_buf v;
+	uint32_t n;
+	int r;
+
+	if ((r = xfer_expect(ch, &v, K_BITMAP)) != 0)
+		return r;
+	if (pqx_buf_get_u32(&v, &n) != 0 || n != l->n || pqx_buf_get(&v, l->st, n) != 0 ||
+	    !padding_ok(&v))
+		return PQX_ERR_FORMAT;
+	for (size_t i = 0; i < n; i++) {
+		if (l->st[i] > (level == 0 ? ST_HAVE : ST_WHOLE))
+			return PQX_ERR_FORMAT;
+		if (l->st[i] == ST_HAVE)
+			st->bytes_reused += l->v[i].len;
+	}
+	return 0;
+}
+
+/* ---- compression: levels by measured throughput ---- */
+
+/*
+ * The sender estimates, per input byte, the time of each choice: raw costs
+ * w (seconds per byte on the wire, measured around every send, including
+ * any --bwlimit pause); zstd at level L costs c_L + r_L * w (compression
+ * seconds per byte plus the compressed share on the wire). It sends with
+ * the cheapest, and now and then tries a level it is not using to keep the
+ * estimates true (less often while trying keeps losing). A forced level
+ * (--compress N) always compresses; raw is still sent when it is smaller.
+ */
+static const int zlevels[] = { 1, 3 };
+#define NZ (sizeof(zlevels) / sizeof(zlevels[0]))
+
+struct zctl {
+	int mode;      /* -1 auto, 0 off, else a level */
+	double w;      /* wire seconds per byte */
+	double c[2][NZ], r[2][NZ]; /* [base][level]: seconds per byte, ratio */
+	int known[2][NZ];
+	unsigned int msgs, probe_every, next_probe;
+};
+
+static void zctl_init(struct zctl *z, int mode)
+{
+	memset(z, 0, sizeof(*z));
+	z->mode = mode;
+	z->probe_every = 8;
+}
+
+/* The level for the next message: 0 for raw. */
+static int zctl_pick(struct zctl *z, int base)
+{
+	double best;
+	int pick = 0;
+
+	if (z->mode >= 0)
+		return z->mode;
+	z->msgs++;
+	for (size_t i = 0; i < NZ; i++)
+		if (!z->known[base][i])
+			return zlevels[i]; /* measure each once */
+	best = z->w;
+	for (size_t i = 0; i < NZ; i++) {
+		double t = z->c[base][i] + z->r[base][i] * z->w;
+
+		if (t < best) {
+			best = t;
+			pick = zlevels[i];
+		}
+	}
+	if (z->msgs >= z->next_probe) {
+		z->next_probe = z->msgs + z->probe_every;
+		if (pick == 0)
+			return zlevels[0];
+		if (pick == zlevels[0])
+			return zlevels[1];
+	}
+	return pick;
+}
+
+static void ewma(double *v, double x, int known)
+{
+	*v = known ? *v * 0.75 + x * 0.25 : x;
+}
+
+static void zctl_note(struct zctl *z, int base, int level, double secs, size_t in, size_t out)
+{
+	for (size_t i = 0; i < NZ; i++) {
+		if (zlevels[i] != level)
+			continue;
+		ewma(&z->c[base][i], secs / (double)in, z->known[base][i]);
+		ewma(&z->r[base][i], (double)out / (double)in, z->known[base][i]);
+		/* Losing probes come less often (up to every 256 messages). */
+		if (z->c[base][i] + z->r[base][i] * z->w >= z->w) {
+			if (z->probe_every < 256)
+				z->probe_every *= 2;
+		} else {
+			z->probe_every = 8;
+		}
+		z->known[base][i] = 1;
+	}
+}
+
+/* ---- the sender ---- */
+
+/*
+ * The sender cuts its file on a thread of its own, up to NSLOT - 1 windows
+ * ahead of the exchanges, so that cutting overlaps the receiver's work.
+ */
+#define NSLOT 3
+
+struct slot {
+	struct lvl f[XFER_TREE_LEVELS]; /* a window as built: every node */
+	int last;                       /* the end of the file (f may be empty) */
+};
+
+struct xfer_csend {
+	pqx_channel *ch;
+	const struct xfer_opts *o;
+	struct xfer_stats *st;
+	struct xfer_tree *tree;
+	pqx_hmac *root;
+	struct slot slot[NSLOT];
+	struct lvl *f; /* the slot being sent */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t filled, taken; /* slots produced and consumed, counting */
+	int stop, perr;       /* the consumer gave up; the producer's error */
+	struct win w;
+	pqx_buf *b;
+	uint8_t *io, *raw, *zbuf, *pfx;
+	ZSTD_CCtx *zc;
+	struct zctl z;
+	int fd, basefd;
+	uint64_t base_size, size;
+	double bw_t0;
+	uint64_t bw_bytes;
+	/* the DATA message being filled */
+	size_t raw_len;
+	uint64_t raw_off, raw_next; /* file offset of raw[0], of the byte after */
+};
+
+void xfer_csend_free(struct xfer_csend *cs)
+{
+	if (cs == NULL)
+		return;
+	xfer_tree_free(cs->tree);
+	pqx_hmac_free(cs->root);
+	for (int i = 0; i < NSLOT; i++)
+		for (int l = 0; l < XFER_TREE_LEVELS; l++)
+			lvl_free(&cs->slot[i].f[l]);
+	win_free(&cs->w);
+	pthread_mutex_destroy(&cs->mu);
+	pthread_cond_destroy(&cs->cv);
+	pqx_buf_free(cs->b);
+	pqx_free(cs->io);
+	pqx_free(cs->raw);
+	pqx_free(cs->zbuf);
+	pqx_free(cs->pfx);
+	ZSTD_freeCCtx(cs->zc);
+	if (cs->basefd >= 0)
+		close(cs->basefd);
+	pqx_free(cs);
+}
+
+int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_opts *o,
+    struct xfer_stats *st)
+{
+	struct xfer_csend *cs = pqx_calloc(1, sizeof(*cs));
+
+	*out = NULL;
+	if (cs == NULL)
+		return PQX_ERR_NOMEM;
+	cs->ch = ch;
+	cs->o = o;
+	cs->st = st;
+	cs->basefd = -1;
+	pthread_mutex_init(&cs->mu, NULL);
+	pthread_cond_init(&cs->cv, NULL);
+	zctl_init(&cs->z, o != NULL ? o->compress : -1);
+	if ((cs->tree = xfer_tree_new(o->key, 2)) == NULL || (cs->b = pqx_buf_new(MSG_MAX)) == NULL ||
+	    (cs->io = pqx_malloc(IO_BYTES)) == NULL || (cs->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
+	    (cs->zbuf = pqx_malloc(ZSTD_compressBound(DATA_RAW_MAX))) == NULL ||
+	    (cs->zc = ZSTD_createCCtx()) == NULL) {
+		xfer_csend_free(cs);
+		return PQX_ERR_NOMEM;
+	}
+	cs->bw_t0 = mono();
+	*out = cs;
+	return 0;
+}
+
+/* Finds the shared base for path in the dictionary: the same relative path. */
+static int find_base(struct xfer_csend *cs, const char *path)
+{
+	struct stat sb;
+	int dfd, fd;
+
+	if (cs->basefd >= 0)
+		close(cs->basefd);
+	cs->basefd = -1;
+	if (cs->o->dict_dir == NULL)
+		return -1;
+	if ((dfd = open(cs->o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	fd = xfer_open_file(dfd, path);
+	close(dfd);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+		close(fd);
+		return -1;
+	}
+	if (cs->pfx == NULL && (cs->pfx = pqx_malloc(PREFIX_MAX)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	cs->basefd = fd;
+	cs->base_size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *skip)
+{
+	uint8_t bh[32], state, base_ok;
+	pqx_buf v;
+	int r, has_base = find_base(cs, path) == 0;
+
+	if (has_base && hash_file(cs->basefd, cs->base_size, bh, cs->io) != 0)
+		has_base = 0;
+	if ((r = pqx_buf_put_u8(b, (uint8_t)has_base)) != 0)
+		return r;
+	if (has_base && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
+			    (r = pqx_buf_put_u64(b, cs->base_size)) != 0 ||
+			    (r = pqx_buf_put(b, bh, 32)) != 0))
+		return r;
+	if ((r = xfer_send_buf(cs->ch, b)) != 0 || (r = xfer_expect(cs->ch, &v, K_NEED)) != 0)
+		return r;
+	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > 1 ||
+	    base_ok > has_base || pqx_buf_expect_end(&v) != 0)
+		return PQX_ERR_FORMAT;
+	if (!base_ok && cs->basefd >= 0) {
+		close(cs->basefd);
+		cs->basefd = -1;
+	}
+	*skip = state;
+	return 0;
+}
+
+/* Waits as --bwlimit asks before n more bytes go out. */
+static void bw_wait(struct xfer_csend *cs, size_t n)
+{
+	double ahead;
+
+	if (cs->o->bwlimit == 0)
+		return;
+	cs->bw_bytes += n;
+	ahead = (double)cs->bw_bytes / (double)cs->o->bwlimit - (mono() - cs->bw_t0);
+	if (ahead > 0) {
+		struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+}
+
+static int timed_send(struct xfer_csend *cs, pqx_buf *b)
+{
+	size_t n = pqx_buf_len(b);
+	double t = mono();
+	int r;
+
+	bw_wait(cs, n);
+	r = xfer_send_buf(cs->ch, b);
+	ewma(&cs->z.w, (mono() - t) / (double)(n ? n : 1), cs->z.w != 0);
+	return r;
+}
+
+/* Compresses raw[0..n) at level into zbuf; returns the size, or 0 if it does not pay. */
+static size_t compress(struct xfer_csend *cs, int level, size_t n, uint64_t *poff, size_t *plen)
+{
+	int base = cs->basefd >= 0;
+	double t;
+	size_t zn;
+
+	*poff = 0;
+	*plen = 0;
+	if (base) {
+		/* The base around the same offsets: the prefix zstd may copy from. */
+		*poff = cs->raw_off > PREFIX_MARGIN ? cs->raw_off - PREFIX_MARGIN : 0;
+		if (*poff < cs->base_size)
+			*plen = cs->base_size - *poff < PREFIX_MAX ? (size_t)(cs->base_size - *poff) : PREFIX_MAX;
+		if (*plen > 0 && pread_all(cs->basefd, cs->pfx, *plen, *poff) != 0)
+			*plen = 0;
+		base = *plen > 0;
+	}
+	t = mono();
+	ZSTD_CCtx_reset(cs->zc, ZSTD_reset_session_and_parameters);
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zc, ZSTD_c_compressionLevel, level)) ||
+	    (base && (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zc, ZSTD_c_windowLog, 22)) ||
+			 ZSTD_isError(ZSTD_CCtx_refPrefix(cs->zc, cs->pfx, *plen)))))
+		return 0;
+	zn = ZSTD_compress2(cs->zc, cs->zbuf, ZSTD_compressBound(DATA_RAW_MAX), cs->raw, n);
+	if (ZSTD_isError(zn))
+		return 0;
+	zctl_note(&cs->z, base, level, mono() - t, n, zn < n ? zn : n);
+	if (!base)
+		*plen = 0;
+	return zn + zn / 32 < n ? zn : 0;
+}
+
+/* Sends the DATA message filled so far. */
+static int flush_data(struct xfer_csend *cs)
+{
+	size_t raw = cs->raw_len, body = raw, plen = 0, zn = 0;
+	int level = zctl_pick(&cs->z, cs->basefd >= 0), codec = CODEC_RAW, r;
+	uint64_t poff = 0;
+
+	if (raw == 0)
+		return 0;
+	if (level > 0 && (zn = compress(cs, level, raw, &poff, &plen)) > 0) {
+		codec = plen > 0 ? CODEC_ZSTD_BASE : CODEC_ZSTD;
+		body = zn;
+	}
+	pqx_buf_reset(cs->b);
+	if ((r = pqx_buf_put_u8(cs->b, K_DATA)) != 0 || (r = pqx_buf_put_u8(cs->b, (uint8_t)codec)) != 0 ||
+	    (r = pqx_buf_put_u32(cs->b, (uint32_t)raw)) != 0 ||
+	    (r = pqx_buf_put_u32(cs->b, (uint32_t)body)) != 0)
+		return r;
+	if (codec == CODEC_ZSTD_BASE &&
+	    ((r = pqx_buf_put_u64(cs->b, poff)) != 0 || (r = pqx_buf_put_u32(cs->b, (uint32_t)plen)) != 0))
+		return r;
+	if ((r = pqx_buf_put(cs->b, codec == CODEC_RAW ? cs->raw : cs->zbuf, body)) != 0 ||
+	    (r = pad(cs->b)) != 0)
+		return r;
+	cs->st->bytes_data += pqx_buf_len(cs->b);
+	cs->raw_len = 0;
+	return timed_send(cs, cs->b);
+}
+
+/* Queues the bytes of one node for sending. */
+static int send_item(void *ctx, const struct xfer_node *n)
+{
+	struct xfer_csend *cs = ctx;
+	uint64_t off = n->off, left = n->len;
+	int r;
+
+	cs->st->bytes_moved += n->len;
+	while (left > 0) {
+		size_t k;
+
+		/* A delta's prefix is chosen by offset: keep each message one run. */
+		if (cs->raw_len > 0 && (cs->raw_len == DATA_RAW_MAX || (cs->basefd >= 0 && off != cs->raw_next)))
+			if ((r = flush_data(cs)) != 0)
+				return r;
+		if (cs->raw_len == 0)
+			cs->raw_off = off;
+		k = DATA_RAW_MAX - cs->raw_len;
+		if (k > left)
+			k = (size_t)left;
+		if ((r = pread_all(cs->fd, cs->raw + cs->raw_len, k, off)) != 0)
+			return r;
+		cs->raw_len += k;
+		off += k;
+		left -= k;
+		cs->raw_next = off;
+	}
+	return 0;
+}
+
+/* Expands the NEED nodes of level l + 1 into their children from the full level f. */
+static int expand(struct xfer_csend *cs, int l)
+{
+	struct lvl *up = &cs->w.x[l + 1], *out = &cs->w.x[l], *all = &cs->f[l];
+	size_t c = 0;
+	int r;
+
+	out->n = 0;
+	/* The full children of each listed parent follow in order; skip the rest. */
+	for (size_t i = 0; i < up->n; i++) {
+		const struct xfer_node *p = &up->v[i];
+		size_t k = 0;
+
+		while (c < all->n && all->v[c].off < p->off)
+			c++;
+		while (c < all->n && all->v[c].off < p->off + p->len) {
+			if (up->st[i] == ST_NEED && (r = lvl_push(out, &all->v[c])) != 0)
+				return r;
+			k++;
+			c++;
+		}
+		up->nch[i] = up->st[i] == ST_NEED ? (uint32_t)k : 0;
+	}
+	return 0;
+}
+
+static int send_window(struct xfer_csend *cs)
+{
+	struct win *w = &cs->w;
+	int r;
+
+	if (cs->f[2].n == 0)
+		return 0;
+	win_reset(w);
+	for (size_t i = 0; i < cs->f[2].n; i++) {
+		if ((r = lvl_push(&w->x[2], &cs->f[2].v[i])) != 0 ||
+		    (r = pqx_hmac_update(cs->root, cs->f[2].v[i].id, XFER_ID_BYTES)) != 0)
+			return r;
+	}
+	pqx_buf_reset(cs->b);
+	if ((r = put_list(cs->b, NULL, &w->x[2], 2)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0 ||
+	    (r = get_bitmap(cs->ch, &w->x[2], 2, cs->st)) != 0)
+		return r;
+	for (int l = 1; l >= 0; l--) {
+		if ((r = expand(cs, l)) != 0)
+			return r;
+		if (w->x[l].n == 0)
+			continue;
+		if ((r = put_list(cs->b, &w->x[l + 1], &w->x[l], l)) != 0 ||
+		    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = get_bitmap(cs->ch, &w->x[l], l, cs->st)) != 0)
+			return r;
+	}
+	if ((r = win_items(w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
+		return r;
+	if (cs->o->progress != NULL)
+		cs->o->progress(cs->o->progress_ctx, cs->st->bytes - cs->size + cs->w.x[2].v[w->x[2].n - 1].off +
+		    cs->w.x[2].v[w->x[2].n - 1].len, cs->st->bytes_moved);
+	return 0;
+}
+
+/* Hands the filled slot to the sender and waits for a free one. */
+static int publish(struct xfer_csend *cs, int last)
+{
+	int r;
+
+	pthread_mutex_lock(&cs->mu);
+	cs->slot[cs->filled % NSLOT].last = last;
+	cs->filled++;
+	pthread_cond_broadcast(&cs->cv);
+	while (!cs->stop && cs->filled - cs->taken >= NSLOT - 1)
+		pthread_cond_wait(&cs->cv, &cs->mu);
+	r = cs->stop ? PQX_ERR_CLOSED : 0;
+	pthread_mutex_unlock(&cs->mu);
+	if (r == 0)
+		for (int l = 0; l < XFER_TREE_LEVELS; l++)
+			cs->slot[cs->filled % NSLOT].f[l].n = 0;
+	return r;
+}
+
+static int on_node(void *ctx, const struct xfer_node *n)
+{
+	struct xfer_csend *cs = ctx;
+	struct lvl *f = cs->slot[cs->filled % NSLOT].f; /* only this thread moves filled */
+	int r;
+
+	if ((r = lvl_push(&f[n->level], n)) != 0)
+		return r;
+	if (n->level == 2 && (f[0].n >= WIN_CHUNKS || n->off + n->len - f[2].v[0].off >= WIN_BYTES))
+		return publish(cs, 0);
+	return 0;
+}
+
+/* The producer: cuts the whole file into windows. */
+static void *cut_file(void *arg)
+{
+	struct xfer_csend *cs = arg;
+	uint8_t *buf = pqx_malloc(IO_BYTES);
+	uint64_t off = 0;
+	int r = buf == NULL ? PQX_ERR_NOMEM : 0;
+
+	for (int l = 0; l < XFER_TREE_LEVELS; l++)
+		cs->slot[0].f[l].n = 0;
+	xfer_tree_start(cs->tree, 0, 2, on_node, cs);
+	while (r == 0 && off < cs->size) {
+		size_t n = cs->size - off < IO_BYTES ? (size_t)(cs->size - off) : IO_BYTES;
+
+		if ((r = pread_all(cs->fd, buf, n, off)) == 0)
+			r = xfer_tree_update(cs->tree, buf, n);
+		off += n;
+	}
+	if (r == 0 && (r = xfer_tree_finish(cs->tree)) == 0)
+		r = publish(cs, 1);
+	pqx_free(buf);
+	if (r != 0) {
+		pthread_mutex_lock(&cs->mu);
+		cs->perr = r;
+		pthread_cond_broadcast(&cs->cv);
+		pthread_mutex_unlock(&cs->mu);
+	}
+	return NULL;
+}
+
+/* Takes the next window from the producer: 0, 1 at the end, or its error. */
+static int take_window(struct xfer_csend *cs)
+{
+	struct slot *sl;
+	int r;
+
+	pthread_mutex_lock(&cs->mu);
+	while (cs->taken == cs->filled && cs->perr == 0)
+		pthread_cond_wait(&cs->cv, &cs->mu);
+	r = cs->taken < cs->filled ? 0 : cs->perr;
+	pthread_mutex_unlock(&cs->mu);
+	if (r != 0)
+		return r;
+	sl = &cs->slot[cs->taken % NSLOT];
+	cs->f = sl->f;
+	return sl->last;
+}
+
+static void release_window(struct xfer_csend *cs, int stop)
+{
+	pthread_mutex_lock(&cs->mu);
+	if (stop)
+		cs->stop = 1;
+	else
+		cs->taken++;
+	pthread_cond_broadcast(&cs->cv);
+	pthread_mutex_unlock(&cs->mu);
+}
+
+int xfer_csend_file(struct xfer_csend *cs, int fd, uint64_t size)
+{
+	uint8_t root[32];
+	pthread_t th;
+	pqx_buf v;
+	int r, last = 0;
+
+	cs->fd = fd;
+	cs->size = size;
+	cs->raw_len = 0;
+	cs->filled = cs->taken = 0;
+	cs->stop = cs->perr = 0;
+	pqx_hmac_free(cs->root);
+	cs->root = NULL;
+	if ((r = xfer_tree_root_init(cs->tree, &cs->root)) != 0)
+		return r;
+	if (pthread_create(&th, NULL, cut_file, cs) != 0)
+		return PQX_ERR_NOMEM;
+	while (r == 0 && !last) {
+		if ((r = take_window(cs)) < 0)
+			break;
+		last = r;
+		r = send_window(cs);
+		release_window(cs, r != 0);
+	}
+	release_window(cs, 1); /* wakes the producer if it waits */
+	pthread_join(th, NULL);
+	if (r != 0)
+		return r;
+	if ((r = pqx_hmac_final(cs->root, root)) != 0)
+		return r;
+	pqx_buf_reset(cs->b);
+	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 || (r = pqx_buf_put(cs->b, root, 32)) != 0 ||
+	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_expect(cs->ch, &v, K_FILE_OK)) != 0)
+		return r;
+	return pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
+}
+
+/* ---- the receiver ---- */
+
+/* Checks that the bytes fed form exactly one node with the expected id. */
+struct verify {
+	struct xfer_node want;
+	struct lvl rows; /* every node rebuilt on the way: the index learns them */
+	size_t tops;
+	int ok;
+};
+
+struct xfer_crecv {
+	pqx_channel *ch;
+	int root, dictfd;
+	const struct xfer_opts *o;
+	struct xfer_stats *st;
+	xfer_index *ix;
+	int dict_indexed, ix_empty;
+	struct xfer_tree *tree;
+	struct verify ver;
+	struct win w;
+	struct lvl items;
+	pqx_buf pending; /* a LIST already received */
+	int has_pending;
+	pqx_buf *b;
+	uint8_t *io, *raw, *pfx;
+	ZSTD_DCtx *zd;
+	/* the file being received */
+	int fd, basefd;
+	uint64_t size, base_size, unsynced;
+	/* the last source file opened */
+	int srcfd, srcsrc;
+	char srcpath[XFER_MAX_PATH + 1];
+};
+
+void xfer_crecv_free(struct xfer_crecv *cr)
+{
+	if (cr == NULL)
+		return;
+	xfer_index_close(cr->ix);
+	xfer_tree_free(cr->tree);
+	lvl_free(&cr->ver.rows);
+	win_free(&cr->w);
+	lvl_free(&cr->items);
+	pqx_buf_free(cr->b);
+	pqx_free(cr->io);
+	pqx_free(cr->raw);
+	pqx_free(cr->pfx);
+	ZSTD_freeDCtx(cr->zd);
+	if (cr->dictfd >= 0)
+		close(cr->dictfd);
+	if (cr->srcfd >= 0)
+		close(cr->srcfd);
+	pqx_free(cr);
+}
+
+int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const struct xfer_opts *o,
+    struct xfer_stats *st)
+{
+	struct xfer_crecv *cr = pqx_calloc(1, sizeof(*cr));
+
+	*out = NULL;
+	if (cr == NULL)
+		return PQX_ERR_NOMEM;
+	cr->ch = ch;
+	cr->root = root;
+	cr->o = o;
+	cr->st = st;
+	cr->dictfd = cr->srcfd = cr->fd = cr->basefd = -1;
+	if ((cr->tree = xfer_tree_new(o->key, 2)) == NULL || (cr->b = pqx_buf_new(MSG_MAX)) == NULL ||
+	    (cr->io = pqx_malloc(IO_BYTES)) == NULL || (cr->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
+	    (cr->zd = ZSTD_createDCtx()) == NULL) {
+		xfer_crecv_free(cr);
+		return PQX_ERR_NOMEM;
+	}
+	/* A window this side can't hold is refused; zstd frames stay within 8 MiB windows. */
+	ZSTD_DCtx_setParameter(cr->zd, ZSTD_d_windowLogMax, 23);
+	if (o->dict_dir != NULL &&
+	    (cr->dictfd = open(o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		xfer_warn(o, "can't open the dictionary directory; going on without it", o->dict_dir);
+	/* The index is a cache: without it, everything is sent. */
+	if (o->index_path != NULL && xfer_index_open(&cr->ix, o->index_path) != 0) {
+		xfer_warn(o, "can't open the chunk index; going on without it", o->index_path);
+		cr->ix = NULL;
+	}
+	*out = cr;
+	return 0;
+}
+
+static int fail_peer(struct xfer_crecv *cr, int code, const char *msg)
+{
+	int e = errno;
+
+	xfer_refuse(cr->ch, msg);
+	errno = e;
+	return code;
+}
+
+static int io_fail(struct xfer_crecv *cr)
+{
+	return fail_peer(cr, PQX_ERR_IO, errno == ENOSPC ? "no space left on the receiver"
+						      : "write failed on the receiver");
+}
+
+static int verify_emit(void *ctx, const struct xfer_node *n)
+{
+	struct verify *v = ctx;
+	int r;
+
+	if ((r = lvl_push(&v->rows, n)) != 0)
+		return r;
+	if (n->level == v->want.level) {
+		v->tops++;
+		v->ok = v->tops == 1 && n->off == v->want.off && n->len == v->want.len &&
+			pqx_ct_memeq(n->id, v->want.id, XFER_ID_BYTES);
+	}
+	return 0;
+}
+
+static void verify_start(struct xfer_crecv *cr, const struct xfer_node *want)
+{
+	cr->ver.want = *want;
+	cr->ver.rows.n = 0;
+	cr->ver.tops = 0;
+	cr->ver.ok = 0;
+	xfer_tree_start(cr->tree, want->off, want->level, verify_emit, &cr->ver);
+}
+
+/* Ends a verification: 1 if the bytes were the node; its rows go to the index. */
+static int verify_end(struct xfer_crecv *cr, int *ok)
+{
+	int r;
+
+	*ok = 0;
+	if ((r = xfer_tree_finish(cr->tree)) != 0)
+		return r;
+	if (!cr->ver.ok || cr->ver.tops != 1)
+		return 0;
+	*ok = 1;
+	for (size_t i = 0; cr->ix != NULL && i < cr->ver.rows.n; i++) {
+		const struct xfer_node *n = &cr->ver.rows.v[i];
+
+		if (xfer_index_add(cr->ix, n->id, n->off, n->len) != 0)
+			break; /* the index is a cache */
+	}
+	return 0;
+}
+
+/* Writes bytes of the file being received and passes them to the verifier. */
+static int take(struct xfer_crecv *cr, const uint8_t *p, size_t n, uint64_t off)
+{
+	int r;
+
+	if (pwrite_all(cr->fd, p, n, off) != 0)
+		return io_fail(cr);
+	if ((cr->unsynced += n) >= WRITEBEHIND_BYTES) {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+		(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+		cr->unsynced = 0;
+	}
+	if ((r = xfer_tree_update(cr->tree, p, n)) != 0)
+		return r;
+	return 0;
+}
+
+static int open_source(struct xfer_crecv *cr, const struct xfer_span *sp)
+{
+	int dirfd = sp->src == XFER_SRC_DICT ? cr->dictfd : cr->root;
+
+	if (cr->srcfd >= 0 && cr->srcsrc == sp->src && strcmp(cr->srcpath, sp->path) == 0)
+		return cr->srcfd;
+	if (cr->srcfd >= 0)
+		close(cr->srcfd);
+	cr->srcfd = -1;
+	if (dirfd < 0 || !xfer_path_ok(sp->path, strlen(sp->path)))
+		return -1;
+	if ((cr->srcfd = xfer_open_file(dirfd, sp->path)) >= 0) {
+		cr->srcsrc = sp->src;
+		snprintf(cr->srcpath, sizeof(cr->srcpath), "%s", sp->path);
+	}
+	return cr->srcfd;
+}
+
+/*
+ * Looks n up in the index; copies the first candidate whose bytes rebuild
+ * it into place. Nothing from the index is believed until re-derived.
+ */
+static int find_copy(struct xfer_crecv *cr, const struct xfer_node *n, int *found)
+{
+	struct xfer_span sp[4];
+	size_t count = 0;
+	int r, ok;
+
+	*found = 0;
+	if (cr->ix == NULL || xfer_index_lookup(cr->ix, n->id, sp, 4, &count) != 0)
+		return 0;
+	for (size_t i = 0; i < count && !*found; i++) {
+		int fd;
+
+		if (sp[i].len != n->len || (fd = open_source(cr, &sp[i])) < 0)
+			continue;
+		verify_start(cr, n);
+		for (uint64_t done = 0; done < n->len;) {
+			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
+
+			if (pread_all(fd, cr->io, k, sp[i].off + done) != 0)
+				break;
+			if ((r = take(cr, cr->io, k, n->off + done)) != 0)
+				return r;
+			done += k;
+		}
+		if ((r = verify_end(cr, &ok)) != 0)
+			return r;
+		*found = ok;
+	}
+	return 0;
+}
+
+/* Marks each node of level l: HAVE if found and copied, else NEED or WHOLE. */
+static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
+{
+	int r, found;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if ((r = find_copy(cr, &l->v[i], &found)) != 0)
+			return r;
+		if (found) {
+			l->st[i] = ST_HAVE;
+			cr->st->bytes_reused += l->v[i].len;
+		} else {
+			l->st[i] = level == 2 && (cr->ix == NULL || cr->ix_empty) ? ST_WHOLE : ST_NEED;
+		}
+	}
+	pqx_buf_reset(cr->b);
+	if ((r = put_bitmap(cr->b, l)) != 0)
+		return r;
+	return xfer_send_buf(cr->ch, cr->b);
+}
+
+/* Reads a LIST of level `level`: for levels 1 and 0, the children of the NEED parents. */
+static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, int level,
+    uint64_t *cur)
+{
+	pqx_buf v;
+	uint8_t lv, ids[XFER_TREE_FANOUT * XFER_ID_BYTES];
+	uint32_t np = 0, count;
+	size_t need = 0, c = 0;
+	int r;
+
+	if (cr->has_pending) {
+		v = cr->pending;
+		cr->has_pending = 0;
+	} else if ((r = xfer_expect(cr->ch, &v, K_LIST)) != 0) {
+		return r;
+	}
+	if (pqx_buf_get_u8(&v, &lv) != 0 || lv != level)
+		return PQX_ERR_FORMAT;
+	l->n = 0;
+	if (level < 2) {
+		for (size_t i = 0; i < parents->n; i++)
+			need += parents->st[i] == ST_NEED;
+		if (pqx_buf_get_u32(&v, &np) != 0 || np != need)
+			return PQX_ERR_FORMAT;
+		for (size_t i = 0; i < parents->n; i++) {
+			uint8_t k;
+
+			parents->nch[i] = 0;
+			if (parents->st[i] != ST_NEED)
+				continue;
+			if (pqx_buf_get_u8(&v, &k) != 0 || k == 0 || k > XFER_TREE_FANOUT)
+				return PQX_ERR_FORMAT;
+			parents->nch[i] = k;
+		}
+	}
+	if (pqx_buf_get_u32(&v, &count) != 0 || count == 0 || count > WIN_MAX)
+		return PQX_ERR_FORMAT;
+	for (uint32_t i = 0; i < count; i++) {
+		struct xfer_node n;
+		uint32_t len;
+
+		if (pqx_buf_get(&v, n.id, XFER_ID_BYTES) != 0 || pqx_buf_get_u32(&v, &len) != 0 || len == 0)
+			return PQX_ERR_FORMAT;
+		n.len = len;
+		n.level = (uint8_t)level;
+		n.off = 0;
+		if ((r = lvl_push(l, &n)) != 0)
+			return r;
+	}
+	if (!padding_ok(&v))
+		return PQX_ERR_FORMAT;
+	if (level == 2) {
+		/* Level-2 nodes follow each other from the window's start. */
+		for (size_t i = 0; i < l->n; i++) {
+			if (l->v[i].len > cr->size - *cur)
+				return PQX_ERR_FORMAT;
+			l->v[i].off = *cur;
+			*cur += l->v[i].len;
+		}
+		return 0;
+	}
+	/* Children tile their parent, and their ids make its id. */
+	for (size_t i = 0; i < parents->n; i++) {
+		uint64_t off = parents->v[i].off;
+		uint8_t id[XFER_ID_BYTES];
+
+		if (parents->nch[i] == 0)
+			continue;
+		if (c + parents->nch[i] > l->n)
+			return PQX_ERR_FORMAT;
+		for (size_t j = 0; j < parents->nch[i]; j++) {
+			l->v[c + j].off = off;
+			off += l->v[c + j].len;
+			memcpy(ids + j * XFER_ID_BYTES, l->v[c + j].id, XFER_ID_BYTES);
+		}
+		if (off != parents->v[i].off + parents->v[i].len ||
+		    (r = xfer_tree_node_id(cr->tree, id, level + 1, ids, parents->nch[i])) != 0 ||
+		    !pqx_ct_memeq(id, parents->v[i].id, XFER_ID_BYTES))
+			return r != 0 ? r : PQX_ERR_FORMAT;
+		c += parents->nch[i];
+	}
+	return c == l->n ? 0 : PQX_ERR_FORMAT;
+}
+
+static int push_item(void *ctx, const struct xfer_node *n)
+{
+	return lvl_push(ctx, n);
+}
+
+/* Receives the bytes of every item, in order, verifying each. */
+static int recv_data(struct xfer_crecv *cr)
+{
+	size_t it = 0;
+	uint64_t done = 0, left = 0;
+	int r, ok;
+
+	for (size_t i = 0; i < cr->items.n; i++)
+		left += cr->items.v[i].len;
+	while (left > 0) {
+		pqx_buf v;
+		uint8_t codec;
+		uint32_t raw_len, body_len, plen = 0;
+		uint64_t poff = 0;
+		const uint8_t *p, *body;
+
+		if ((r = xfer_expect(cr->ch, &v, K_DATA)) != 0)
+			return r;
+		if (pqx_buf_get_u8(&v, &codec) != 0 || codec > CODEC_ZSTD_BASE ||
+		    pqx_buf_get_u32(&v, &raw_len) != 0 || raw_len == 0 || raw_len > DATA_RAW_MAX ||
+		    raw_len > left || pqx_buf_get_u32(&v, &body_len) != 0 ||
+		    (codec == CODEC_RAW && body_len != raw_len))
+			return PQX_ERR_FORMAT;
+		if (codec == CODEC_ZSTD_BASE &&
+		    (pqx_buf_get_u64(&v, &poff) != 0 || pqx_buf_get_u32(&v, &plen) != 0 || plen == 0 ||
+			plen > PREFIX_MAX || cr->basefd < 0 || poff > cr->base_size ||
+			plen > cr->base_size - poff))
+			return PQX_ERR_FORMAT;
+		body = pqx_buf_ptr(&v);
+		if (pqx_buf_skip(&v, body_len) != 0 || !padding_ok(&v))
+			return PQX_ERR_FORMAT;
+		if (codec == CODEC_RAW) {
+			p = body;
+		} else {
+			size_t n;
+
+			ZSTD_DCtx_reset(cr->zd, ZSTD_reset_session_only);
+			if (codec == CODEC_ZSTD_BASE) {
+				if (cr->pfx == NULL && (cr->pfx = pqx_malloc(PREFIX_MAX)) == NULL)
+					return PQX_ERR_NOMEM;
+				if (pread_all(cr->basefd, cr->pfx, plen, poff) != 0)
+					return fail_peer(cr, PQX_ERR_IO, "can't read the base on the receiver");
+				if (ZSTD_isError(ZSTD_DCtx_refPrefix(cr->zd, cr->pfx, plen)))
+					return PQX_ERR_INTERNAL;
+			}
+			n = ZSTD_decompressDCtx(cr->zd, cr->raw, raw_len, body, body_len);
+			if (ZSTD_isError(n) || n != raw_len)
+				return fail_peer(cr, PQX_ERR_FORMAT, "invalid compressed data");
+			p = cr->raw;
+		}
+		left -= raw_len;
+		cr->st->bytes_moved += raw_len;
+		while (raw_len > 0) {
+			const struct xfer_node *n = &cr->items.v[it];
+			size_t k = n->len - done < raw_len ? (size_t)(n->len - done) : raw_len;
+
+			if (done == 0)
+				verify_start(cr, n);
+			if ((r = take(cr, p, k, n->off + done)) != 0)
+				return r;
+			p += k;
+			raw_len -= (uint32_t)k;
+			if ((done += k) == n->len) {
+				if ((r = verify_end(cr, &ok)) != 0)
+					return r;
+				if (!ok)
+					return fail_peer(cr, PQX_ERR_AUTH, "data does not match its chunk id");
+				it++;
+				done = 0;
+			}
+		}
+		if (cr->o->progress != NULL)
+			cr->o->progress(cr->o->progress_ctx, cr->st->bytes, cr->st->bytes_moved);
+	}
+	return 0;
+}
+
+static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
+{
+	struct win *w = &cr->w;
+	int r;
+
+	win_reset(w);
+	if ((r = get_list(cr, NULL, &w->x[2], 2, cur)) != 0)
+		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+	for (size_t i = 0; i < w->x[2].n; i++)
+		if ((r = pqx_hmac_update(root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
+			return r;
+	if ((r = look_up(cr, &w->x[2], 2)) != 0)
+		return r;
+	for (int l = 1; l >= 0; l--) {
+		size_t need = 0;
+
+		for (size_t i = 0; i < w->x[l + 1].n; i++)
+			need += w->x[l + 1].st[i] == ST_NEED;
+		w->x[l].n = 0;
+		if (need == 0) {
+			memset(w->x[l + 1].nch, 0, w->x[l + 1].n * sizeof(uint32_t));
+			continue;
+		}
+		if ((r = get_list(cr, &w->x[l + 1], &w->x[l], l, cur)) != 0)
+			return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+		if ((r = look_up(cr, &w->x[l], l)) != 0)
+			return r;
+	}
+	cr->items.n = 0;
+	if ((r = win_items(w, push_item, &cr->items)) != 0)
+		return r;
+	return recv_data(cr);
+}
+
+/* Adds a row to the index for every node of the file being indexed. */
+static int index_emit(void *ctx, const struct xfer_node *n)
+{
+	return xfer_index_add(ctx, n->id, n->off, n->len);
+}
+
+/* Indexes (src, rel) below dirfd unless the index already knows it as it is. */
+static int index_source(struct xfer_crecv *cr, int src, int dirfd, const char *rel)
+{
+	struct stat sb;
+	int fd, r = 0;
+
+	if (cr->ix == NULL || (fd = xfer_open_file(dirfd, rel)) < 0)
+		return 0;
+	if (fstat(fd, &sb) != 0 || xfer_index_file_current(cr->ix, src, rel, &sb) != 0)
+		goto out;
+	if ((r = xfer_index_add_file(cr->ix, src, rel, &sb)) != 0)
+		goto out;
+	xfer_tree_start(cr->tree, 0, 2, index_emit, cr->ix);
+	for (uint64_t off = 0; off < (uint64_t)sb.st_size;) {
+		size_t n = (uint64_t)sb.st_size - off < IO_BYTES ? (size_t)((uint64_t)sb.st_size - off) : IO_BYTES;
+
+		if ((r = pread_all(fd, cr->io, n, off)) != 0 || (r = xfer_tree_update(cr->tree, cr->io, n)) != 0)
+			break;
+		off += n;
+	}
+	if (r == 0)
+		r = xfer_tree_finish(cr->tree);
+out:
+	close(fd);
+	return r;
+}
+
+/* Indexes every regular file of the dictionary (once per session). */
+static int index_dict(struct xfer_crecv *cr, int dfd, const char *rel, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	char child[XFER_MAX_PATH + 1];
+	int r = 0, fd;
+
+	if (depth > 32 || (fd = dup(dfd)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+			continue;
+		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", e->d_name) >=
+			sizeof(child) ||
+		    fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(sb.st_mode)) {
+			r = index_source(cr, XFER_SRC_DICT, cr->dictfd, child);
+		} else if (S_ISDIR(sb.st_mode)) {
+			int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				r = index_dict(cr, sub, child, depth + 1);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Makes the index know the files this one may share bytes with. */
+static void index_sources(struct xfer_crecv *cr, const char *path, const char *prev)
+{
+	int r;
+
+	if (cr->ix == NULL || xfer_index_begin(cr->ix) != 0)
+		return;
+	r = index_source(cr, XFER_SRC_ROOT, cr->root, path);
+	if (r == 0 && prev != NULL)
+		r = index_source(cr, XFER_SRC_ROOT, cr->root, prev);
+	if (r == 0 && cr->dictfd >= 0 && !cr->dict_indexed) {
+		cr->dict_indexed = 1;
+		r = index_dict(cr, cr->dictfd, "", 0);
+	}
+	if (r == 0 && xfer_index_commit(cr->ix) == 0) {
+		cr->ix_empty = xfer_index_empty(cr->ix) == 1;
+		return;
+	}
+	xfer_index_rollback(cr->ix);
+	xfer_warn(cr->o, "can't update the chunk index; going on without it", path);
+	xfer_index_close(cr->ix);
+	cr->ix = NULL;
+}
+
+/* The sibling name ".LAST.SUFFIX" of path (relative to the root) into out. */
+static int sibling(char *out, size_t cap, const char *path, const char *last, const char *suffix)
+{
+	int n = snprintf(out, cap, "%.*s.%s.%s", (int)(last - path), path, last, suffix);
+
+	return n > 0 && (size_t)n < cap && strlen(last) + strlen(suffix) + 2 <= XFER_MAX_NAME ? 0 : -1;
+}
+
+static uint64_t file_size_at(int dfd, const char *name)
+{
+	struct stat sb;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	return (uint64_t)sb.st_size;
+}
+
+/*
+ * What an interrupted run left (.NAME.pqx-part) becomes .NAME.pqx-prev, a
+ * source like any other; of two, the larger is kept. The new partial file
+ * starts empty.
+ */
+static void keep_previous(int dfd, const char *part, const char *prev)
+{
+	uint64_t ps = file_size_at(dfd, part), vs = file_size_at(dfd, prev);
+	struct stat sb;
+
+	/* Only our own regular files: anything else under the name stays (and is refused). */
+	if (fstatat(dfd, part, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+		return;
+	if (ps == 0) {
+		unlinkat(dfd, part, 0);
+		return;
+	}
+	if (vs >= ps)
+		unlinkat(dfd, part, 0);
+	else
+		renameat(dfd, part, dfd, prev);
+}
+
+/* Checks the base the sender named: our dictionary's copy must be the same bytes. */
+static int base_check(struct xfer_crecv *cr, pqx_buf *v, int *ok)
+{
+	char name[XFER_MAX_PATH + 1];
+	uint8_t has, want[32], got[32];
+	uint64_t size;
+	size_t len;
+	struct stat sb;
+	int fd;
+
+	*ok = 0;
+	if (cr->basefd >= 0)
+		close(cr->basefd);
+	cr->basefd = -1;
+	if (pqx_buf_get_u8(v, &has) != 0 || has > 1)
+		return PQX_ERR_FORMAT;
+	if (has && (xfer_get_str(v, name, XFER_MAX_PATH, &len) != 0 || pqx_buf_get_u64(v, &size) != 0 ||
+		       pqx_buf_get(v, want, 32) != 0 || !xfer_path_ok(name, len)))
+		return PQX_ERR_FORMAT;
+	if (pqx_buf_expect_end(v) != 0)
+		return PQX_ERR_FORMAT;
+	if (!has || cr->dictfd < 0 || (fd = xfer_open_file(cr->dictfd, name)) < 0)
+		return 0;
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != size ||
+	    hash_file(fd, size, got, cr->io) != 0 || !pqx_ct_memeq(got, want, 32)) {
+		close(fd);
+		return 0;
+	}
+	cr->basefd = fd;
+	cr->base_size = size;
+	*ok = 1;
+	return 0;
+}
+
+int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
+    const char *last, uint64_t size, uint32_t mode, const struct timespec *mt)
+{
+	char part[XFER_MAX_PATH + 32], prev[XFER_MAX_PATH + 32];
+	const char *part_name, *prev_name;
+	uint8_t root[32], want[32], reply[3] = { K_NEED, 0, 0 }, kind;
+	struct timespec times[2];
+	struct stat sb;
+	pqx_hmac *rh = NULL;
+	uint64_t cur = 0;
+	int base_ok, r;
+
+	if ((r = base_check(cr, v, &base_ok)) != 0)
+		return fail_peer(cr, r, "invalid file entry");
+	if (sibling(part, sizeof(part), path, last, "pqx-part") != 0 ||
+	    sibling(prev, sizeof(prev), path, last, "pqx-prev") != 0)
+		return fail_peer(cr, PQX_ERR_LIMIT, "file name too long");
+	part_name = part + (last - path);
+	prev_name = prev + (last - path);
+	cr->st->files++;
+	cr->st->bytes += size;
+	cr->size = size;
+	/* The quick check: same size and modification time means the same file. */
+	if (fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	    (uint64_t)sb.st_size == size && sb.st_mtim.tv_sec == mt->tv_sec &&
+	    sb.st_mtim.tv_nsec == mt->tv_nsec) {
+		cr->st->skipped++;
+		reply[1] = 1;
+		return pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply));
+	}
+	keep_previous(dfd, part_name, prev_name);
+	if ((cr->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+	    fstat(cr->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		r = fail_peer(cr, PQX_ERR_IO, "can't create the file");
+		goto out;
+	}
+	/*
+	 * A file that can't fit is refused now, while the sender listens:
+	 * once it streams data, a receiver that gives up is only a reset.
+	 */
+	{
+		struct statvfs vs;
+
+		if (fstatvfs(cr->fd, &vs) == 0 && vs.f_frsize > 0 &&
+		    size / (uint64_t)vs.f_frsize > (uint64_t)vs.f_bavail) {
+			errno = ENOSPC;
+			r = fail_peer(cr, PQX_ERR_IO, "no space left on the receiver");
+			goto out;
+		}
+	}
+	reply[2] = (uint8_t)base_ok;
+	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0)
+		goto out;
+	/* While the sender cuts its file, index what we may already hold. */
+	index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
+	/*
+	 * One transaction for the file: its spans go into the index at the
+	 * end, sorted, with its final name. If the run dies first, the next
+	 * one indexes what it left (.pqx-prev) afresh.
+	 */
+	if (cr->ix != NULL && (xfer_index_begin(cr->ix) != 0 ||
+				  xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, &sb) != 0)) {
+		xfer_index_rollback(cr->ix);
+		xfer_index_close(cr->ix);
+		cr->ix = NULL;
+	}
+	if ((r = xfer_tree_root_init(cr->tree, &rh)) != 0)
+		goto out;
+	cr->unsynced = 0;
+	for (;;) {
+		if ((r = xfer_recv_msg(cr->ch, v, &kind)) != 0)
+			goto out;
+		if (kind == K_FILE_END)
+			break;
+		if (kind != K_LIST) {
+			r = fail_peer(cr, PQX_ERR_FORMAT, "unexpected message");
+			goto out;
+		}
+		/* The LIST is read again by recv_window: put it back. */
+		cr->pending = *v;
+		cr->has_pending = 1;
+		if ((r = recv_window(cr, &cur, rh)) != 0)
+			goto out;
+	}
+	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0 || cur != size) {
+		r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+		goto out;
+	}
+	if ((r = pqx_hmac_final(rh, root)) != 0)
+		goto out;
+	if (!pqx_ct_memeq(root, want, 32)) {
+		r = fail_peer(cr, PQX_ERR_AUTH, "file hash mismatch");
+		goto out;
+	}
+	times[0] = *mt;
+	times[1] = *mt;
+	if (ftruncate(cr->fd, (off_t)size) != 0 || fchmod(cr->fd, (mode_t)mode) != 0 ||
+	    fsync(cr->fd) != 0 || futimens(cr->fd, times) != 0) {
+		r = fail_peer(cr, PQX_ERR_IO, errno == ENOSPC ? "no space left on the receiver"
+							      : "can't finish the file on the receiver");
+		goto out;
+	}
+	if (fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode)) {
+		r = fail_peer(cr, PQX_ERR_IO, "a directory is in the way");
+		goto out;
+	}
+	if (renameat(dfd, part_name, dfd, last) != 0 || fsync(dfd) != 0) {
+		r = fail_peer(cr, PQX_ERR_IO, "can't rename the file into place");
+		goto out;
+	}
+	unlinkat(dfd, prev_name, 0);
+	if (cr->ix != NULL && (fstat(cr->fd, &sb) != 0 ||
+				  xfer_index_rename(cr->ix, XFER_SRC_ROOT, part, path, &sb) != 0 ||
+				  xfer_index_forget(cr->ix, XFER_SRC_ROOT, prev) != 0 ||
+				  xfer_index_commit(cr->ix) != 0))
+		xfer_index_rollback(cr->ix);
+	kind = K_FILE_OK;
+	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
+out:
+	xfer_index_rollback(cr->ix); /* a no-op after the commit */
+	pqx_hmac_free(rh);
+	if (cr->fd >= 0)
+		close(cr->fd);
+	cr->fd = -1;
+	if (cr->basefd >= 0)
+		close(cr->basefd);
+	cr->basefd = -1;
+	return r;
+}

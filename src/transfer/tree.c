@@ -1,0 +1,208 @@
+/* pqx: the chunk tree builder: chunks, level-1 and level-2 nodes, streaming. */
+#include <string.h>
+
+#include "transfer/tree.h"
+#include "util/util.h"
+
+struct open_node {
+	pqx_hmac *h;       /* the node id in progress */
+	uint64_t off, len;
+	size_t children;
+};
+
+struct xfer_tree {
+	pqx_chunker *c;
+	pqx_hmac *chunk;                       /* the chunk id in progress */
+	struct open_node node[XFER_TREE_LEVELS]; /* [0] is the chunk */
+	uint64_t off;                          /* stream offset of the next byte */
+	int top;
+	xfer_tree_emit emit;
+	void *ctx;
+};
+
+int xfer_tree_closes(const uint8_t id[XFER_ID_BYTES], size_t children)
+{
+	return (id[XFER_ID_BYTES - 1] & 0x0f) == 0 || children >= XFER_TREE_FANOUT;
+}
+
+void xfer_tree_free(struct xfer_tree *t)
+{
+	if (t == NULL)
+		return;
+	pqx_chunker_free(t->c);
+	pqx_hmac_free(t->chunk);
+	for (int l = 1; l < XFER_TREE_LEVELS; l++)
+		pqx_hmac_free(t->node[l].h);
+	pqx_free(t);
+}
+
+struct xfer_tree *xfer_tree_new(const uint8_t key[PQX_CHUNKER_KEY_BYTES], int top)
+{
+	struct xfer_tree *t = pqx_calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	if ((t->c = pqx_chunker_new(key, PQX_CHUNKER_MIN_DEFAULT, PQX_CHUNKER_AVG_DEFAULT,
+		 PQX_CHUNKER_MAX_DEFAULT)) == NULL ||
+	    (t->chunk = pqx_hmac_dup(pqx_chunker_idh(t->c))) == NULL)
+		goto fail;
+	for (int l = 1; l < XFER_TREE_LEVELS; l++)
+		if ((t->node[l].h = pqx_hmac_dup(pqx_chunker_idh(t->c))) == NULL)
+			goto fail;
+	xfer_tree_start(t, 0, top, NULL, NULL);
+	return t;
+fail:
+	xfer_tree_free(t);
+	return NULL;
+}
+
+void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit emit, void *ctx)
+{
+	pqx_chunker_reset(t->c);
+	t->off = base;
+	t->top = top;
+	t->emit = emit;
+	t->ctx = ctx;
+	for (int l = 0; l < XFER_TREE_LEVELS; l++) {
+		t->node[l].off = base;
+		t->node[l].len = 0;
+		t->node[l].children = 0;
+	}
+}
+
+/* A child of level `level` - 1 completed: adds it to the open node at level. */
+static int add_child(struct xfer_tree *t, int level, const struct xfer_node *child)
+{
+	struct open_node *o = &t->node[level];
+	uint8_t lv = (uint8_t)level;
+	int r;
+
+	if (o->children == 0) {
+		o->off = child->off;
+		o->len = 0;
+		if ((r = pqx_hmac_init(o->h)) != 0 || (r = pqx_hmac_update(o->h, &lv, 1)) != 0)
+			return r;
+	}
+	if ((r = pqx_hmac_update(o->h, child->id, XFER_ID_BYTES)) != 0)
+		return r;
+	o->len += child->len;
+	o->children++;
+	return 0;
+}
+
+static int close_node(struct xfer_tree *t, int level);
+
+/* Emits a completed node and passes it up. */
+static int completed(struct xfer_tree *t, const struct xfer_node *n)
+{
+	int r;
+
+	if (t->emit != NULL && (r = t->emit(t->ctx, n)) != 0)
+		return r;
+	if (n->level >= t->top)
+		return 0;
+	if ((r = add_child(t, n->level + 1, n)) != 0)
+		return r;
+	if (xfer_tree_closes(n->id, t->node[n->level + 1].children))
+		return close_node(t, n->level + 1);
+	return 0;
+}
+
+static int close_node(struct xfer_tree *t, int level)
+{
+	struct open_node *o = &t->node[level];
+	struct xfer_node n;
+	int r;
+
+	if (o->children == 0)
+		return 0;
+	if ((r = pqx_hmac_final(o->h, n.id)) != 0)
+		return r;
+	n.off = o->off;
+	n.len = o->len;
+	n.level = (uint8_t)level;
+	o->children = 0;
+	return completed(t, &n);
+}
+
+static int chunk_done(struct xfer_tree *t, size_t len)
+{
+	struct xfer_node n;
+	int r;
+
+	if ((r = pqx_hmac_final(t->chunk, n.id)) != 0)
+		return r;
+	n.off = t->off - len;
+	n.len = len;
+	n.level = 0;
+	return completed(t, &n);
+}
+
+int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_t n)
+{
+	int r;
+
+	while (n > 0) {
+		size_t clen, k;
+
+		if (t->node[0].len == 0 && (r = pqx_hmac_init(t->chunk)) != 0)
+			return r;
+		k = pqx_chunker_update(t->c, p, n, &clen);
+		if ((r = pqx_hmac_update(t->chunk, p, k)) != 0)
+			return r;
+		t->off += k;
+		t->node[0].len += k;
+		p += k;
+		n -= k;
+		if (clen != 0) {
+			t->node[0].len = 0;
+			if ((r = chunk_done(t, clen)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int xfer_tree_finish(struct xfer_tree *t)
+{
+	size_t last = pqx_chunker_finish(t->c);
+	int r;
+
+	if (last != 0) {
+		t->node[0].len = 0;
+		if ((r = chunk_done(t, last)) != 0)
+			return r;
+	}
+	for (int l = 1; l <= t->top && l < XFER_TREE_LEVELS; l++)
+		if ((r = close_node(t, l)) != 0)
+			return r;
+	return 0;
+}
+
+int xfer_tree_node_id(struct xfer_tree *t, uint8_t id[XFER_ID_BYTES], int level,
+    const uint8_t *child_ids, size_t count)
+{
+	/* The chunker's own HMAC: the builder only ever uses its copies. */
+	pqx_hmac *h = pqx_chunker_idh(t->c);
+	uint8_t lv = (uint8_t)level;
+	int r;
+
+	if ((r = pqx_hmac_init(h)) != 0 || (r = pqx_hmac_update(h, &lv, 1)) != 0 ||
+	    (r = pqx_hmac_update(h, child_ids, count * XFER_ID_BYTES)) != 0)
+		return r;
+	return pqx_hmac_final(h, id);
+}
+
+int xfer_tree_root_init(struct xfer_tree *t, pqx_hmac **h)
+{
+	static const uint8_t lv = 3;
+
+	if ((*h = pqx_hmac_dup(pqx_chunker_idh(t->c))) == NULL)
+		return PQX_ERR_NOMEM;
+	if (pqx_hmac_init(*h) != 0 || pqx_hmac_update(*h, &lv, 1) != 0) {
+		pqx_hmac_free(*h);
+		*h = NULL;
+		return PQX_ERR_INTERNAL;
+	}
+	return 0;
+}

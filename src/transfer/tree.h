@@ -1,0 +1,63 @@
+/* pqx: the chunk tree of a file: keyed CDC chunks, grouped into content-defined runs. */
+#ifndef PQX_TRANSFER_TREE_H
+#define PQX_TRANSFER_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pqx/common.h>
+
+#include "transfer/chunker.h"
+
+/*
+ * A file is cut into chunks (keyed FastCDC, 2/8/64 KiB); runs of chunks form
+ * level-1 nodes, runs of level-1 nodes level-2 nodes (docs/PROTOCOL.md,
+ * "Chunk trees"). A node ends after a child whose id has its last byte's low
+ * four bits zero (about 16 children on average) or at XFER_TREE_FANOUT
+ * children, or at the end of the stream; so node boundaries, like chunk
+ * boundaries, depend on the content near them only, and an edit changes one
+ * chunk, one level-1 and one level-2 node (or two of each).
+ *
+ * Ids: a chunk's is HMAC(id key, bytes) (pqx_chunker_id); a node's is
+ * HMAC(id key, u8 level || the ids of its children). Everything is keyed, so
+ * ids and sizes differ between peer pairs.
+ *
+ * The builder is streaming: feed bytes, it calls emit for every chunk and
+ * every node as it completes, children before their parent, in stream
+ * order. Fed from a node's first byte to its last (then finished), it
+ * rebuilds exactly that node: that is how a receiver verifies bytes.
+ */
+
+#define XFER_TREE_LEVELS 3
+#define XFER_TREE_FANOUT 64
+#define XFER_ID_BYTES PQX_CHUNK_ID_BYTES
+
+struct xfer_node {
+	uint8_t id[XFER_ID_BYTES];
+	uint64_t off, len; /* in the stream, from the builder's base offset */
+	uint8_t level;     /* 0 chunk, 1, 2 */
+};
+
+typedef int (*xfer_tree_emit)(void *ctx, const struct xfer_node *n);
+
+struct xfer_tree;
+
+/* top: the highest level built (0, 1 or 2). Returns NULL on allocation failure. */
+struct xfer_tree *xfer_tree_new(const uint8_t key[PQX_CHUNKER_KEY_BYTES], int top);
+void xfer_tree_free(struct xfer_tree *t);
+/* Starts a new stream at offset base, with a new top level and callback. */
+void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit emit, void *ctx);
+/* Feeds bytes; an error from emit stops and is returned. */
+PQX_MUST_CHECK int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_t n);
+/* Ends the stream: emits the last chunk and the open nodes. */
+PQX_MUST_CHECK int xfer_tree_finish(struct xfer_tree *t);
+
+/* The id of a node from its children's ids (count of them, 32 bytes each). */
+PQX_MUST_CHECK int xfer_tree_node_id(struct xfer_tree *t, uint8_t id[XFER_ID_BYTES], int level,
+    const uint8_t *child_ids, size_t count);
+/* Whether a node closes after the child with this id (or at the fan-out). */
+int xfer_tree_closes(const uint8_t id[XFER_ID_BYTES], size_t children);
+/* The file id: HMAC(id key, u8 3 || the level-2 ids): incremental. */
+PQX_MUST_CHECK int xfer_tree_root_init(struct xfer_tree *t, pqx_hmac **h);
+
+#endif

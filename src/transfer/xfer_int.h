@@ -1,0 +1,66 @@
+/* pqx: what transfer.c (entries) and content.c (file contents) share. */
+#ifndef PQX_TRANSFER_XFER_INT_H
+#define PQX_TRANSFER_XFER_INT_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "transfer/index.h"
+#include "transfer/transfer.h"
+#include "transfer/tree.h"
+#include "util/buf.h"
+
+/* Message kinds (docs/PROTOCOL.md, "Transfer"). */
+enum {
+	K_REQUEST = 1, K_ACCEPT = 2, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6,
+	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
+	K_DONE = 13,
+};
+
+#define MSG_MAX PQX_CHANNEL_MAX_RECORD
+
+int xfer_send_buf(pqx_channel *ch, pqx_buf *b);
+int xfer_recv_msg(pqx_channel *ch, pqx_buf *v, uint8_t *kind);
+int xfer_expect(pqx_channel *ch, pqx_buf *v, uint8_t want);
+int xfer_put_str(pqx_buf *b, const char *s, size_t n);
+int xfer_get_str(pqx_buf *b, char *out, size_t max, size_t *len);
+void xfer_warn(const struct xfer_opts *o, const char *reason, const char *path);
+/* Splits a valid peer path into its parent directory and last component. */
+int xfer_split_path(const char *path, char *parent, size_t cap, const char **last);
+/* Opens a regular file at the relative path rel below dirfd, confined (no links). */
+int xfer_open_file(int dirfd, const char *rel);
+
+/* ---- the sender's side of one file's contents (content.c) ---- */
+
+struct xfer_csend; /* per session: the tree builder, zstd, buffers */
+
+PQX_MUST_CHECK int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch,
+    const struct xfer_opts *o, struct xfer_stats *st);
+void xfer_csend_free(struct xfer_csend *cs);
+/*
+ * After the FILE entry (head already in b, not sent): adds the base fields,
+ * sends, reads NEED. *skip = 1 when the receiver already has the file.
+ */
+PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path,
+    int *skip);
+/* Sends the contents of fd (size bytes) and waits for FILE_OK. */
+PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, uint64_t size);
+
+/* ---- the receiver's side (content.c) ---- */
+
+struct xfer_crecv;
+
+PQX_MUST_CHECK int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root,
+    const struct xfer_opts *o, struct xfer_stats *st);
+void xfer_crecv_free(struct xfer_crecv *cr);
+/*
+ * One file: v holds the rest of the FILE entry after the size (the base
+ * fields). dfd/last: the target's directory and name, path its relative
+ * path from the root. Answers NEED, receives the contents into the
+ * partial file, verifies, fsyncs, sets mode and times, renames into place,
+ * and answers FILE_OK. Errors are reported to the peer here.
+ */
+PQX_MUST_CHECK int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
+    const char *last, uint64_t size, uint32_t mode, const struct timespec *mt);
+
+#endif
