@@ -822,15 +822,45 @@ struct verify {
 	int ok;
 };
 
+/*
+ * What one thread needs to verify bytes: the receiver copies the nodes it
+ * found on all cores (wk[0] is the main thread's, also for received data).
+ */
+#define MAXW 8
+
+struct worker {
+	struct xfer_tree *tree;
+	struct verify ver;
+	uint8_t *io;
+	uint64_t unsynced;
+	int srcfd, srcsrc; /* the last source file opened */
+	char srcpath[XFER_MAX_PATH + 1];
+};
+
+/* One node to look for: its candidates, and the result. */
+struct task {
+	struct xfer_node n;
+	struct xfer_span sp[4];
+	size_t count;
+	int found, err, eno;
+};
+
 struct xfer_crecv {
 	pqx_channel *ch;
 	int root, dictfd;
 	const struct xfer_opts *o;
 	struct xfer_stats *st;
 	xfer_index *ix;
+	pthread_mutex_t ixmu; /* the index, while workers copy */
 	int dict_indexed, ix_empty;
-	struct xfer_tree *tree;
-	struct verify ver;
+	struct worker wk[MAXW];
+	int nw;
+	struct task *tasks;
+	size_t ntasks, captasks, next_task;
+	size_t ready;      /* received items complete in the file */
+	int closing, verr; /* no more items; a check failed */
+	pthread_mutex_t tmu;
+	pthread_cond_t tcv;
 	struct win w;
 	struct lvl items;
 	pqx_buf pending; /* a LIST already received */
@@ -840,10 +870,7 @@ struct xfer_crecv {
 	ZSTD_DCtx *zd;
 	/* the file being received */
 	int fd, basefd;
-	uint64_t size, base_size, unsynced;
-	/* the last source file opened */
-	int srcfd, srcsrc;
-	char srcpath[XFER_MAX_PATH + 1];
+	uint64_t size, base_size;
 };
 
 void xfer_crecv_free(struct xfer_crecv *cr)
@@ -851,19 +878,25 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	if (cr == NULL)
 		return;
 	xfer_index_close(cr->ix);
-	xfer_tree_free(cr->tree);
-	lvl_free(&cr->ver.rows);
+	for (int i = 0; i < MAXW; i++) {
+		xfer_tree_free(cr->wk[i].tree);
+		lvl_free(&cr->wk[i].ver.rows);
+		pqx_free(cr->wk[i].io);
+		if (cr->wk[i].srcfd >= 0)
+			close(cr->wk[i].srcfd);
+	}
+	free(cr->tasks);
+	pthread_mutex_destroy(&cr->ixmu);
+	pthread_mutex_destroy(&cr->tmu);
+	pthread_cond_destroy(&cr->tcv);
 	win_free(&cr->w);
 	lvl_free(&cr->items);
 	pqx_buf_free(cr->b);
-	pqx_free(cr->io);
 	pqx_free(cr->raw);
 	pqx_free(cr->pfx);
 	ZSTD_freeDCtx(cr->zd);
 	if (cr->dictfd >= 0)
 		close(cr->dictfd);
-	if (cr->srcfd >= 0)
-		close(cr->srcfd);
 	pqx_free(cr);
 }
 
@@ -879,9 +912,24 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	cr->root = root;
 	cr->o = o;
 	cr->st = st;
-	cr->dictfd = cr->srcfd = cr->fd = cr->basefd = -1;
-	if ((cr->tree = xfer_tree_new(o->key, 2)) == NULL || (cr->b = pqx_buf_new(MSG_MAX)) == NULL ||
-	    (cr->io = pqx_malloc(IO_BYTES)) == NULL || (cr->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
+	cr->dictfd = cr->fd = cr->basefd = -1;
+	pthread_mutex_init(&cr->ixmu, NULL);
+	pthread_mutex_init(&cr->tmu, NULL);
+	pthread_cond_init(&cr->tcv, NULL);
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cr->nw = n < 1 ? 1 : n > MAXW ? MAXW : (int)n;
+	}
+	for (int i = 0; i < MAXW; i++)
+		cr->wk[i].srcfd = -1;
+	for (int i = 0; i < cr->nw; i++)
+		if ((cr->wk[i].tree = xfer_tree_new(o->key, 2)) == NULL ||
+		    (cr->wk[i].io = pqx_malloc(IO_BYTES)) == NULL) {
+			xfer_crecv_free(cr);
+			return PQX_ERR_NOMEM;
+		}
+	if ((cr->b = pqx_buf_new(MSG_MAX)) == NULL || (cr->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
 	    (cr->zd = ZSTD_createDCtx()) == NULL) {
 		xfer_crecv_free(cr);
 		return PQX_ERR_NOMEM;
@@ -930,115 +978,175 @@ static int verify_emit(void *ctx, const struct xfer_node *n)
 	return 0;
 }
 
-static void verify_start(struct xfer_crecv *cr, const struct xfer_node *want)
+static void verify_start(struct worker *wk, const struct xfer_node *want)
 {
-	cr->ver.want = *want;
-	cr->ver.rows.n = 0;
-	cr->ver.tops = 0;
-	cr->ver.ok = 0;
-	xfer_tree_start(cr->tree, want->off, want->level, verify_emit, &cr->ver);
+	wk->ver.want = *want;
+	wk->ver.rows.n = 0;
+	wk->ver.tops = 0;
+	wk->ver.ok = 0;
+	xfer_tree_start(wk->tree, want->off, want->level, verify_emit, &wk->ver);
 }
 
-/* Ends a verification: 1 if the bytes were the node; its rows go to the index. */
-static int verify_end(struct xfer_crecv *cr, int *ok)
+/* Ends a verification: *ok = 1 if the bytes were the node; its rows go to the index. */
+static int verify_end(struct xfer_crecv *cr, struct worker *wk, int *ok)
 {
 	int r;
 
 	*ok = 0;
-	if ((r = xfer_tree_finish(cr->tree)) != 0)
+	if ((r = xfer_tree_finish(wk->tree)) != 0)
 		return r;
-	if (!cr->ver.ok || cr->ver.tops != 1)
+	if (!wk->ver.ok || wk->ver.tops != 1)
 		return 0;
 	*ok = 1;
-	for (size_t i = 0; cr->ix != NULL && i < cr->ver.rows.n; i++) {
-		const struct xfer_node *n = &cr->ver.rows.v[i];
+	pthread_mutex_lock(&cr->ixmu);
+	for (size_t i = 0; cr->ix != NULL && i < wk->ver.rows.n; i++) {
+		const struct xfer_node *n = &wk->ver.rows.v[i];
 
 		if (xfer_index_add(cr->ix, n->id, n->off, n->len) != 0)
 			break; /* the index is a cache */
 	}
+	pthread_mutex_unlock(&cr->ixmu);
 	return 0;
-}
-
-/* Writes bytes of the file being received and passes them to the verifier. */
-static int take(struct xfer_crecv *cr, const uint8_t *p, size_t n, uint64_t off)
-{
-	int r;
-
-	if (pwrite_all(cr->fd, p, n, off) != 0)
-		return io_fail(cr);
-	if ((cr->unsynced += n) >= WRITEBEHIND_BYTES) {
-#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
-		(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
-		cr->unsynced = 0;
-	}
-	if ((r = xfer_tree_update(cr->tree, p, n)) != 0)
-		return r;
-	return 0;
-}
-
-static int open_source(struct xfer_crecv *cr, const struct xfer_span *sp)
-{
-	int dirfd = sp->src == XFER_SRC_DICT ? cr->dictfd : cr->root;
-
-	if (cr->srcfd >= 0 && cr->srcsrc == sp->src && strcmp(cr->srcpath, sp->path) == 0)
-		return cr->srcfd;
-	if (cr->srcfd >= 0)
-		close(cr->srcfd);
-	cr->srcfd = -1;
-	if (dirfd < 0 || !xfer_path_ok(sp->path, strlen(sp->path)))
-		return -1;
-	if ((cr->srcfd = xfer_open_file(dirfd, sp->path)) >= 0) {
-		cr->srcsrc = sp->src;
-		snprintf(cr->srcpath, sizeof(cr->srcpath), "%s", sp->path);
-	}
-	return cr->srcfd;
 }
 
 /*
- * Looks n up in the index; copies the first candidate whose bytes rebuild
- * it into place. Nothing from the index is believed until re-derived.
+ * Writes bytes of the file being received and passes them to the
+ * verifier. A failed write is PQX_ERR_IO with errno set.
  */
-static int find_copy(struct xfer_crecv *cr, const struct xfer_node *n, int *found)
+static int take(struct xfer_crecv *cr, struct worker *wk, const uint8_t *p, size_t n, uint64_t off)
 {
-	struct xfer_span sp[4];
-	size_t count = 0;
+	if (pwrite_all(cr->fd, p, n, off) != 0)
+		return PQX_ERR_IO;
+	if ((wk->unsynced += n) >= WRITEBEHIND_BYTES) {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+		(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+		wk->unsynced = 0;
+	}
+	return xfer_tree_update(wk->tree, p, n);
+}
+
+static int open_source(struct xfer_crecv *cr, struct worker *wk, const struct xfer_span *sp)
+{
+	int dirfd = sp->src == XFER_SRC_DICT ? cr->dictfd : cr->root;
+
+	if (wk->srcfd >= 0 && wk->srcsrc == sp->src && strcmp(wk->srcpath, sp->path) == 0)
+		return wk->srcfd;
+	if (wk->srcfd >= 0)
+		close(wk->srcfd);
+	wk->srcfd = -1;
+	if (dirfd < 0 || !xfer_path_ok(sp->path, strlen(sp->path)))
+		return -1;
+	if ((wk->srcfd = xfer_open_file(dirfd, sp->path)) >= 0) {
+		wk->srcsrc = sp->src;
+		snprintf(wk->srcpath, sizeof(wk->srcpath), "%s", sp->path);
+	}
+	return wk->srcfd;
+}
+
+/*
+ * Copies the first candidate of t whose bytes rebuild its node into place.
+ * Nothing from the index is believed until re-derived.
+ */
+static int find_copy(struct xfer_crecv *cr, struct worker *wk, struct task *t)
+{
+	const struct xfer_node *n = &t->n;
 	int r, ok;
 
-	*found = 0;
-	if (cr->ix == NULL || xfer_index_lookup(cr->ix, n->id, sp, 4, &count) != 0)
-		return 0;
-	for (size_t i = 0; i < count && !*found; i++) {
+	t->found = 0;
+	for (size_t i = 0; i < t->count && !t->found; i++) {
 		int fd;
 
-		if (sp[i].len != n->len || (fd = open_source(cr, &sp[i])) < 0)
+		if (t->sp[i].len != n->len || (fd = open_source(cr, wk, &t->sp[i])) < 0)
 			continue;
-		verify_start(cr, n);
+		verify_start(wk, n);
 		for (uint64_t done = 0; done < n->len;) {
 			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
 
-			if (pread_all(fd, cr->io, k, sp[i].off + done) != 0)
+			if (pread_all(fd, wk->io, k, t->sp[i].off + done) != 0)
 				break;
-			if ((r = take(cr, cr->io, k, n->off + done)) != 0)
+			if ((r = take(cr, wk, wk->io, k, n->off + done)) != 0)
 				return r;
 			done += k;
 		}
-		if ((r = verify_end(cr, &ok)) != 0)
+		if ((r = verify_end(cr, wk, &ok)) != 0)
 			return r;
-		*found = ok;
+		t->found = ok;
 	}
 	return 0;
 }
 
-/* Marks each node of level l: HAVE if found and copied, else NEED or WHOLE. */
+struct crew {
+	struct xfer_crecv *cr;
+	struct worker *wk;
+};
+
+/* A worker: takes tasks until none is left. */
+static void *copy_tasks(void *arg)
+{
+	struct crew *c = arg;
+	struct xfer_crecv *cr = c->cr;
+
+	for (;;) {
+		struct task *t;
+
+		pthread_mutex_lock(&cr->tmu);
+		t = cr->next_task < cr->ntasks ? &cr->tasks[cr->next_task++] : NULL;
+		pthread_mutex_unlock(&cr->tmu);
+		if (t == NULL)
+			return NULL;
+		if (t->count > 0 && (t->err = find_copy(cr, c->wk, t)) != 0)
+			t->eno = errno;
+	}
+}
+
+/*
+ * Marks each node of level l: HAVE if found and copied, else NEED or
+ * WHOLE. The index is asked here, the copies run on all cores.
+ */
 static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
 {
-	int r, found;
+	struct crew crew[MAXW];
+	pthread_t th[MAXW];
+	int r, started = 1;
 
+	if (l->n > cr->captasks) {
+		struct task *t = realloc(cr->tasks, l->n * sizeof(*t));
+
+		if (t == NULL)
+			return PQX_ERR_NOMEM;
+		cr->tasks = t;
+		cr->captasks = l->n;
+	}
+	cr->ntasks = l->n;
+	cr->next_task = 0;
 	for (size_t i = 0; i < l->n; i++) {
-		if ((r = find_copy(cr, &l->v[i], &found)) != 0)
-			return r;
-		if (found) {
+		struct task *t = &cr->tasks[i];
+
+		t->n = l->v[i];
+		t->count = 0;
+		t->found = t->err = 0;
+		if (cr->ix != NULL && xfer_index_lookup(cr->ix, t->n.id, t->sp, 4, &t->count) != 0)
+			t->count = 0;
+	}
+	for (int i = 0; i < cr->nw; i++) {
+		crew[i].cr = cr;
+		crew[i].wk = &cr->wk[i];
+	}
+	for (int i = 1; i < cr->nw && l->n > 1; i++, started++)
+		if (pthread_create(&th[i], NULL, copy_tasks, &crew[i]) != 0)
+			break;
+	copy_tasks(&crew[0]);
+	for (int i = 1; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (size_t i = 0; i < l->n; i++) {
+		struct task *t = &cr->tasks[i];
+
+		if (t->err != 0) {
+			errno = t->eno;
+			return t->err == PQX_ERR_IO ? io_fail(cr) : t->err;
+		}
+		if (t->found) {
 			l->st[i] = ST_HAVE;
 			cr->st->bytes_reused += l->v[i].len;
 		} else {
@@ -1127,7 +1235,7 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 			memcpy(ids + j * XFER_ID_BYTES, l->v[c + j].id, XFER_ID_BYTES);
 		}
 		if (off != parents->v[i].off + parents->v[i].len ||
-		    (r = xfer_tree_node_id(cr->tree, id, level + 1, ids, parents->nch[i])) != 0 ||
+		    (r = xfer_tree_node_id(cr->wk[0].tree, id, level + 1, ids, parents->nch[i])) != 0 ||
 		    !pqx_ct_memeq(id, parents->v[i].id, XFER_ID_BYTES))
 			return r != 0 ? r : PQX_ERR_FORMAT;
 		c += parents->nch[i];
@@ -1140,81 +1248,175 @@ static int push_item(void *ctx, const struct xfer_node *n)
 	return lvl_push(ctx, n);
 }
 
+/*
+ * Received items are verified behind the main thread, by workers that read
+ * them back from the partial file (the page cache) once they are complete:
+ * the main thread only opens records, decompresses and writes.
+ */
+struct checker {
+	struct xfer_crecv *cr;
+	struct worker *wk;
+};
+
+static void *check_items(void *arg)
+{
+	struct checker *c = arg;
+	struct xfer_crecv *cr = c->cr;
+
+	for (;;) {
+		const struct xfer_node *n;
+		int r = 0, ok = 0;
+
+		pthread_mutex_lock(&cr->tmu);
+		while (cr->next_task >= cr->ready && !cr->closing && cr->verr == 0)
+			pthread_cond_wait(&cr->tcv, &cr->tmu);
+		if (cr->next_task >= cr->ready || cr->verr != 0) {
+			pthread_mutex_unlock(&cr->tmu);
+			return NULL;
+		}
+		n = &cr->items.v[cr->next_task++];
+		pthread_mutex_unlock(&cr->tmu);
+		verify_start(c->wk, n);
+		for (uint64_t done = 0; r == 0 && done < n->len;) {
+			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
+
+			if ((r = pread_all(cr->fd, c->wk->io, k, n->off + done)) == 0)
+				r = xfer_tree_update(c->wk->tree, c->wk->io, k);
+			done += k;
+		}
+		if (r == 0 && (r = verify_end(cr, c->wk, &ok)) == 0 && !ok)
+			r = PQX_ERR_AUTH;
+		if (r != 0) {
+			pthread_mutex_lock(&cr->tmu);
+			if (cr->verr == 0)
+				cr->verr = r;
+			pthread_cond_broadcast(&cr->tcv);
+			pthread_mutex_unlock(&cr->tmu);
+		}
+	}
+}
+
+/* Opens one DATA message: its raw bytes in *p (into cr->raw if compressed). */
+static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, uint32_t *raw_len)
+{
+	pqx_buf v;
+	uint8_t codec;
+	uint32_t body_len, plen = 0;
+	uint64_t poff = 0;
+	const uint8_t *body;
+	size_t n;
+	int r;
+
+	if ((r = xfer_expect(cr->ch, &v, K_DATA)) != 0)
+		return r;
+	if (pqx_buf_get_u8(&v, &codec) != 0 || codec > CODEC_ZSTD_BASE ||
+	    pqx_buf_get_u32(&v, raw_len) != 0 || *raw_len == 0 || *raw_len > DATA_RAW_MAX ||
+	    *raw_len > left || pqx_buf_get_u32(&v, &body_len) != 0 ||
+	    (codec == CODEC_RAW && body_len != *raw_len))
+		return PQX_ERR_FORMAT;
+	if (codec == CODEC_ZSTD_BASE &&
+	    (pqx_buf_get_u64(&v, &poff) != 0 || pqx_buf_get_u32(&v, &plen) != 0 || plen == 0 ||
+		plen > PREFIX_MAX || cr->basefd < 0 || poff > cr->base_size ||
+		plen > cr->base_size - poff))
+		return PQX_ERR_FORMAT;
+	body = pqx_buf_ptr(&v);
+	if (pqx_buf_skip(&v, body_len) != 0 || !padding_ok(&v))
+		return PQX_ERR_FORMAT;
+	if (codec == CODEC_RAW) {
+		*p = body;
+		return 0;
+	}
+	ZSTD_DCtx_reset(cr->zd, ZSTD_reset_session_only);
+	if (codec == CODEC_ZSTD_BASE) {
+		if (cr->pfx == NULL && (cr->pfx = pqx_malloc(PREFIX_MAX)) == NULL)
+			return PQX_ERR_NOMEM;
+		if (pread_all(cr->basefd, cr->pfx, plen, poff) != 0)
+			return fail_peer(cr, PQX_ERR_IO, "can't read the base on the receiver");
+		if (ZSTD_isError(ZSTD_DCtx_refPrefix(cr->zd, cr->pfx, plen)))
+			return PQX_ERR_INTERNAL;
+	}
+	n = ZSTD_decompressDCtx(cr->zd, cr->raw, *raw_len, body, body_len);
+	if (ZSTD_isError(n) || n != *raw_len)
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid compressed data");
+	*p = cr->raw;
+	return 0;
+}
+
 /* Receives the bytes of every item, in order, verifying each. */
 static int recv_data(struct xfer_crecv *cr)
 {
+	struct checker ck[MAXW];
+	pthread_t th[MAXW];
 	size_t it = 0;
 	uint64_t done = 0, left = 0;
-	int r, ok;
+	int r = 0, ok, nth = 0, behind = cr->nw > 1;
 
 	for (size_t i = 0; i < cr->items.n; i++)
 		left += cr->items.v[i].len;
-	while (left > 0) {
-		pqx_buf v;
-		uint8_t codec;
-		uint32_t raw_len, body_len, plen = 0;
-		uint64_t poff = 0;
-		const uint8_t *p, *body;
+	cr->next_task = cr->ready = 0;
+	cr->closing = 0;
+	cr->verr = 0;
+	for (int i = 1; behind && i < cr->nw && left > 0; i++, nth++) {
+		ck[nth].cr = cr;
+		ck[nth].wk = &cr->wk[i];
+		if (pthread_create(&th[nth], NULL, check_items, &ck[nth]) != 0)
+			break;
+	}
+	behind = nth > 0;
+	while (r == 0 && left > 0) {
+		const uint8_t *p;
+		uint32_t raw_len;
 
-		if ((r = xfer_expect(cr->ch, &v, K_DATA)) != 0)
-			return r;
-		if (pqx_buf_get_u8(&v, &codec) != 0 || codec > CODEC_ZSTD_BASE ||
-		    pqx_buf_get_u32(&v, &raw_len) != 0 || raw_len == 0 || raw_len > DATA_RAW_MAX ||
-		    raw_len > left || pqx_buf_get_u32(&v, &body_len) != 0 ||
-		    (codec == CODEC_RAW && body_len != raw_len))
-			return PQX_ERR_FORMAT;
-		if (codec == CODEC_ZSTD_BASE &&
-		    (pqx_buf_get_u64(&v, &poff) != 0 || pqx_buf_get_u32(&v, &plen) != 0 || plen == 0 ||
-			plen > PREFIX_MAX || cr->basefd < 0 || poff > cr->base_size ||
-			plen > cr->base_size - poff))
-			return PQX_ERR_FORMAT;
-		body = pqx_buf_ptr(&v);
-		if (pqx_buf_skip(&v, body_len) != 0 || !padding_ok(&v))
-			return PQX_ERR_FORMAT;
-		if (codec == CODEC_RAW) {
-			p = body;
-		} else {
-			size_t n;
-
-			ZSTD_DCtx_reset(cr->zd, ZSTD_reset_session_only);
-			if (codec == CODEC_ZSTD_BASE) {
-				if (cr->pfx == NULL && (cr->pfx = pqx_malloc(PREFIX_MAX)) == NULL)
-					return PQX_ERR_NOMEM;
-				if (pread_all(cr->basefd, cr->pfx, plen, poff) != 0)
-					return fail_peer(cr, PQX_ERR_IO, "can't read the base on the receiver");
-				if (ZSTD_isError(ZSTD_DCtx_refPrefix(cr->zd, cr->pfx, plen)))
-					return PQX_ERR_INTERNAL;
-			}
-			n = ZSTD_decompressDCtx(cr->zd, cr->raw, raw_len, body, body_len);
-			if (ZSTD_isError(n) || n != raw_len)
-				return fail_peer(cr, PQX_ERR_FORMAT, "invalid compressed data");
-			p = cr->raw;
-		}
+		if ((r = open_data(cr, left, &p, &raw_len)) != 0)
+			break;
 		left -= raw_len;
 		cr->st->bytes_moved += raw_len;
-		while (raw_len > 0) {
+		while (r == 0 && raw_len > 0) {
 			const struct xfer_node *n = &cr->items.v[it];
 			size_t k = n->len - done < raw_len ? (size_t)(n->len - done) : raw_len;
 
-			if (done == 0)
-				verify_start(cr, n);
-			if ((r = take(cr, p, k, n->off + done)) != 0)
-				return r;
+			if (!behind && done == 0)
+				verify_start(&cr->wk[0], n);
+			if (behind) {
+				if (pwrite_all(cr->fd, p, k, n->off + done) != 0)
+					r = PQX_ERR_IO;
+			} else {
+				r = take(cr, &cr->wk[0], p, k, n->off + done);
+			}
+			if (r != 0) {
+				r = r == PQX_ERR_IO ? io_fail(cr) : r;
+				break;
+			}
 			p += k;
 			raw_len -= (uint32_t)k;
-			if ((done += k) == n->len) {
-				if ((r = verify_end(cr, &ok)) != 0)
-					return r;
-				if (!ok)
-					return fail_peer(cr, PQX_ERR_AUTH, "data does not match its chunk id");
-				it++;
-				done = 0;
+			if ((done += k) < n->len)
+				continue;
+			it++;
+			done = 0;
+			if (behind) {
+				pthread_mutex_lock(&cr->tmu);
+				cr->ready = it;
+				r = cr->verr;
+				pthread_cond_signal(&cr->tcv);
+				pthread_mutex_unlock(&cr->tmu);
+			} else if ((r = verify_end(cr, &cr->wk[0], &ok)) == 0 && !ok) {
+				r = PQX_ERR_AUTH;
 			}
 		}
 		if (cr->o->progress != NULL)
 			cr->o->progress(cr->o->progress_ctx, cr->st->bytes, cr->st->bytes_moved);
 	}
-	return 0;
+	pthread_mutex_lock(&cr->tmu);
+	cr->closing = 1;
+	pthread_cond_broadcast(&cr->tcv);
+	pthread_mutex_unlock(&cr->tmu);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	if (r == 0)
+		r = cr->verr;
+	if (r == PQX_ERR_AUTH)
+		return fail_peer(cr, r, "data does not match its chunk id");
+	return r;
 }
 
 static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
@@ -1269,16 +1471,17 @@ static int index_source(struct xfer_crecv *cr, int src, int dirfd, const char *r
 		goto out;
 	if ((r = xfer_index_add_file(cr->ix, src, rel, &sb)) != 0)
 		goto out;
-	xfer_tree_start(cr->tree, 0, 2, index_emit, cr->ix);
+	xfer_tree_start(cr->wk[0].tree, 0, 2, index_emit, cr->ix);
 	for (uint64_t off = 0; off < (uint64_t)sb.st_size;) {
 		size_t n = (uint64_t)sb.st_size - off < IO_BYTES ? (size_t)((uint64_t)sb.st_size - off) : IO_BYTES;
 
-		if ((r = pread_all(fd, cr->io, n, off)) != 0 || (r = xfer_tree_update(cr->tree, cr->io, n)) != 0)
+		if ((r = pread_all(fd, cr->wk[0].io, n, off)) != 0 ||
+		    (r = xfer_tree_update(cr->wk[0].tree, cr->wk[0].io, n)) != 0)
 			break;
 		off += n;
 	}
 	if (r == 0)
-		r = xfer_tree_finish(cr->tree);
+		r = xfer_tree_finish(cr->wk[0].tree);
 out:
 	close(fd);
 	return r;
@@ -1410,7 +1613,7 @@ static int base_check(struct xfer_crecv *cr, pqx_buf *v, int *ok)
 	if (!has || cr->dictfd < 0 || (fd = xfer_open_file(cr->dictfd, name)) < 0)
 		return 0;
 	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != size ||
-	    hash_file(fd, size, got, cr->io) != 0 || !pqx_ct_memeq(got, want, 32)) {
+	    hash_file(fd, size, got, cr->wk[0].io) != 0 || !pqx_ct_memeq(got, want, 32)) {
 		close(fd);
 		return 0;
 	}
@@ -1486,9 +1689,8 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		xfer_index_close(cr->ix);
 		cr->ix = NULL;
 	}
-	if ((r = xfer_tree_root_init(cr->tree, &rh)) != 0)
+	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
 		goto out;
-	cr->unsynced = 0;
 	for (;;) {
 		if ((r = xfer_recv_msg(cr->ch, v, &kind)) != 0)
 			goto out;

@@ -25,8 +25,15 @@
  * first, with no sort and no second b-tree to visit. spans_file serves the
  * deletes of a file's spans. Paths are BLOBs, so no byte of a path is ever
  * interpreted as text.
+ *
+ * A span's id column holds the first 8 bytes of the 32-byte id (ix_key):
+ * rows a third the size make the sorted merge of a commit, which rewrites
+ * the pages the new ids fall into, that much cheaper. A lookup may then
+ * return spans of another id with the same prefix (by chance one in 2^64
+ * per pair; ids are keyed, so no one can aim for it): the caller verifies
+ * every span anyway and moves on to the next candidate.
  */
-#define IX_SCHEMA_VERSION 1
+#define IX_SCHEMA_VERSION 2
 
 static const char ix_schema[] =
     "CREATE TABLE files ("
@@ -40,13 +47,13 @@ static const char ix_schema[] =
     " dev INTEGER NOT NULL,"
     " UNIQUE (src, path));"
     "CREATE TABLE spans ("
-    " id BLOB NOT NULL,"
+    " id INTEGER NOT NULL,"
     " file INTEGER NOT NULL,"
     " off INTEGER NOT NULL,"
     " len INTEGER NOT NULL,"
     " PRIMARY KEY (id, file, off, len)) WITHOUT ROWID;"
     "CREATE INDEX spans_file ON spans (file);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
 
 #define IX_PATH_MAX 4096
 #define IX_BUSY_MS 10000
@@ -131,6 +138,16 @@ static void ix_tx_lost(xfer_index *ix)
 	if (ix->cur_in_tx)
 		ix->cur = 0;
 	ix->cur_in_tx = 0;
+}
+
+/* The first 8 bytes of an id, as SQLite's signed 64-bit integer. */
+static sqlite3_int64 ix_key(const uint8_t id[XFER_INDEX_ID_BYTES])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | id[i];
+	return (sqlite3_int64)v; /* two's complement, as every target of this code */
 }
 
 static int ix_map(int rc)
@@ -339,7 +356,7 @@ static int ix_try_connect(xfer_index *ix, int *bad)
 	 * the id b-tree at commit, sorted: random ids inserted one by one
 	 * would rewrite most of the tree's pages at every commit.
 	 */
-	if ((rc = sqlite3_exec(ix->db, "CREATE TEMP TABLE IF NOT EXISTS stage (id BLOB, file INTEGER,"
+	if ((rc = sqlite3_exec(ix->db, "CREATE TEMP TABLE IF NOT EXISTS stage (id INTEGER, file INTEGER,"
 				       " off INTEGER, len INTEGER)",
 		 NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
@@ -749,7 +766,7 @@ int xfer_index_add(xfer_index *ix, const uint8_t id[XFER_INDEX_ID_BYTES], uint64
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return PQX_ERR_LIMIT;
 	st = ix->st[ix->in_tx ? ST_STAGE_INS : ST_SPAN_INS];
-	if ((rc = sqlite3_bind_blob(st, 1, id, XFER_INDEX_ID_BYTES, SQLITE_STATIC)) !=
+	if ((rc = sqlite3_bind_int64(st, 1, ix_key(id))) !=
 	        SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(st, 2, ix->cur)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)off)) != SQLITE_OK ||
@@ -853,7 +870,7 @@ int xfer_index_lookup(xfer_index *ix, const uint8_t id[XFER_INDEX_ID_BYTES],
 	if (max == 0)
 		return 0;
 	st = ix->st[ST_LOOKUP];
-	if ((rc = sqlite3_bind_blob(st, 1, id, XFER_INDEX_ID_BYTES, SQLITE_STATIC)) !=
+	if ((rc = sqlite3_bind_int64(st, 1, ix_key(id))) !=
 	        SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(st, 2,
 	         max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max)) != SQLITE_OK)

@@ -66,8 +66,9 @@ static void mkid(uint8_t id[XFER_INDEX_ID_BYTES], uint64_t a, uint64_t b)
 		x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
 		pqx_store64_le(id + 8 * i, x ^ (x >> 31));
 	}
-	pqx_store64_le(id, a);
-	pqx_store64_le(id + 8, b);
+	/* (a, b) readable at the end; the index keys on the first 8 bytes, random as in real ids */
+	pqx_store64_le(id + 16, a);
+	pqx_store64_le(id + 24, b);
 }
 
 /* A made-up stat, distinct per n. */
