@@ -1,0 +1,318 @@
+/* pqx tests: what crosses the wire: the receiver's index, verified on use, and reuse across versions. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pqx.h>
+
+#include "harness.h"
+#include "transfer/index.h"
+#include "transfer/transfer.h"
+#include "transfer/tree.h"
+#include "util/util.h"
+
+/*
+ * A sender and a receiver in one process, over a socketpair: the channel's
+ * handshake, then xfer_send on one end and xfer_receive on the other, with
+ * the receiver's index in a temporary folder the tests can also open.
+ */
+
+#define MIB ((size_t)1 << 20)
+
+static char tmp[256], src[300], dst[300], dbpath[320];
+static uint8_t seed_s[32], seed_c[32], key[XFER_KEY_BYTES];
+
+static int accept_any(void *ctx, const uint8_t k[PQX_XWING_PUBLIC_KEY_BYTES])
+{
+	(void)ctx;
+	(void)k;
+	return 0;
+}
+
+struct recv_side {
+	int fd;
+	struct xfer_stats st;
+	int r;
+};
+
+static void *receiver(void *arg)
+{
+	struct recv_side *rs = arg;
+	pqx_socket_io sio;
+	pqx_channel_io io;
+	pqx_channel_opts co;
+	pqx_channel *ch = NULL;
+	struct xfer_opts xo;
+	int dfd;
+
+	memset(&sio, 0, sizeof(sio));
+	sio.fd = rs->fd;
+	sio.timeout_ms = 30000;
+	pqx_channel_io_socket(&io, &sio);
+	memset(&co, 0, sizeof(co));
+	co.authorize = accept_any;
+	memset(&xo, 0, sizeof(xo));
+	memcpy(xo.key, key, sizeof(key));
+	xo.index_path = dbpath;
+	if ((rs->r = pqx_channel_server(&ch, &io, seed_s, &co)) != 0)
+		return NULL;
+	if ((dfd = open(dst, O_RDONLY | O_DIRECTORY)) < 0) {
+		rs->r = PQX_ERR_IO;
+	} else {
+		rs->r = xfer_receive(ch, dfd, &xo, &rs->st);
+		close(dfd);
+	}
+	pqx_channel_free(ch);
+	return NULL;
+}
+
+/* Sends src/name into dst; returns the receiver's result, its stats in *st. */
+static int transfer(const char *name, struct xfer_stats *st)
+{
+	int sv[2], sfd, r;
+	pthread_t th;
+	struct recv_side rs;
+	pqx_socket_io sio;
+	pqx_channel_io io;
+	pqx_channel_opts co;
+	pqx_channel *ch = NULL;
+	struct xfer_opts xo;
+	struct xfer_stats sst;
+	const char *names[1] = { name };
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+		return PQX_ERR_IO;
+	memset(&rs, 0, sizeof(rs));
+	rs.fd = sv[1];
+	pthread_create(&th, NULL, receiver, &rs);
+	memset(&sio, 0, sizeof(sio));
+	sio.fd = sv[0];
+	sio.timeout_ms = 30000;
+	pqx_channel_io_socket(&io, &sio);
+	memset(&co, 0, sizeof(co));
+	co.check_server = accept_any;
+	memset(&xo, 0, sizeof(xo));
+	memcpy(xo.key, key, sizeof(key));
+	xo.compress = 0;
+	memset(&sst, 0, sizeof(sst));
+	if ((r = pqx_channel_client(&ch, &io, seed_c, &co)) == 0 &&
+	    (sfd = open(src, O_RDONLY | O_DIRECTORY)) >= 0) {
+		r = xfer_send(ch, sfd, names, 1, 0, &xo, &sst);
+		close(sfd);
+	}
+	pqx_channel_free(ch);
+	close(sv[0]);
+	pthread_join(th, NULL);
+	close(sv[1]);
+	*st = rs.st;
+	return r != 0 ? r : rs.r;
+}
+
+static uint64_t rng;
+
+static uint8_t *random_bytes(size_t n)
+{
+	uint8_t *p = malloc(n);
+
+	for (size_t i = 0; p != NULL && i < n; i++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		p[i] = (uint8_t)(rng >> 56);
+	}
+	return p;
+}
+
+static int write_file(const char *dir, const char *name, const uint8_t *p, size_t n, time_t mt)
+{
+	char path[600];
+	struct timespec ts[2] = { { mt, 0 }, { mt, 0 } };
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+		return -1;
+	if (write(fd, p, n) != (ssize_t)n || futimens(fd, ts) != 0) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static int same_file(const char *dir, const char *name, const uint8_t *p, size_t n)
+{
+	char path[600];
+	size_t len = 0;
+	uint8_t *got;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((got = t_read_file(path, &len)) == NULL)
+		return 0;
+	ok = len == n && memcmp(got, p, n) == 0;
+	free(got);
+	return ok;
+}
+
+static int setup(void)
+{
+	uint8_t s[8];
+
+	snprintf(tmp, sizeof(tmp), "/tmp/pqx-dedup.XXXXXX");
+	if (mkdtemp(tmp) == NULL)
+		return -1;
+	snprintf(src, sizeof(src), "%s/src", tmp);
+	snprintf(dst, sizeof(dst), "%s/dst", tmp);
+	snprintf(dbpath, sizeof(dbpath), "%s/index.db", tmp);
+	t_rand(seed_s, sizeof(seed_s));
+	t_rand(seed_c, sizeof(seed_c));
+	t_rand(key, sizeof(key));
+	t_rand(s, sizeof(s));
+	rng = pqx_load64_le(s);
+	return mkdir(src, 0755) == 0 && mkdir(dst, 0755) == 0 ? 0 : -1;
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	(void)!system(cmd);
+}
+
+/* A second version: a few overwrites and an insertion. */
+static uint8_t *edit(const uint8_t *p, size_t n, size_t *out_n)
+{
+	uint8_t *q = malloc(n + 1000), *ins = random_bytes(1000);
+
+	if (q == NULL || ins == NULL) {
+		free(q);
+		free(ins);
+		return NULL;
+	}
+	memcpy(q, p, n / 2);
+	memcpy(q + n / 2, ins, 1000);
+	memcpy(q + n / 2 + 1000, p + n / 2, n - n / 2);
+	for (int i = 1; i <= 3; i++)
+		memset(q + (size_t)i * n / 4, 0xa5, 4096);
+	free(ins);
+	*out_n = n + 1000;
+	return q;
+}
+
+/* Only what changed crosses, and the second version is exact. */
+static void test_reuse(void)
+{
+	size_t n = 8 * MIB, n2 = 0;
+	uint8_t *v1 = random_bytes(n), *v2 = v1 ? edit(v1, n, &n2) : NULL;
+	struct xfer_stats st;
+
+	if (setup() != 0 || v2 == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "f", v1, n, 1000000) == 0);
+	CHECK(transfer("f", &st) == 0, "first transfer");
+	CHECK(st.bytes_moved == n, "the first version crosses whole: %llu", (unsigned long long)st.bytes_moved);
+	CHECK(write_file(src, "f", v2, n2, 2000000) == 0);
+	CHECK(transfer("f", &st) == 0, "second transfer");
+	CHECK(same_file(dst, "f", v2, n2), "the second version arrived exactly");
+	CHECK(st.bytes_moved > 0 && st.bytes_moved < n / 20,
+	    "moved %llu of %zu bytes", (unsigned long long)st.bytes_moved, n2);
+	CHECK(st.bytes_reused + st.bytes_moved == n2);
+out:
+	free(v1);
+	free(v2);
+	teardown();
+}
+
+static int add_row(void *ctx, const struct xfer_node *nd)
+{
+	return xfer_index_add(ctx, nd->id, nd->off, nd->len);
+}
+
+/*
+ * The index says the receiver's file holds the new version's chunks, and
+ * the file's stat is exactly what the index recorded, but its bytes are
+ * other bytes: every candidate fails verification, everything crosses, and
+ * the result is the new version.
+ */
+static void test_lying_index(void)
+{
+	size_t n = 4 * MIB;
+	uint8_t *old = random_bytes(n), *want = random_bytes(n);
+	struct xfer_index *ix = NULL;
+	struct xfer_tree *t = NULL;
+	struct xfer_stats st;
+	struct stat sb;
+	char path[600];
+
+	if (setup() != 0 || old == NULL || want == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(dst, "f", old, n, 1000000) == 0);
+	CHECK(write_file(src, "f", want, n, 2000000) == 0);
+	snprintf(path, sizeof(path), "%s/f", dst);
+	CHECK(stat(path, &sb) == 0);
+	/* Rows for the wanted bytes, pointing into the file that holds others. */
+	CHECK(xfer_index_open(&ix, dbpath) == 0 && (t = xfer_tree_new(key, 2)) != NULL);
+	if (ix == NULL || t == NULL)
+		goto out;
+	CHECK(xfer_index_begin(ix) == 0 && xfer_index_add_file(ix, XFER_SRC_ROOT, "f", &sb) == 0);
+	xfer_tree_start(t, 0, 2, add_row, ix);
+	CHECK(xfer_tree_update(t, want, n) == 0 && xfer_tree_finish(t) == 0);
+	CHECK(xfer_index_commit(ix) == 0);
+	CHECK(xfer_index_file_current(ix, XFER_SRC_ROOT, "f", &sb) == 1, "the index believes it");
+	xfer_index_close(ix);
+	ix = NULL;
+	CHECK(transfer("f", &st) == 0);
+	CHECK(same_file(dst, "f", want, n), "the right bytes, not the index's");
+	CHECK(st.bytes_reused == 0 && st.bytes_moved == n,
+	    "reused %llu, moved %llu", (unsigned long long)st.bytes_reused,
+	    (unsigned long long)st.bytes_moved);
+out:
+	xfer_index_close(ix);
+	xfer_tree_free(t);
+	free(old);
+	free(want);
+	teardown();
+}
+
+/* A damaged index database: rebuilt, and the transfer is right. */
+static void test_garbage_index(void)
+{
+	size_t n = 2 * MIB;
+	uint8_t *v = random_bytes(n);
+	struct xfer_stats st;
+	int fd;
+
+	if (setup() != 0 || v == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "f", v, n, 1000000) == 0);
+	CHECK(transfer("f", &st) == 0);
+	if ((fd = open(dbpath, O_WRONLY)) >= 0) {
+		CHECK(pwrite(fd, v, 65536, 0) == 65536);
+		close(fd);
+	}
+	CHECK(write_file(src, "f", v, n, 3000000) == 0);
+	CHECK(transfer("f", &st) == 0, "a garbage index is rebuilt");
+	CHECK(same_file(dst, "f", v, n));
+out:
+	free(v);
+	teardown();
+}
+
+int main(void)
+{
+	t_run("dedup: only what changed crosses", test_reuse);
+	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
+	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
+	return t_done();
+}
