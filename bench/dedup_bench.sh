@@ -22,6 +22,10 @@
 #      version (its best case), and against the whole file (pqx send without
 #      --dict, rsync, both to an empty destination). Without --dict in this
 #      pqx, that row is skipped, saying so.
+# pqx runs with its defaults (compression chosen by measured cost: on
+# loopback the wire is faster than zstd, so it mostly sends raw) and with
+# --compress 3 (always zstd level 3, rsync -az's default level); in (c) also
+# with --bwlimit 119M, a 1 Gbit/s link, where its own choice is measured.
 #
 # Wire bytes: pqx send --json's wire_bytes_out/in (what the client wrote to
 # and read from its TCP socket); for rsync -e "ssh -v ...", ssh's own
@@ -317,6 +321,8 @@ restore() {
 	[ $# -eq 0 ] || cp -a "$@" "$rd/" || fail "can't copy the old version into $rd"
 }
 json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" pqx.json; }
+# XARGS: more options for pqx send (the --compress 3 rows).
+XARGS=""
 # pqx_run KEY LABEL SRC OLD|- [--dict DIR_SERVER DIR_CLIENT]: destination
 # p/dst (holding OLD, or empty for -); the result is p/dst/$(basename SRC).
 pqx_run() {
@@ -334,7 +340,7 @@ pqx_run() {
 	t0=$(now)
 	# shellcheck disable=SC2086
 	PQX_CONFIG_DIR=$dir/state/cli HOME=$dir/state/cli "$PQX" send -q --json -i client.key \
-		--server-key "$SK" $cargs "$src" "pqx://127.0.0.1:$PP/dst" >pqx.json 2>pqx.err
+		--server-key "$SK" $cargs $XARGS "$src" "pqx://127.0.0.1:$PP/dst" >pqx.json 2>pqx.err
 	rc=$?
 	t1=$(now)
 	stop_serve
@@ -405,16 +411,21 @@ round=0
 while [ "$round" -lt "$ROUNDS" ]; do
 	round=$((round + 1)) rline=""
 	pqx_run a_pqx "(a) pqx send" a/new/data.bin a/old/data.bin
+	XARGS="--compress 3"
+	pqx_run a_pqxz "(a) pqx send --compress 3" a/new/data.bin a/old/data.bin
+	XARGS=""
 	rsync_run a_ra "(a) rsync -a" -a a/new/data.bin a/old/data.bin
 	rsync_run a_raz "(a) rsync -az" -az a/new/data.bin a/old/data.bin
 	echo "   round $round:$rline" | sed 's/,$//'
 done
 header
 row a_pqx "pqx send"
+row a_pqxz "pqx send --compress 3"
 row a_ra "rsync -a"
 row a_raz "rsync -az"
 ratio a_pqx a_ra "rsync -a"
 ratio a_pqx a_raz "rsync -az"
+ratio a_pqxz a_raz "rsync -az (pqx --compress 3)"
 rm -rf a p/dst r/dst
 
 # ---- (b) real trees ----
@@ -430,16 +441,21 @@ tree_case() {
 	while [ "$round" -lt "$ROUNDS" ]; do
 		round=$((round + 1)) rline=""
 		pqx_run "$1_pqx" "$2: pqx send" "$4" "$3"
+		XARGS="--compress 3"
+		pqx_run "$1_pqxz" "$2: pqx send --compress 3" "$4" "$3"
+		XARGS=""
 		rsync_run "$1_ra" "$2: rsync -a" -a "$4" "$3"
 		rsync_run "$1_raz" "$2: rsync -az" -az "$4" "$3"
 		echo "   round $round:$rline" | sed 's/,$//'
 	done
 	header
 	row "$1_pqx" "pqx send"
+	row "$1_pqxz" "pqx send --compress 3"
 	row "$1_ra" "rsync -a"
 	row "$1_raz" "rsync -az"
 	ratio "$1_pqx" "$1_ra" "rsync -a"
 	ratio "$1_pqx" "$1_raz" "rsync -az"
+	ratio "$1_pqxz" "$1_raz" "rsync -az (pqx --compress 3)"
 	rm -rf p/dst r/dst
 }
 
@@ -526,6 +542,13 @@ while [ "$round" -lt "$ROUNDS" ]; do
 	if [ "$has_dict" -eq 1 ]; then
 		dict_clean
 		pqx_run c_pqxd "(c) pqx send --dict" c/new/model.bin - --dict "$dir/c/dict-srv" "$dir/c/dict-cli"
+		dict_clean
+		XARGS="--compress 3"
+		pqx_run c_pqxdz "(c) pqx send --dict --compress 3" c/new/model.bin - --dict "$dir/c/dict-srv" "$dir/c/dict-cli"
+		dict_clean
+		XARGS="--bwlimit 119M"
+		pqx_run c_pqxdb "(c) pqx send --dict --bwlimit 119M" c/new/model.bin - --dict "$dir/c/dict-srv" "$dir/c/dict-cli"
+		XARGS=""
 	fi
 	rsync_run c_ra "(c) rsync -a, old at dst" -a c/new/model.bin c/old/model.bin
 	rsync_run c_raz "(c) rsync -az, old at dst" -az c/new/model.bin c/old/model.bin
@@ -536,11 +559,15 @@ while [ "$round" -lt "$ROUNDS" ]; do
 done
 header
 row c_pqxd "pqx send --dict (base in dicts, dst empty)"
+row c_pqxdz "pqx send --dict --compress 3"
+row c_pqxdb "pqx send --dict --bwlimit 119M (1 Gbit/s)"
 row c_ra "rsync -a (old version at dst)"
 row c_raz "rsync -az (old version at dst)"
 row c_pqx0 "pqx send (whole file, dst empty)"
 row c_ra0 "rsync -a (whole file, dst empty)"
 row c_raz0 "rsync -az (whole file, dst empty)"
+ratio c_pqxdz c_raz "rsync -az (old at dst; pqx --compress 3)"
+ratio c_pqxdz c_raz0 "rsync -az (whole; pqx --compress 3)"
 ratio c_pqxd c_ra "rsync -a (old at dst)"
 ratio c_pqxd c_raz "rsync -az (old at dst)"
 ratio c_pqxd c_ra0 "rsync -a (whole file)"

@@ -26,3 +26,8 @@ sh bench/age_bench.sh "$BUILD" "${PQX_AGE_BENCH_MIB:-1024}" || exit 1
 # same run; handshake latency and rate; memory (bench/net_bench.sh).
 echo "== pqx send/serve on loopback vs socat, ssh and scp"
 sh bench/net_bench.sh "$BUILD" "${PQX_NET_BENCH_MIB:-1024}" || exit 1
+
+# Only what is missing crosses: pqx send against rsync over ssh when the
+# receiver holds an old version (bench/dedup_bench.sh).
+echo "== pqx send vs rsync: what crosses when the receiver holds an old version"
+sh bench/dedup_bench.sh "$BUILD" || exit 1

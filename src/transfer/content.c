@@ -303,10 +303,14 @@ static void zctl_init(struct zctl *z, int mode)
 }
 
 /* The level for the next message: 0 for raw. */
-static int zctl_pick(struct zctl *z, int base)
+static int zctl_pick(struct zctl *z, int base, double floor)
 {
 	double best;
 	int pick = 0;
+
+	/* A --bwlimit is a wire at most that fast, whatever the sends took so far. */
+	if (z->w < floor)
+		z->w = floor;
 
 	if (z->mode >= 0)
 		return z->mode;
@@ -509,6 +513,8 @@ static void bw_wait(struct xfer_csend *cs, size_t n)
 
 	if (cs->o->bwlimit == 0)
 		return;
+	if (cs->bw_bytes == 0)
+		cs->bw_t0 = mono(); /* the limit counts from the first byte */
 	cs->bw_bytes += n;
 	ahead = (double)cs->bw_bytes / (double)cs->o->bwlimit - (mono() - cs->bw_t0);
 	if (ahead > 0) {
@@ -568,7 +574,8 @@ static size_t compress(struct xfer_csend *cs, int level, size_t n, uint64_t *pof
 static int flush_data(struct xfer_csend *cs)
 {
 	size_t raw = cs->raw_len, body = raw, plen = 0, zn = 0;
-	int level = zctl_pick(&cs->z, cs->basefd >= 0), codec = CODEC_RAW, r;
+	int level = zctl_pick(&cs->z, cs->basefd >= 0,
+	    cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0), codec = CODEC_RAW, r;
 	uint64_t poff = 0;
 
 	if (raw == 0)

@@ -799,4 +799,96 @@ elif ! grep -q 'closed 8 of 8' idle.out; then
 fi
 check "the server logs the refusals and drops idle connections" "$why"
 
+# ---- 9. only what is missing crosses ----
+# edit IN OUT: IN with three 4 KiB overwrites and a 1000-byte insertion.
+edit() {
+	ed_n=$(size "$1")
+	{
+		head -c $((ed_n / 2)) "$1"
+		head -c 1000 /dev/urandom
+		tail -c +$((ed_n / 2 + 1)) "$1"
+	} >"$2.tmp"
+	for ed_at in $((ed_n / 4)) $((ed_n * 3 / 4)) $((ed_n / 8)); do
+		head -c 4096 /dev/urandom | dd of="$2.tmp" bs=1 seek="$ed_at" conv=notrunc 2>/dev/null
+	done
+	mv "$2.tmp" "$2"
+}
+mkdir -p dd1 root/dd
+head -c 8000000 /dev/urandom >dd1/v
+# shellcheck disable=SC2086
+cl send $C --json dd1/v "$U/dd"
+m1=$(moved)
+edit dd1/v dd1/v2 && mv dd1/v2 dd1/v
+# shellcheck disable=SC2086
+cl send $C --json --stats dd1/v "$U/dd"
+m2=$(moved)
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="exit $rc: $(errline)"
+elif ! cmp -s dd1/v root/dd/v; then
+	why="the new version differs"
+elif [ "${m1:-0}" -ne 8000000 ] || [ -z "$m2" ] || [ "$m2" -gt 400000 ]; then
+	why="moved ${m1:-?} then ${m2:-?} bytes (want 8000000, then under 400000)"
+elif ! grep -q "already there" err || ! grep -q "on the wire" err; then
+	why="no --stats lines: $(errline)"
+fi
+check "send a new version: only the changed chunks cross (moved ${m2:-?} of 8001000 bytes), --stats says so" "$why"
+
+# A file the receiver holds under another name is a source too (the index).
+cp dd1/v dd1/copy
+# shellcheck disable=SC2086
+cl send $C --json dd1/copy "$U/dd"
+m4=$(moved)
+check "a file the receiver already holds under another name does not cross again (moved ${m4:-?} bytes)" \
+	"$([ "$rc" -eq 0 ] && cmp -s dd1/copy root/dd/copy && [ -n "$m4" ] && [ "$m4" -lt 100000 ] || echo "exit $rc, moved ${m4:-?}: $(errline)")"
+
+# The same for get: the client's own index.
+mkdir -p gdd
+# shellcheck disable=SC2086
+cl get $C -q "$U/dd/v" -o gdd
+edit root/dd/v root/dd/v.new && mv root/dd/v.new root/dd/v
+# shellcheck disable=SC2086
+cl get $C --json "$U/dd/v" -o gdd
+m3=$(moved)
+check "get a new version: only the changed chunks cross (moved ${m3:-?} bytes)" \
+	"$([ "$rc" -eq 0 ] && cmp -s root/dd/v gdd/v && [ -n "$m3" ] && [ "$m3" -lt 400000 ] || echo "exit $rc, moved ${m3:-?}: $(errline)")"
+
+# A shared base: both sides hold the old version in their --dict.
+mkdir -p dS dC dn root/dx
+head -c 6000000 /dev/zero | tr '\0' 'a' >dn/tmp.txt
+i=0
+while [ "$i" -lt 2000 ]; do
+	echo "line $i $(od -An -N8 -tx8 /dev/urandom)"
+	i=$((i + 1))
+done >dS/base.txt
+cat dS/base.txt dn/tmp.txt >dS/m && rm dn/tmp.txt dS/base.txt
+cp dS/m dC/m
+sed 's/line 1\([0-9]\)/LINE 1\1/' dS/m >dn/m
+serve dict.log 0 root s.key auth --dict dS
+DPORT=$SPORT
+pids="$pids $SPID"
+# shellcheck disable=SC2086
+cl send $C --json --dict dC --compress 3 dn/m "pqx://127.0.0.1:$DPORT/dx"
+dd_data=$(sed -n 's/.*"bytes_data":\([0-9]*\).*/\1/p' out)
+check "--dict on both sides: a zstd delta against the shared base (${dd_data:-?} bytes of data for $(size dn/m))" \
+	"$([ "$rc" -eq 0 ] && cmp -s dn/m root/dx/m && [ -n "$dd_data" ] && [ "$dd_data" -lt 200000 ] || echo "exit $rc, data ${dd_data:-?}: $(errline)")"
+# A base that differs on the receiver is refused as a base, and the file still arrives.
+printf 'x' >>dC/m
+rm -f root/dx/m
+# shellcheck disable=SC2086
+cl send $C --json --dict dC --compress 3 dn/m "pqx://127.0.0.1:$DPORT/dx"
+check "a base that differs between the sides is not used, the file still arrives" \
+	"$([ "$rc" -eq 0 ] && cmp -s dn/m root/dx/m || echo "exit $rc: $(errline)")"
+for bad in "--compress 20" "--compress fast" "--bwlimit 0" "--bwlimit 5X"; do
+	# shellcheck disable=SC2086
+	cl send $C $bad dn/m "$U/dx"
+	check "pqx send $bad: refused with a clear error" \
+		"$([ "$rc" -eq 1 ] && grep -q '^pqx: error: --' err || echo "exit $rc: $(errline)")"
+done
+# shellcheck disable=SC2086
+cl send $C --json --bwlimit 2M dd1/v "$U/bw"
+bw_s=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' out)
+check "--bwlimit 2M: 8 MB take at least 3 seconds (took ${bw_s:-?} s)" \
+	"$([ "$rc" -eq 0 ] && awk -v s="${bw_s:-0}" 'BEGIN { exit !(s >= 3) }' || echo "exit $rc: $(errline)")"
+
 exit "$status"
