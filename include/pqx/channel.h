@@ -16,6 +16,7 @@ enum {
 	PQX_ERR_TIMEOUT = -32,      /* the peer was silent too long */
 	PQX_ERR_CLOSED = -33,       /* the peer closed the channel cleanly */
 	PQX_ERR_PEER_ERROR = -34,   /* the peer sent an error record */
+	PQX_ERR_CHANGED = -35,      /* a file changed while it was being sent */
 };
 
 #define PQX_CHANNEL_MAX_RECORD ((1u << 20) + 256) /* payload bytes per record */

@@ -781,8 +781,10 @@ static void release_window(struct xfer_csend *cs, int stop)
 	pthread_mutex_unlock(&cs->mu);
 }
 
-int xfer_csend_file(struct xfer_csend *cs, int fd, uint64_t size)
+int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb)
 {
+	uint64_t size = (uint64_t)sb->st_size;
+	struct stat now;
 	uint8_t root[32];
 	pthread_t th;
 	pqx_buf v;
@@ -812,6 +814,15 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, uint64_t size)
 		return r;
 	if ((r = pqx_hmac_final(cs->root, root)) != 0)
 		return r;
+	/*
+	 * A file written to while it was read may have given bytes of two
+	 * versions that each match their ids: refuse it rather than let it land.
+	 */
+	if (fstat(fd, &now) != 0 || now.st_size != sb->st_size ||
+	    now.st_mtim.tv_sec != sb->st_mtim.tv_sec || now.st_mtim.tv_nsec != sb->st_mtim.tv_nsec) {
+		xfer_refuse(cs->ch, "the file changed while it was sent");
+		return PQX_ERR_CHANGED;
+	}
 	pqx_buf_reset(cs->b);
 	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 || (r = pqx_buf_put(cs->b, root, 32)) != 0 ||
 	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_expect(cs->ch, &v, K_FILE_OK)) != 0)

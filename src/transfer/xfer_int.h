@@ -43,8 +43,12 @@ void xfer_csend_free(struct xfer_csend *cs);
  */
 PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path,
     int *skip);
-/* Sends the contents of fd (size bytes) and waits for FILE_OK. */
-PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, uint64_t size);
+/*
+ * Sends the contents of fd (sb: its stat when the entry was made) and waits
+ * for FILE_OK. A file whose size or mtime changed meanwhile is refused to
+ * the peer (PQX_ERR_CHANGED) before it can land.
+ */
+PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb);
 
 /* ---- the receiver's side (content.c) ---- */
 

@@ -38,6 +38,7 @@ const char *pqx_strerror(int err)
 	case -32: return "timed out";
 	case -33: return "the connection was closed";
 	case -34: return "the peer reported an error";
+	case -35: return "a file changed while it was being sent (run again)";
 	default: return "unknown error";
 	}
 }

@@ -891,4 +891,16 @@ bw_s=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' out)
 check "--bwlimit 2M: 8 MB take at least 3 seconds (took ${bw_s:-?} s)" \
 	"$([ "$rc" -eq 0 ] && awk -v s="${bw_s:-0}" 'BEGIN { exit !(s >= 3) }' || echo "exit $rc: $(errline)")"
 
+# A file that grows while it is sent is refused, and nothing lands.
+head -c 60000000 /dev/urandom >dd1/grow
+# shellcheck disable=SC2086
+timeout 60 "$PQX" send $C --bwlimit 30M dd1/grow "$U/gr" >out 2>err &
+gpid=$!
+sleep 1
+printf 'more' >>dd1/grow
+wait "$gpid"
+rc=$?
+check "a file that changes while it is sent is refused; nothing under its name" \
+	"$([ "$rc" -eq 1 ] && grep -q 'changed while' err && [ ! -e root/gr/grow ] || echo "exit $rc: $(errline)")"
+
 exit "$status"
