@@ -64,6 +64,10 @@ step "pqx get -i alice.key ... pqx://127.0.0.1:$PORT/inbox/model.bin -o fetched 
 cmp model.bin fetched/model.bin && echo "fetched file is identical"
 step "send it again: nothing is missing, so nothing crosses"
 "$PQX" send -i alice.key --server-key "$("$PQX" keygen -y server.key)" --json model.bin "pqx://127.0.0.1:$PORT/inbox"
+step "change 64 KiB in the middle and send the new version: only the changed chunks cross"
+head -c 65536 /dev/urandom | dd of=model.bin bs=65536 seek=100 conv=notrunc 2>/dev/null
+"$PQX" send -i alice.key --server-key "$("$PQX" keygen -y server.key)" --stats model.bin "pqx://127.0.0.1:$PORT/inbox"
+cmp model.bin srv/inbox/model.bin && echo "the server's copy is the new version"
 kill $SERVER; wait $SERVER 2>/dev/null || true
 echo "server log:"
 cut -c1-160 serve.log

@@ -1327,6 +1327,7 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 
 	if ((r = xfer_expect(cr->ch, &v, K_DATA)) != 0)
 		return r;
+	cr->st->bytes_data += 1 + pqx_buf_len(&v); /* as sent: the kind byte is read */
 	if (pqx_buf_get_u8(&v, &codec) != 0 || codec > CODEC_ZSTD_BASE ||
 	    pqx_buf_get_u32(&v, raw_len) != 0 || *raw_len == 0 || *raw_len > DATA_RAW_MAX ||
 	    *raw_len > left || pqx_buf_get_u32(&v, &body_len) != 0 ||
