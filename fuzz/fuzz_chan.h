@@ -34,8 +34,9 @@
  *   returns, so near stops without its channel dying. After
  *   FUZZ_CHAN_MAX_EMPTY of them the transport fails instead and the pair is
  *   keyed again before the next input (it never happened in our runs).
- * - near's records (HAVE lists, FILE_OK, error records, blocks) are counted
- *   and dropped: far never reads, so its receive counter does not matter.
+ * - near's records (NEED, LIST, BITMAP, DATA, FILE_OK, error records) are
+ *   counted and dropped: far never reads, so its receive counter does not
+ *   matter.
  *
  * Input messages: u16be length || that many bytes (fewer at the end of the
  * input), each the payload of one data record (a transfer message: u8 kind
@@ -371,6 +372,41 @@ static void fuzz_fs_events(const char *inside, int check)
 		}
 	}
 	FUZZ_ASSERT(n < 0 && errno == EAGAIN);
+}
+
+/*
+ * The receiver's chunk index (struct xfer_opts index_path): a fresh
+ * database for each input, so that a run depends on its input alone, in a
+ * scratch directory of its own beside base, not in it: SQLite opens the
+ * database's directory too, which the watch on base would report.
+ */
+static char fzix_dir[PATH_MAX], fzix_db[PATH_MAX + 16];
+
+static void fuzz_index_cleanup(void)
+{
+	if (fzix_dir[0] != '\0')
+		fuzz_rm_rf(fzix_dir);
+}
+
+/* Before each input: the index path, with whatever the last input left there removed. */
+static inline const char *fuzz_index_fresh(const char *tag)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char p[PATH_MAX + 32];
+
+	if (fzix_dir[0] == '\0') {
+		const char *tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+
+		snprintf(fzix_dir, sizeof(fzix_dir), "%s/pqx-fuzz-%s-index.XXXXXX", tmp, tag);
+		FUZZ_ASSERT(mkdtemp(fzix_dir) != NULL);
+		atexit(fuzz_index_cleanup);
+		snprintf(fzix_db, sizeof(fzix_db), "%s/index.db", fzix_dir);
+	}
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", fzix_db, suffix[i]);
+		FUZZ_ASSERT(unlink(p) == 0 || errno == ENOENT);
+	}
+	return fzix_db;
 }
 
 /*

@@ -10,15 +10,20 @@
 
 /*
  * Input: a selector byte, then the client's messages, each u16be length ||
- * bytes (see fuzz_chan.h): a REQUEST (send or get, a path), then entries
- * and blocks for a push, or HAVE and FILE_OK answers for a pull.
+ * bytes (see fuzz_chan.h): a REQUEST (send or get, a path), then entries,
+ * LISTs, DATA and FILE_ENDs for a push, or NEED, BITMAP and FILE_OK answers
+ * for a pull.
  *
  * serve_session() below is what cli/serve.c's handle() does once the
  * channel is up, step for step (handle() is static in the CLI and also
  * does the handshake over the socket, the authorized file and the log; if
  * that part moves into a function the CLI shares, call it here instead).
  * The selector plays the client's authorized line: bit 0 send-only, bit 1
- * get-only, bit 2 dir=home.
+ * get-only, bit 2 dir=home; and bit 3 the server's --compress 1 (its
+ * default, automatic, depends on timing). The chunking key is fuzz_key, the
+ * same for every client (the CLI derives it with xfer_pair_key); a push
+ * gets a chunk index (fresh for each input, see fuzz_index_fresh), as the
+ * CLI's does in the config directory.
  *
  * Each input gets a fresh root BASE/root: pub/a.txt, pub/sub/b.bin,
  * home/h.txt, and the links up -> ../outside and abs -> BASE/outside.
@@ -34,7 +39,7 @@ static const uint8_t fuzz_key[XFER_KEY_BYTES] = { 1 };
 struct session {
 	int rootfd;
 	const char *dir;
-	int may_send, may_get;
+	int may_send, may_get, compress;
 };
 
 static void quiet(void *ctx, const char *msg)
@@ -54,6 +59,8 @@ static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op 
 
 	memset(&xo, 0, sizeof(xo));
 	xo.warn = quiet;
+	xo.compress = c->compress;
+	memcpy(xo.key, fuzz_key, sizeof(xo.key));
 	*opp = 0;
 	if ((r = xfer_read_request(ch, &op, path)) != 0)
 		return r;
@@ -76,7 +83,8 @@ static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op 
 			r = PQX_ERR_IO;
 			goto out;
 		}
-		if ((r = xfer_accept(ch, fuzz_key)) == 0)
+		xo.index_path = fuzz_index_fresh("serve");
+		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_receive(ch, target, &xo, st);
 	} else {
 		struct stat sb;
@@ -87,7 +95,7 @@ static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op 
 			r = PQX_ERR_IO;
 			goto out;
 		}
-		if ((r = xfer_accept(ch, fuzz_key)) == 0)
+		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_send(ch, base, names, 1, 1, &xo, st);
 	}
 	if (r == 0) {
@@ -167,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.may_send = !(sel & 2);
 	c.may_get = !(sel & 1);
 	c.dir = (sel & 4) ? "home" : "";
+	c.compress = (sel & 8) ? 1 : 0;
 	fuzz_fs_events("root", 0);
 
 	fuzz_chan_begin(1, size > 0 ? data + 1 : data, size > 0 ? size - 1 : 0);

@@ -11,7 +11,10 @@
 /*
  * Input: transfer messages, each u16be length || bytes (see fuzz_chan.h),
  * sent by the peer over a channel keyed once per process; the side under
- * test is xfer_receive, as in `pqx get` and in `pqx serve` for a push.
+ * test is xfer_receive, as in `pqx get` and in `pqx serve` for a push,
+ * with the chunking key all zeros and a chunk index (fresh for each input,
+ * see fuzz_index_fresh), without which every level-2 node is WHOLE and the
+ * LISTs of levels 1 and 0 are never read.
  *
  * Each input gets a fresh directory BASE/in holding a file keep.txt ("hello",
  * mtime 1700000000: a FILE entry of size 5 with that mtime is skipped) and
@@ -59,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&xo, 0, sizeof(xo));
 	memset(&st, 0, sizeof(st));
 	xo.warn = warn_quiet;
+	xo.index_path = fuzz_index_fresh("recv");
 	r = xfer_receive(fc.near, dfd, &xo, &st);
 	fuzz_report("xfer_receive", r, st.files, st.bytes_moved);
 	FUZZ_ASSERT(r <= 0);

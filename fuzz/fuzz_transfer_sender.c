@@ -1,4 +1,4 @@
-/* pqx fuzz: the transfer sender (xfer_send) facing arbitrary HAVE and FILE_OK answers. */
+/* pqx fuzz: the transfer sender (xfer_send) facing arbitrary NEED, BITMAP and FILE_OK answers. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,17 +10,21 @@
 
 /*
  * Input: a selector byte, then the receiver's answers as messages, each
- * u16be length || bytes (see fuzz_chan.h): HAVE lists (state, more, block
- * numbers and hashes) and FILE_OK, or anything else.
+ * u16be length || bytes (see fuzz_chan.h): NEED, a BITMAP for each LIST
+ * the sender sends, FILE_OK, or anything else. The chunking key is all
+ * zeros.
  *
  * The sender sends, from a tree made once (BASE/tree), the names that the
  * selector's bits 1-3 pick; bit 0 makes it confined as in `pqx serve`
- * (names may not climb out or pass through links). The tree:
- *   empty (0 bytes), small (100 bytes), two (1 MiB + 17 bytes: two blocks),
- *   d/f (10 bytes), d/l -> f, d/p (a FIFO: skipped with a warning),
+ * (names may not climb out or pass through links); bit 4 makes it compress
+ * its DATA with zstd level 1 (--compress 1: the automatic choice depends on
+ * timing, so a run would not depend on its input alone). The tree:
+ *   empty (0 bytes), small (100 bytes), two (1 MiB + 17 bytes: 80 chunks,
+ *   2 level-1 nodes, 1 level-2 node), d/f (10 bytes), d/l -> f, d/p (a
+ *   FIFO: skipped with a warning),
  *   up -> ../outside and abs -> BASE/outside (links out).
  * File bytes follow fuzz_pattern() below (gen_seeds.c makes answers with
- * the right block hashes from the same formula). Sets 4 and 5 name
+ * the right node counts from the same formula). Sets 4 and 5 name
  * up/secret and abs/secret, always confined: they must fail without
  * touching BASE/outside.
  *
@@ -116,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&xo, 0, sizeof(xo));
 	memset(&st, 0, sizeof(st));
 	xo.warn = quiet;
+	xo.compress = (sel & 0x10) ? 1 : 0;
 	r = xfer_send(fc.near, treefd, sets[set], n, confined, &xo, &st);
 	fuzz_report("xfer_send", r, st.files, st.bytes_moved);
 	FUZZ_ASSERT(r <= 0);

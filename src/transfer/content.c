@@ -1458,7 +1458,8 @@ static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
 			need += w->x[l + 1].st[i] == ST_NEED;
 		w->x[l].n = 0;
 		if (need == 0) {
-			memset(w->x[l + 1].nch, 0, w->x[l + 1].n * sizeof(uint32_t));
+			for (size_t i = 0; i < w->x[l + 1].n; i++)
+				w->x[l + 1].nch[i] = 0;
 			continue;
 		}
 		if ((r = get_list(cr, &w->x[l + 1], &w->x[l], l, cur)) != 0)
@@ -1467,9 +1468,19 @@ static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
 			return r;
 	}
 	cr->items.n = 0;
-	if ((r = win_items(w, push_item, &cr->items)) != 0)
+	if ((r = win_items(w, push_item, &cr->items)) != 0 || (r = recv_data(cr)) != 0)
 		return r;
-	return recv_data(cr);
+	/*
+	 * The nodes that were expanded are in place now too (their children
+	 * tile them, hash to their ids and were each verified): the index
+	 * learns them, so the next copy of these bytes is found whole.
+	 */
+	for (int l = 1; cr->ix != NULL && l < XFER_TREE_LEVELS; l++)
+		for (size_t i = 0; i < w->x[l].n; i++)
+			if (w->x[l].st[i] == ST_NEED &&
+			    xfer_index_add(cr->ix, w->x[l].v[i].id, w->x[l].v[i].off, w->x[l].v[i].len) != 0)
+				break;
+	return 0;
 }
 
 /* Adds a row to the index for every node of the file being indexed. */
