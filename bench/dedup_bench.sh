@@ -24,7 +24,8 @@
 #      pqx, that row is skipped, saying so.
 # pqx runs with its defaults (compression chosen by measured cost: on
 # loopback the wire is faster than zstd, so it mostly sends raw) and with
-# --compress 3 (always zstd level 3, rsync -az's default level); in (c) also
+# --compress 3 (always zstd level 3, rsync -az's default level), in (a) also
+# with the old version sent through pqx first (untimed: a warm index); in (c) also
 # with --bwlimit 119M, a 1 Gbit/s link, where its own choice is measured.
 #
 # Wire bytes: pqx send --json's wire_bytes_out/in (what the client wrote to
@@ -321,14 +322,17 @@ restore() {
 	[ $# -eq 0 ] || cp -a "$@" "$rd/" || fail "can't copy the old version into $rd"
 }
 json_num() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" pqx.json; }
-# XARGS: more options for pqx send (the --compress 3 rows).
+# XARGS: more options for pqx send (the --compress 3 rows). WARM=1: the old
+# version reaches the destination through pqx (untimed), so the server's
+# index already knows it, as when each version is sent with pqx.
 XARGS=""
+WARM=0
 # pqx_run KEY LABEL SRC OLD|- [--dict DIR_SERVER DIR_CLIENT]: destination
 # p/dst (holding OLD, or empty for -); the result is p/dst/$(basename SRC).
 pqx_run() {
 	key=$1 label=$2 src=$3 old=$4
 	shift 4
-	if [ "$old" = - ]; then restore p/dst; else restore p/dst "$old"; fi
+	if [ "$old" = - ] || [ "$WARM" = 1 ]; then restore p/dst; else restore p/dst "$old"; fi
 	rm -rf state && mkdir -p state/cli || fail "can't reset state"
 	sargs="" cargs=""
 	if [ $# -gt 0 ]; then
@@ -336,6 +340,12 @@ pqx_run() {
 	fi
 	# shellcheck disable=SC2086
 	start_serve p $sargs
+	if [ "$WARM" = 1 ]; then
+		# Untimed: the old version arrives with pqx, so the server's index knows it.
+		PQX_CONFIG_DIR=$dir/state/cli HOME=$dir/state/cli "$PQX" send -q -i client.key \
+			--server-key "$SK" "$old" "pqx://127.0.0.1:$PP/dst" 2>pqx.err ||
+			fail "$label: the untimed first send failed: $(tail -3 pqx.err | tr '\n' ' ')"
+	fi
 	sync
 	t0=$(now)
 	# shellcheck disable=SC2086
@@ -414,6 +424,9 @@ while [ "$round" -lt "$ROUNDS" ]; do
 	XARGS="--compress 3"
 	pqx_run a_pqxz "(a) pqx send --compress 3" a/new/data.bin a/old/data.bin
 	XARGS=""
+	WARM=1
+	pqx_run a_pqxw "(a) pqx send, warm index" a/new/data.bin a/old/data.bin
+	WARM=0
 	rsync_run a_ra "(a) rsync -a" -a a/new/data.bin a/old/data.bin
 	rsync_run a_raz "(a) rsync -az" -az a/new/data.bin a/old/data.bin
 	echo "   round $round:$rline" | sed 's/,$//'
@@ -421,11 +434,13 @@ done
 header
 row a_pqx "pqx send"
 row a_pqxz "pqx send --compress 3"
+row a_pqxw "pqx send (old version sent with pqx)"
 row a_ra "rsync -a"
 row a_raz "rsync -az"
 ratio a_pqx a_ra "rsync -a"
 ratio a_pqx a_raz "rsync -az"
 ratio a_pqxz a_raz "rsync -az (pqx --compress 3)"
+ratio a_pqxw a_ra "rsync -a (pqx warm index)"
 rm -rf a p/dst r/dst
 
 # ---- (b) real trees ----

@@ -33,7 +33,7 @@
 /* A window holds at most WIN_CHUNKS - 1 + a level-2 node's chunks. */
 #define WIN_MAX (WIN_CHUNKS + XFER_TREE_FANOUT * XFER_TREE_FANOUT)
 #define DATA_RAW_MAX ((1u << 20) - 4096)
-#define PAD 4096u
+#define PAD 256u
 #define PREFIX_MARGIN (256u << 10)
 #define PREFIX_MAX (DATA_RAW_MAX + 2 * PREFIX_MARGIN)
 #define WRITEBEHIND_BYTES (8u << 20)
