@@ -40,6 +40,8 @@
 #define IO_BYTES (1u << 20)
 
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
+/* NEED's state: compare chunk trees, skip (already identical), or stream it all. */
+enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2 };
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };
 
 /* The nodes of one level of a window as both sides see them. */
@@ -479,7 +481,7 @@ static int find_base(struct xfer_csend *cs, const char *path)
 	return 0;
 }
 
-int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *skip)
+int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *state_out)
 {
 	uint8_t bh[32], state, base_ok;
 	pqx_buf v;
@@ -495,14 +497,14 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *s
 		return r;
 	if ((r = xfer_send_buf(cs->ch, b)) != 0 || (r = xfer_expect(cs->ch, &v, K_NEED)) != 0)
 		return r;
-	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > 1 ||
+	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > NEED_STREAM ||
 	    base_ok > has_base || pqx_buf_expect_end(&v) != 0)
 		return PQX_ERR_FORMAT;
 	if (!base_ok && cs->basefd >= 0) {
 		close(cs->basefd);
 		cs->basefd = -1;
 	}
-	*skip = state;
+	*state_out = state;
 	return 0;
 }
 
@@ -626,6 +628,8 @@ static int send_item(void *ctx, const struct xfer_node *n)
 		off += k;
 		left -= k;
 		cs->raw_next = off;
+		if (cs->o->progress != NULL && cs->raw_len == DATA_RAW_MAX)
+			cs->o->progress(cs->o->progress_ctx, cs->st->bytes - cs->size + off, cs->st->bytes_moved);
 	}
 	return 0;
 }
@@ -781,7 +785,24 @@ static void release_window(struct xfer_csend *cs, int stop)
 	pthread_mutex_unlock(&cs->mu);
 }
 
-int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb)
+/*
+ * Streaming: the receiver has nothing to compare with, so no tree is built
+ * on this side: the whole file crosses in order (the receiver cuts and
+ * indexes it as it lands, for next time).
+ */
+static int send_stream(struct xfer_csend *cs)
+{
+	struct xfer_node all;
+	int r;
+
+	memset(&all, 0, sizeof(all));
+	all.len = cs->size;
+	if ((r = send_item(cs, &all)) != 0 || (r = flush_data(cs)) != 0)
+		return r;
+	return 0;
+}
+
+int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int stream)
 {
 	uint64_t size = (uint64_t)sb->st_size;
 	struct stat now;
@@ -793,6 +814,11 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb)
 	cs->fd = fd;
 	cs->size = size;
 	cs->raw_len = 0;
+	if (stream) {
+		if ((r = send_stream(cs)) != 0)
+			return r;
+		goto end;
+	}
 	cs->filled = cs->taken = 0;
 	cs->stop = cs->perr = 0;
 	pqx_hmac_free(cs->root);
@@ -814,6 +840,7 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb)
 		return r;
 	if ((r = pqx_hmac_final(cs->root, root)) != 0)
 		return r;
+end:
 	/*
 	 * A file written to while it was read may have given bytes of two
 	 * versions that each match their ids: refuse it rather than let it land.
@@ -824,7 +851,8 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb)
 		return PQX_ERR_CHANGED;
 	}
 	pqx_buf_reset(cs->b);
-	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 || (r = pqx_buf_put(cs->b, root, 32)) != 0 ||
+	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 ||
+	    (!stream && (r = pqx_buf_put(cs->b, root, 32)) != 0) ||
 	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_expect(cs->ch, &v, K_FILE_OK)) != 0)
 		return r;
 	return pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
@@ -876,6 +904,7 @@ struct xfer_crecv {
 	struct task *tasks;
 	size_t ntasks, captasks, next_task;
 	size_t ready;      /* received items complete in the file */
+	uint64_t streamed; /* bytes of a streamed file written */
 	int closing, verr; /* no more items; a check failed */
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
@@ -916,6 +945,20 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	if (cr->dictfd >= 0)
 		close(cr->dictfd);
 	pqx_free(cr);
+}
+
+/* Whether an indexed file still exists (a file of a dictionary not in use is kept). */
+static int still_there(void *ctx, int src, const char *path)
+{
+	struct xfer_crecv *cr = ctx;
+	int dirfd = src == XFER_SRC_DICT ? cr->dictfd : cr->root, fd;
+
+	if (dirfd < 0)
+		return 1;
+	if ((fd = xfer_open_file(dirfd, path)) < 0)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const struct xfer_opts *o,
@@ -960,6 +1003,11 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	/* The index is a cache: without it, everything is sent. */
 	if (o->index_path != NULL && xfer_index_open(&cr->ix, o->index_path) != 0) {
 		xfer_warn(o, "can't open the chunk index; going on without it", o->index_path);
+		cr->ix = NULL;
+	}
+	/* Files gone since the last session leave the index. */
+	if (cr->ix != NULL && xfer_index_empty(cr->ix) == 0 && xfer_index_prune(cr->ix, still_there, cr) != 0) {
+		xfer_index_close(cr->ix);
 		cr->ix = NULL;
 	}
 	*out = cr;
@@ -1438,6 +1486,114 @@ static int recv_data(struct xfer_crecv *cr)
 	return r;
 }
 
+/*
+ * A streamed file: the bytes in order. The index learns its chunks from a
+ * worker that cuts the file behind the writes (reading it back from the page
+ * cache), or inline on one core.
+ */
+static int index_emit(void *ctx, const struct xfer_node *n);
+
+struct streamer {
+	struct xfer_crecv *cr;
+	struct worker *wk;
+	int err;
+};
+
+static int stream_emit(void *ctx, const struct xfer_node *n)
+{
+	struct xfer_crecv *cr = ctx;
+
+	pthread_mutex_lock(&cr->ixmu);
+	if (cr->ix != NULL)
+		(void)!index_emit(cr->ix, n); /* the index is a cache: its errors stop nothing */
+	pthread_mutex_unlock(&cr->ixmu);
+	return 0;
+}
+
+static void *cut_behind(void *arg)
+{
+	struct streamer *sm = arg;
+	struct xfer_crecv *cr = sm->cr;
+	uint64_t off = 0;
+
+	for (;;) {
+		uint64_t ready;
+		int closing;
+
+		pthread_mutex_lock(&cr->tmu);
+		while (cr->streamed == off && !cr->closing)
+			pthread_cond_wait(&cr->tcv, &cr->tmu);
+		ready = cr->streamed;
+		closing = cr->closing;
+		pthread_mutex_unlock(&cr->tmu);
+		while (off < ready && sm->err == 0) {
+			size_t k = ready - off < IO_BYTES ? (size_t)(ready - off) : IO_BYTES;
+
+			if ((sm->err = pread_all(cr->fd, sm->wk->io, k, off)) == 0)
+				sm->err = xfer_tree_update(sm->wk->tree, sm->wk->io, k);
+			off += k;
+		}
+		if (sm->err != 0 || (closing && off == ready))
+			return NULL;
+	}
+}
+
+static int recv_stream(struct xfer_crecv *cr)
+{
+	struct streamer sm;
+	pthread_t th;
+	uint64_t off = 0;
+	int r = 0, behind = cr->nw > 1 && cr->ix != NULL;
+
+	memset(&sm, 0, sizeof(sm));
+	sm.cr = cr;
+	sm.wk = &cr->wk[behind ? 1 : 0];
+	cr->streamed = 0;
+	cr->closing = 0;
+	xfer_tree_start(sm.wk->tree, 0, 2, stream_emit, cr);
+	if (behind && pthread_create(&th, NULL, cut_behind, &sm) != 0)
+		behind = 0, sm.wk = &cr->wk[0], xfer_tree_start(sm.wk->tree, 0, 2, stream_emit, cr);
+	while (r == 0 && off < cr->size) {
+		const uint8_t *p;
+		uint32_t n;
+
+		if ((r = open_data(cr, cr->size - off, &p, &n)) != 0)
+			break;
+		if (pwrite_all(cr->fd, p, n, off) != 0) {
+			r = io_fail(cr);
+			break;
+		}
+		if (!behind && cr->ix != NULL && (r = xfer_tree_update(sm.wk->tree, p, n)) != 0)
+			break;
+		off += n;
+		cr->st->bytes_moved += n;
+		if ((sm.wk->unsynced += n) >= WRITEBEHIND_BYTES) {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+			(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+			sm.wk->unsynced = 0;
+		}
+		if (behind) {
+			pthread_mutex_lock(&cr->tmu);
+			cr->streamed = off;
+			pthread_cond_signal(&cr->tcv);
+			pthread_mutex_unlock(&cr->tmu);
+		}
+		if (cr->o->progress != NULL)
+			cr->o->progress(cr->o->progress_ctx, cr->st->bytes - cr->size + off, cr->st->bytes_moved);
+	}
+	if (behind) {
+		pthread_mutex_lock(&cr->tmu);
+		cr->closing = 1;
+		pthread_cond_broadcast(&cr->tcv);
+		pthread_mutex_unlock(&cr->tmu);
+		pthread_join(th, NULL);
+	}
+	if (r == 0 && sm.err == 0 && cr->ix != NULL)
+		(void)!xfer_tree_finish(sm.wk->tree); /* the index is a cache */
+	return r;
+}
+
 static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
 {
 	struct win *w = &cr->w;
@@ -1663,7 +1819,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	struct stat sb;
 	pqx_hmac *rh = NULL;
 	uint64_t cur = 0;
-	int base_ok, r;
+	int base_ok, stream, r;
 
 	if ((r = base_check(cr, v, &base_ok)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
@@ -1703,11 +1859,20 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 			goto out;
 		}
 	}
+	/*
+	 * Nothing to compare with (no old version, nothing left by an
+	 * interrupted run, no dictionary, an empty index): the file streams
+	 * whole and no side builds a tree for the comparison.
+	 */
+	stream = !base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
+		 file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1);
+	reply[1] = stream ? NEED_STREAM : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
 	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0)
 		goto out;
 	/* While the sender cuts its file, index what we may already hold. */
-	index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
+	if (!stream)
+		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
 	/*
 	 * One transaction for the file: its spans go into the index at the
 	 * end, sorted, with its final name. If the run dies first, the next
@@ -1718,6 +1883,15 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		xfer_index_rollback(cr->ix);
 		xfer_index_close(cr->ix);
 		cr->ix = NULL;
+	}
+	if (stream) {
+		if ((r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+			goto out;
+		if (pqx_buf_expect_end(v) != 0) {
+			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+			goto out;
+		}
+		goto done;
 	}
 	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
 		goto out;
@@ -1746,6 +1920,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		r = fail_peer(cr, PQX_ERR_AUTH, "file hash mismatch");
 		goto out;
 	}
+done:
 	times[0] = *mt;
 	times[1] = *mt;
 	if (ftruncate(cr->fd, (off_t)size) != 0 || fchmod(cr->fd, (mode_t)mode) != 0 ||

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -904,4 +905,56 @@ int xfer_index_empty(xfer_index *ix)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return ix_error(ix, rc);
 	return empty;
+}
+
+int xfer_index_prune(xfer_index *ix, int (*keep)(void *ctx, int src, const char *path),
+    void *ctx)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 *drop = NULL;
+	size_t n = 0, cap = 0;
+	int r, rc;
+
+	if ((r = ix_writable(ix)) != 0)
+		return r;
+	if (ix->in_tx)
+		return PQX_ERR_INVALID_ARG;
+	if ((rc = sqlite3_prepare_v2(ix->db, "SELECT id, src, path FROM files", -1, &st, NULL)) !=
+	    SQLITE_OK)
+		return ix_error(ix, rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char path[IX_PATH_MAX + 1];
+		const void *p = sqlite3_column_blob(st, 2);
+		int len = sqlite3_column_bytes(st, 2);
+
+		if (p == NULL || len <= 0 || len > IX_PATH_MAX)
+			continue;
+		memcpy(path, p, (size_t)len);
+		path[len] = '\0';
+		if (keep(ctx, (int)sqlite3_column_int64(st, 1), path))
+			continue;
+		if (n == cap) {
+			sqlite3_int64 *d = realloc(drop, (cap = cap ? cap * 2 : 64) * sizeof(*d));
+
+			if (d == NULL) {
+				r = PQX_ERR_NOMEM;
+				break;
+			}
+			drop = d;
+		}
+		drop[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = ix_error(ix, rc);
+	if (r == 0 && n > 0 && (r = xfer_index_begin(ix)) == 0) {
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = ix_drop(ix, drop[i]);
+		if (r == 0)
+			r = xfer_index_commit(ix);
+		else
+			xfer_index_rollback(ix);
+	}
+	free(drop);
+	return r;
 }

@@ -106,6 +106,13 @@ PQX_MUST_CHECK int xfer_index_rename(xfer_index *ix, int src, const char *from,
 PQX_MUST_CHECK int xfer_index_lookup(xfer_index *ix, const uint8_t id[XFER_INDEX_ID_BYTES],
     struct xfer_span *out, size_t max, size_t *n);
 
+/*
+ * Forgets every file for which keep(ctx, src, path) returns 0 (the receiver
+ * drops files that no longer exist). Not inside a transaction.
+ */
+PQX_MUST_CHECK int xfer_index_prune(xfer_index *ix,
+    int (*keep)(void *ctx, int src, const char *path), void *ctx);
+
 /* 1 if the index holds no span at all, 0 if it does, < 0 on error. */
 int xfer_index_empty(xfer_index *ix);
 

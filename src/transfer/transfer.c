@@ -263,18 +263,18 @@ static int put_entry_head(pqx_buf *b, uint8_t kind, const char *path, const stru
 static int send_file(struct sender *s, int fd, const char *path, const struct stat *sb)
 {
 	uint64_t size = (uint64_t)sb->st_size;
-	int skip, r;
+	int state, r;
 
 	if ((r = put_entry_head(s->b, K_FILE, path, sb)) != 0 || (r = pqx_buf_put_u64(s->b, size)) != 0 ||
-	    (r = xfer_csend_offer(s->cs, s->b, path, &skip)) != 0)
+	    (r = xfer_csend_offer(s->cs, s->b, path, &state)) != 0)
 		return r;
 	s->st->files++;
 	s->st->bytes += size;
-	if (skip) {
+	if (state == 1) {
 		s->st->skipped++;
 		return 0;
 	}
-	return xfer_csend_file(s->cs, fd, sb);
+	return xfer_csend_file(s->cs, fd, sb, state == 2);
 }
 
 static int send_entry(struct sender *s, int dirfd, const char *name, const char *path, int depth);

@@ -39,16 +39,18 @@ PQX_MUST_CHECK int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch,
 void xfer_csend_free(struct xfer_csend *cs);
 /*
  * After the FILE entry (head already in b, not sent): adds the base fields,
- * sends, reads NEED. *skip = 1 when the receiver already has the file.
+ * sends, reads NEED. *state: 0 compare trees, 1 skip (the receiver already
+ * has the file), 2 stream it whole.
  */
 PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path,
-    int *skip);
+    int *state);
 /*
  * Sends the contents of fd (sb: its stat when the entry was made) and waits
  * for FILE_OK. A file whose size or mtime changed meanwhile is refused to
  * the peer (PQX_ERR_CHANGED) before it can land.
  */
-PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb);
+PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb,
+    int stream);
 
 /* ---- the receiver's side (content.c) ---- */
 
