@@ -1380,15 +1380,15 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 	    pqx_buf_get_u32(&v, raw_len) != 0 || *raw_len == 0 || *raw_len > DATA_RAW_MAX ||
 	    *raw_len > left || pqx_buf_get_u32(&v, &body_len) != 0 ||
 	    (codec == CODEC_RAW && body_len != *raw_len))
-		return PQX_ERR_FORMAT;
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
 	if (codec == CODEC_ZSTD_BASE &&
 	    (pqx_buf_get_u64(&v, &poff) != 0 || pqx_buf_get_u32(&v, &plen) != 0 || plen == 0 ||
 		plen > PREFIX_MAX || cr->basefd < 0 || poff > cr->base_size ||
 		plen > cr->base_size - poff))
-		return PQX_ERR_FORMAT;
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
 	body = pqx_buf_ptr(&v);
 	if (pqx_buf_skip(&v, body_len) != 0 || !padding_ok(&v))
-		return PQX_ERR_FORMAT;
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
 	if (codec == CODEC_RAW) {
 		*p = body;
 		return 0;

@@ -324,6 +324,38 @@ out:
 	return r;
 }
 
+/*
+ * The receiver asked for the file whole (it has nothing to compare with):
+ * DATA then a bare FILE_END. A streamed file carries no ids, so the bad
+ * cases break the framing instead: BAD_BLOCK sends a byte more than the
+ * file has, BAD_HASH a FILE_END with a file id after it.
+ */
+static int send_stream(pqx_channel *ch, const struct ent *e)
+{
+	size_t dl = e->data ? strlen(e->data) : 0, sent = dl + (e->flags & BAD_BLOCK ? 1 : 0);
+	int r;
+
+	if (sent > 0) {
+		put8(K_DATA);
+		put8(0);
+		put32((uint32_t)sent);
+		put32((uint32_t)sent);
+		memcpy(msg + mlen, e->data, dl);
+		mlen += dl;
+		if (e->flags & BAD_BLOCK)
+			msg[mlen++] = 'x';
+		pad_msg();
+		if ((r = xsend(ch)) != 0)
+			return r;
+	}
+	put8(K_FILE_END);
+	if (e->flags & BAD_HASH) {
+		memset(msg + mlen, 0, 32);
+		mlen += 32;
+	}
+	return xsend(ch);
+}
+
 /* The sender's half of a session, with the case's entries. */
 static int run_entries(pqx_channel *ch, int client)
 {
@@ -357,7 +389,7 @@ static int run_entries(pqx_channel *ch, int client)
 			return report(ch, r);
 		if (n >= 2 && d[1] == 1)
 			continue; /* already there */
-		if ((r = send_contents(ch, e)) != 0)
+		if ((r = n >= 2 && d[1] == 2 ? send_stream(ch, e) : send_contents(ch, e)) != 0)
 			return report(ch, r);
 		if ((r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
 			return report(ch, r);
