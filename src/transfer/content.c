@@ -38,6 +38,8 @@
 #define PREFIX_MAX (DATA_RAW_MAX + 2 * PREFIX_MARGIN)
 #define WRITEBEHIND_BYTES (8u << 20)
 #define IO_BYTES (1u << 20)
+/* Files below this (at most one chunk) always stream and are never indexed. */
+#define TINY PQX_CHUNKER_MAX_DEFAULT
 
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
 /* NEED's state: compare chunk trees, skip (already identical), or stream it all. */
@@ -899,6 +901,8 @@ struct xfer_crecv {
 	xfer_index *ix;
 	pthread_mutex_t ixmu; /* the index, while workers copy */
 	int dict_indexed, ix_empty;
+	int ix_tried; /* open_index ran */
+	int tiny;     /* the file being received is below TINY: no index */
 	struct worker wk[MAXW];
 	int nw;
 	struct task *tasks;
@@ -1000,18 +1004,30 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	if (o->dict_dir != NULL &&
 	    (cr->dictfd = open(o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		xfer_warn(o, "can't open the dictionary directory; going on without it", o->dict_dir);
-	/* The index is a cache: without it, everything is sent. */
-	if (o->index_path != NULL && xfer_index_open(&cr->ix, o->index_path) != 0) {
-		xfer_warn(o, "can't open the chunk index; going on without it", o->index_path);
+	*out = cr;
+	return 0;
+}
+
+/*
+ * Opens the index when the first file that can use it arrives (a session of
+ * small files never touches it). The index is a cache: without it,
+ * everything is sent.
+ */
+static void open_index(struct xfer_crecv *cr)
+{
+	if (cr->ix_tried || cr->o->index_path == NULL)
+		return;
+	cr->ix_tried = 1;
+	if (xfer_index_open(&cr->ix, cr->o->index_path) != 0) {
+		xfer_warn(cr->o, "can't open the chunk index; going on without it", cr->o->index_path);
 		cr->ix = NULL;
+		return;
 	}
 	/* Files gone since the last session leave the index. */
-	if (cr->ix != NULL && xfer_index_empty(cr->ix) == 0 && xfer_index_prune(cr->ix, still_there, cr) != 0) {
+	if (xfer_index_empty(cr->ix) == 0 && xfer_index_prune(cr->ix, still_there, cr) != 0) {
 		xfer_index_close(cr->ix);
 		cr->ix = NULL;
 	}
-	*out = cr;
-	return 0;
 }
 
 static int fail_peer(struct xfer_crecv *cr, int code, const char *msg)
@@ -1543,7 +1559,7 @@ static int recv_stream(struct xfer_crecv *cr)
 	struct streamer sm;
 	pthread_t th;
 	uint64_t off = 0;
-	int r = 0, behind = cr->nw > 1 && cr->ix != NULL;
+	int r = 0, indexing = cr->ix != NULL && !cr->tiny, behind = cr->nw > 1 && indexing;
 
 	memset(&sm, 0, sizeof(sm));
 	sm.cr = cr;
@@ -1563,7 +1579,7 @@ static int recv_stream(struct xfer_crecv *cr)
 			r = io_fail(cr);
 			break;
 		}
-		if (!behind && cr->ix != NULL && (r = xfer_tree_update(sm.wk->tree, p, n)) != 0)
+		if (!behind && indexing && (r = xfer_tree_update(sm.wk->tree, p, n)) != 0)
 			break;
 		off += n;
 		cr->st->bytes_moved += n;
@@ -1589,7 +1605,7 @@ static int recv_stream(struct xfer_crecv *cr)
 		pthread_mutex_unlock(&cr->tmu);
 		pthread_join(th, NULL);
 	}
-	if (r == 0 && sm.err == 0 && cr->ix != NULL)
+	if (r == 0 && sm.err == 0 && indexing)
 		(void)!xfer_tree_finish(sm.wk->tree); /* the index is a cache */
 	return r;
 }
@@ -1861,11 +1877,15 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	}
 	/*
 	 * Nothing to compare with (no old version, nothing left by an
-	 * interrupted run, no dictionary, an empty index): the file streams
-	 * whole and no side builds a tree for the comparison.
+	 * interrupted run, no dictionary, an empty index), or a file of at
+	 * most one chunk: the file streams whole and no side builds a tree.
 	 */
-	stream = !base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
-		 file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1);
+	cr->tiny = size < TINY && !base_ok;
+	if (!cr->tiny)
+		open_index(cr);
+	stream = cr->tiny ||
+		 (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
+		     file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1));
 	reply[1] = stream ? NEED_STREAM : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
 	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0)
@@ -1878,7 +1898,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	 * end, sorted, with its final name. If the run dies first, the next
 	 * one indexes what it left (.pqx-prev) afresh.
 	 */
-	if (cr->ix != NULL && (xfer_index_begin(cr->ix) != 0 ||
+	if (cr->ix != NULL && !cr->tiny && (xfer_index_begin(cr->ix) != 0 ||
 				  xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, &sb) != 0)) {
 		xfer_index_rollback(cr->ix);
 		xfer_index_close(cr->ix);
@@ -1938,7 +1958,9 @@ done:
 		goto out;
 	}
 	unlinkat(dfd, prev_name, 0);
-	if (cr->ix != NULL && (fstat(cr->fd, &sb) != 0 ||
+	if (cr->ix != NULL && cr->tiny)
+		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, path); /* an older, larger version's rows */
+	else if (cr->ix != NULL && (fstat(cr->fd, &sb) != 0 ||
 				  xfer_index_rename(cr->ix, XFER_SRC_ROOT, part, path, &sb) != 0 ||
 				  xfer_index_forget(cr->ix, XFER_SRC_ROOT, prev) != 0 ||
 				  xfer_index_commit(cr->ix) != 0))

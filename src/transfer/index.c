@@ -59,7 +59,7 @@ static const char ix_schema[] =
 #define IX_PATH_MAX 4096
 #define IX_BUSY_MS 10000
 /* Page cache per connection, KiB: the id b-tree is written at random. */
-#define IX_CACHE_KIB 65536
+#define IX_CACHE_KIB 8192
 #define IX_STR_(x) #x
 #define IX_STR(x) IX_STR_(x)
 
