@@ -738,6 +738,7 @@ static void *cut_file(void *arg)
 
 	for (int l = 0; l < XFER_TREE_LEVELS; l++)
 		cs->slot[0].f[l].n = 0;
+	xfer_tree_size(cs->tree, cs->size);
 	xfer_tree_start(cs->tree, 0, 2, on_node, cs);
 	while (r == 0 && off < cs->size) {
 		size_t n = cs->size - off < IO_BYTES ? (size_t)(cs->size - off) : IO_BYTES;
@@ -1060,12 +1061,13 @@ static int verify_emit(void *ctx, const struct xfer_node *n)
 	return 0;
 }
 
-static void verify_start(struct worker *wk, const struct xfer_node *want)
+static void verify_start(struct worker *wk, const struct xfer_node *want, uint64_t file_size)
 {
 	wk->ver.want = *want;
 	wk->ver.rows.n = 0;
 	wk->ver.tops = 0;
 	wk->ver.ok = 0;
+	xfer_tree_size(wk->tree, file_size);
 	xfer_tree_start(wk->tree, want->off, want->level, verify_emit, &wk->ver);
 }
 
@@ -1141,7 +1143,7 @@ static int find_copy(struct xfer_crecv *cr, struct worker *wk, struct task *t)
 
 		if (t->sp[i].len != n->len || (fd = open_source(cr, wk, &t->sp[i])) < 0)
 			continue;
-		verify_start(wk, n);
+		verify_start(wk, n, cr->size);
 		for (uint64_t done = 0; done < n->len;) {
 			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
 
@@ -1358,7 +1360,7 @@ static void *check_items(void *arg)
 		}
 		n = &cr->items.v[cr->next_task++];
 		pthread_mutex_unlock(&cr->tmu);
-		verify_start(c->wk, n);
+		verify_start(c->wk, n, cr->size);
 		for (uint64_t done = 0; r == 0 && done < n->len;) {
 			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
 
@@ -1459,7 +1461,7 @@ static int recv_data(struct xfer_crecv *cr)
 			size_t k = n->len - done < raw_len ? (size_t)(n->len - done) : raw_len;
 
 			if (!behind && done == 0)
-				verify_start(&cr->wk[0], n);
+				verify_start(&cr->wk[0], n, cr->size);
 			if (behind) {
 				if (pwrite_all(cr->fd, p, k, n->off + done) != 0)
 					r = PQX_ERR_IO;
@@ -1566,9 +1568,12 @@ static int recv_stream(struct xfer_crecv *cr)
 	sm.wk = &cr->wk[behind ? 1 : 0];
 	cr->streamed = 0;
 	cr->closing = 0;
+	if (behind && pthread_create(&th, NULL, cut_behind, &sm) != 0) {
+		behind = 0;
+		sm.wk = &cr->wk[0];
+	}
+	xfer_tree_size(sm.wk->tree, cr->size);
 	xfer_tree_start(sm.wk->tree, 0, 2, stream_emit, cr);
-	if (behind && pthread_create(&th, NULL, cut_behind, &sm) != 0)
-		behind = 0, sm.wk = &cr->wk[0], xfer_tree_start(sm.wk->tree, 0, 2, stream_emit, cr);
 	while (r == 0 && off < cr->size) {
 		const uint8_t *p;
 		uint32_t n;
@@ -1673,6 +1678,8 @@ static int index_source(struct xfer_crecv *cr, int src, int dirfd, const char *r
 		goto out;
 	if ((r = xfer_index_add_file(cr->ix, src, rel, &sb)) != 0)
 		goto out;
+	/* Cut as the incoming file will be (a dictionary file: by its own size). */
+	xfer_tree_size(cr->wk[0].tree, src == XFER_SRC_DICT ? (uint64_t)sb.st_size : cr->size);
 	xfer_tree_start(cr->wk[0].tree, 0, 2, index_emit, cr->ix);
 	for (uint64_t off = 0; off < (uint64_t)sb.st_size;) {
 		size_t n = (uint64_t)sb.st_size - off < IO_BYTES ? (size_t)((uint64_t)sb.st_size - off) : IO_BYTES;

@@ -11,7 +11,8 @@ struct open_node {
 };
 
 struct xfer_tree {
-	pqx_chunker *c;
+	pqx_chunker *c;                        /* one of: */
+	pqx_chunker *small, *large;            /* the two size classes */
 	pqx_hmac *chunk;                       /* the chunk id in progress */
 	struct open_node node[XFER_TREE_LEVELS]; /* [0] is the chunk */
 	uint64_t off;                          /* stream offset of the next byte */
@@ -29,7 +30,8 @@ void xfer_tree_free(struct xfer_tree *t)
 {
 	if (t == NULL)
 		return;
-	pqx_chunker_free(t->c);
+	pqx_chunker_free(t->small);
+	pqx_chunker_free(t->large);
 	pqx_hmac_free(t->chunk);
 	for (int l = 1; l < XFER_TREE_LEVELS; l++)
 		pqx_hmac_free(t->node[l].h);
@@ -42,10 +44,12 @@ struct xfer_tree *xfer_tree_new(const uint8_t key[PQX_CHUNKER_KEY_BYTES], int to
 
 	if (t == NULL)
 		return NULL;
-	if ((t->c = pqx_chunker_new(key, PQX_CHUNKER_MIN_DEFAULT, PQX_CHUNKER_AVG_DEFAULT,
+	if ((t->large = pqx_chunker_new(key, PQX_CHUNKER_MIN_DEFAULT, PQX_CHUNKER_AVG_DEFAULT,
 		 PQX_CHUNKER_MAX_DEFAULT)) == NULL ||
-	    (t->chunk = pqx_hmac_dup(pqx_chunker_idh(t->c))) == NULL)
+	    (t->small = pqx_chunker_new(key, XFER_SMALL_MIN, XFER_SMALL_AVG, XFER_SMALL_MAX)) == NULL ||
+	    (t->chunk = pqx_hmac_dup(pqx_chunker_idh(t->large))) == NULL)
 		goto fail;
+	t->c = t->large;
 	for (int l = 1; l < XFER_TREE_LEVELS; l++)
 		if ((t->node[l].h = pqx_hmac_dup(pqx_chunker_idh(t->c))) == NULL)
 			goto fail;
@@ -54,6 +58,11 @@ struct xfer_tree *xfer_tree_new(const uint8_t key[PQX_CHUNKER_KEY_BYTES], int to
 fail:
 	xfer_tree_free(t);
 	return NULL;
+}
+
+void xfer_tree_size(struct xfer_tree *t, uint64_t file_size)
+{
+	t->c = file_size < XFER_SMALL_FILE ? t->small : t->large;
 }
 
 void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit emit, void *ctx)

@@ -10,7 +10,8 @@
 #include "transfer/chunker.h"
 
 /*
- * A file is cut into chunks (keyed FastCDC, 2/8/64 KiB); runs of chunks form
+ * A file is cut into chunks (keyed FastCDC, 2/8/64 KiB, or 512 B/2/16 KiB for
+ * files under 16 MiB); runs of chunks form
  * level-1 nodes, runs of level-1 nodes level-2 nodes (docs/PROTOCOL.md,
  * "Chunk trees"). A node ends after a child whose id has its last byte's low
  * four bits zero (about 16 children on average) or at XFER_TREE_FANOUT
@@ -27,6 +28,18 @@
  * order. Fed from a node's first byte to its last (then finished), it
  * rebuilds exactly that node: that is how a receiver verifies bytes.
  */
+
+/*
+ * Two size classes, chosen by the size of the file (both sides know it):
+ * below XFER_SMALL_FILE, chunks of 512 B / 2 KiB / 16 KiB (min/avg/max),
+ * which find more of a small file that changed in many places; from it on,
+ * the default 2 / 8 / 64 KiB, which keeps big files' lists and indexes
+ * small. The gear table and ids come from the same key in both classes.
+ */
+#define XFER_SMALL_FILE (16u << 20)
+#define XFER_SMALL_MIN 512u
+#define XFER_SMALL_AVG 2048u
+#define XFER_SMALL_MAX 16384u
 
 #define XFER_TREE_LEVELS 3
 #define XFER_TREE_FANOUT 64
@@ -45,6 +58,8 @@ struct xfer_tree;
 /* top: the highest level built (0, 1 or 2). Returns NULL on allocation failure. */
 struct xfer_tree *xfer_tree_new(const uint8_t key[PQX_CHUNKER_KEY_BYTES], int top);
 void xfer_tree_free(struct xfer_tree *t);
+/* Chooses the size class for a file of file_size bytes (until called: the large one). */
+void xfer_tree_size(struct xfer_tree *t, uint64_t file_size);
 /* Starts a new stream at offset base, with a new top level and callback. */
 void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit emit, void *ctx);
 /* Feeds bytes; an error from emit stops and is returned. */

@@ -279,6 +279,7 @@ static int send_contents(pqx_channel *ch, const struct ent *e)
 	memset(nd, 0, sizeof(nd));
 	if (t == NULL)
 		return r;
+	xfer_tree_size(t, dl);
 	xfer_tree_start(t, 0, 2, collect, nd);
 	if ((r = xfer_tree_update(t, (const uint8_t *)e->data, dl)) != 0 || (r = xfer_tree_finish(t)) != 0 ||
 	    (r = xfer_tree_root_init(t, &h)) != 0)

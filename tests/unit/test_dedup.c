@@ -264,6 +264,7 @@ static void test_lying_index(void)
 	if (ix == NULL || t == NULL)
 		goto out;
 	CHECK(xfer_index_begin(ix) == 0 && xfer_index_add_file(ix, XFER_SRC_ROOT, "f", &sb) == 0);
+	xfer_tree_size(t, n);
 	xfer_tree_start(t, 0, 2, add_row, ix);
 	CHECK(xfer_tree_update(t, want, n) == 0 && xfer_tree_finish(t) == 0);
 	CHECK(xfer_index_commit(ix) == 0);
