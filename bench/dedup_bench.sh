@@ -94,42 +94,9 @@ trap 'exit 130' INT TERM
 cd "$dir" || exit 1
 status=0
 
-fail() {
-	echo "bench: $*"
-	exit 1
-}
-now() { date +%s.%N; }
+. "$top/bench/lib.sh"
 # secs FROM TO: seconds between two now() stamps.
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# listening PORT: whether something listens on 127.0.0.1:PORT (IPv4).
-listening() {
-	grep -qi "^ *[0-9]*: 0100007F:$(printf %04X "$1") 00000000:0000 0A" /proc/net/tcp
-}
-# wait_listen PORT: up to 10 s.
-wait_listen() {
-	i=0
-	while ! listening "$1"; do
-		i=$((i + 1))
-		[ "$i" -le 200 ] || return 1
-		sleep 0.05
-	done
-}
-# free_port: a free high port (bounded tries).
-port_base=$((20000 + $$ % 30000))
-free_port() {
-	i=0
-	while [ "$i" -lt 100 ]; do
-		p=$((port_base + i))
-		if ! listening "$p"; then
-			port_base=$((p + 1))
-			[ "$port_base" -lt 65000 ] || port_base=20000
-			echo "$p"
-			return 0
-		fi
-		i=$((i + 1))
-	done
-	return 1
-}
 
 # ---- the seeded generators ----
 cat >gen.py <<'EOF'
@@ -245,41 +212,9 @@ stop_serve() {
 }
 
 # ---- a throwaway sshd, as root ----
-[ -d /run/sshd ] || mkdir -m 0755 /run/sshd || fail "can't create /run/sshd"
-SP=$(free_port) || fail "no free port"
-ssh-keygen -q -t ed25519 -N '' -f host_key && ssh-keygen -q -t ed25519 -N '' -f id_client ||
-	fail "ssh-keygen failed"
-cp id_client.pub authorized_keys
-cat >sshd_config <<EOF
-ListenAddress 127.0.0.1
-HostKey $dir/host_key
-PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-UseDNS no
-PrintMotd no
-PrintLastLog no
-Compression no
-Ciphers aes256-gcm@openssh.com
-LogLevel ERROR
-MaxStartups 200
-# Debian's bash reads ~/.bashrc for an ssh command when SHLVL is unset (level 1);
-# from level 2 on it does not, so the account's shell setup is not timed.
-SetEnv SHLVL=1
-EOF
-/usr/sbin/sshd -D -f "$dir/sshd_config" -p "$SP" -E "$dir/sshd.log" &
-sshd_pid=$!
-wait_listen "$SP" || fail "sshd did not start: $(cat sshd.log)"
+start_sshd
 # ssh -v: its "Transferred: sent N, received M bytes" line (debug1) is the
 # wire count; -v comes first so that it sets the log level.
-SSHO="-F /dev/null -i $dir/id_client -o IdentitiesOnly=yes -o BatchMode=yes \
--o UserKnownHostsFile=$dir/known_hosts -o GlobalKnownHostsFile=/dev/null \
--o StrictHostKeyChecking=accept-new -o Compression=no -c aes256-gcm@openssh.com"
 RSH="ssh -v $SSHO -p $SP"
 # shellcheck disable=SC2086
 ssh $SSHO -o LogLevel=ERROR -p "$SP" root@127.0.0.1 true </dev/null || fail "ssh to the test sshd failed: $(cat sshd.log)"

@@ -51,41 +51,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 cd "$dir" || exit 1
 
-fail() {
-	echo "bench: $*"
-	exit 1
-}
-now() { date +%s.%N; }
+. "$top/bench/lib.sh"
 # ms FROM TO: milliseconds between two now() stamps.
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-# listening PORT: whether something listens on 127.0.0.1:PORT (IPv4).
-listening() {
-	grep -qi "^ *[0-9]*: 0100007F:$(printf %04X "$1") 00000000:0000 0A" /proc/net/tcp
-}
-# wait_listen PORT: up to 10 s.
-wait_listen() {
-	i=0
-	while ! listening "$1"; do
-		i=$((i + 1))
-		[ "$i" -le 200 ] || return 1
-		sleep 0.05
-	done
-}
-# free_port: a free high port (bounded tries).
-port_base=$((20000 + $$ % 30000))
-free_port() {
-	i=0
-	while [ "$i" -lt 100 ]; do
-		p=$((port_base + i))
-		if ! listening "$p"; then
-			port_base=$((p + 1))
-			echo "$p"
-			return 0
-		fi
-		i=$((i + 1))
-	done
-	return 1
-}
 # field NAME LINE: the value after NAME in a bench_exec line.
 field() { echo "$2" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
 # best OLD NEW: the smaller (empty OLD: NEW).
@@ -118,42 +86,8 @@ start_serve
 PSEND="$PQX send -q -i client.key --server-key $SK"
 
 # ---- a throwaway sshd, as root ----
-[ "$(id -u)" -eq 0 ] || fail "the sshd peer runs as root (it logs in as root on 127.0.0.1)"
-# sshd's privilege separation directory; the Debian service makes it at boot.
-[ -d /run/sshd ] || mkdir -m 0755 /run/sshd || fail "can't create /run/sshd"
-SP=$(free_port) || fail "no free port"
-ssh-keygen -q -t ed25519 -N '' -f host_key && ssh-keygen -q -t ed25519 -N '' -f id_client ||
-	fail "ssh-keygen failed"
-cp id_client.pub authorized_keys
-cat >sshd_config <<EOF
-ListenAddress 127.0.0.1
-HostKey $dir/host_key
-PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-UseDNS no
-PrintMotd no
-PrintLastLog no
-Compression no
-Ciphers aes256-gcm@openssh.com
-Subsystem sftp internal-sftp
-LogLevel ERROR
-MaxStartups 200
-# Debian's bash reads ~/.bashrc for an ssh command when SHLVL is unset (level 1);
-# from level 2 on it does not, so the account's shell setup is not timed.
-SetEnv SHLVL=1
-EOF
-/usr/sbin/sshd -D -f "$dir/sshd_config" -p "$SP" -E "$dir/sshd.log" &
-sshd_pid=$!
-wait_listen "$SP" || fail "sshd did not start: $(cat sshd.log)"
-SSHO="-F /dev/null -i $dir/id_client -o IdentitiesOnly=yes -o BatchMode=yes \
--o UserKnownHostsFile=$dir/known_hosts -o GlobalKnownHostsFile=/dev/null \
--o StrictHostKeyChecking=accept-new -o LogLevel=ERROR -o Compression=no -c aes256-gcm@openssh.com"
+start_sshd
+SSHO="$SSHO -o LogLevel=ERROR"
 SSH="ssh $SSHO -p $SP root@127.0.0.1"
 SCP="scp -q $SSHO -P $SP"
 # shellcheck disable=SC2086
