@@ -439,7 +439,13 @@ static void ft_free(struct ftree *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static void ft_build(struct ftree *f, const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n)
+/*
+ * The tree of p[0..n) cut in the chunk size class of a file of cls bytes
+ * (tree.h xfer_tree_size): a file's own size, except where the receiver
+ * indexes an old version for an incoming file (r_sources).
+ */
+static void ft_build_as(struct ftree *f, const uint8_t key[XFER_ID_BYTES], const uint8_t *p,
+    size_t n, uint64_t cls)
 {
 	struct xfer_tree *t = xfer_tree_new(key, 2);
 	pqx_hmac *h = NULL;
@@ -449,6 +455,7 @@ static void ft_build(struct ftree *f, const uint8_t key[XFER_ID_BYTES], const ui
 		failed = 1;
 		return;
 	}
+	xfer_tree_size(t, cls);
 	xfer_tree_start(t, 0, 2, ft_push, f);
 	CHECK0(xfer_tree_update(t, p, n));
 	CHECK0(xfer_tree_finish(t));
@@ -465,6 +472,11 @@ static void ft_build(struct ftree *f, const uint8_t key[XFER_ID_BYTES], const ui
 		else
 			memset(f->st[l], ST_UNLISTED, f->n[l] + 1);
 	}
+}
+
+static void ft_build(struct ftree *f, const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n)
+{
+	ft_build_as(f, key, p, n, n);
 }
 
 /* The children of node i of level l (l >= 1): their first index in level l - 1, and count. */
@@ -626,75 +638,187 @@ static void m_head(uint8_t kind, const char *path, uint32_t mode, uint64_t sec)
 	m_u32(0);
 }
 
-/* The ids the receiver under test has indexed, to predict its answers. */
-struct known {
-	uint8_t (*id)[XFER_ID_BYTES];
+/*
+ * The receiver under test, as a seed session (playing its sender) leaves
+ * it: the regular files it holds (those its target plants, then those the
+ * session lands) and which of them its chunk index has rows for. From this
+ * the seed predicts every answer the receiver gives; r_need(), r_sources(),
+ * r_node() and r_land() are the one copy of its rules (content.c
+ * xfer_crecv_file, index_sources, look_up): change them there when content.c
+ * changes. The targets have no --dict (no base is ever shared) and no
+ * session here leaves a .NAME.pqx-part behind (no .pqx-prev).
+ */
+enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2 };
+
+/*
+ * content.c TINY: a file below it (without a shared base) always streams and
+ * is never indexed (landing it forgets the rows of an older version at its
+ * path). 0 where every file may be compared as a tree.
+ */
+#define R_TINY PQX_CHUNKER_MAX_DEFAULT
+#define R_FILES 32
+
+struct rfile {
+	char path[64];
+	const uint8_t *p; /* its bytes: static or literal, they outlive the session */
 	size_t n;
+	uint64_t sec;     /* its mtime (nanoseconds 0); 0 for planted files of unknown time */
+	int indexed;      /* the index has its rows (then t is its tree) */
+	struct ftree t;
 };
 
-static int known_has(const struct known *k, const uint8_t id[XFER_ID_BYTES])
+struct rside {
+	const uint8_t *key;    /* the chunking key */
+	struct rfile f[R_FILES];
+	size_t n;
+	uint64_t files, bytes; /* FILE entries so far (skipped ones too) and their sizes: DONE */
+};
+
+static void rs_init(struct rside *rs, const uint8_t key[XFER_ID_BYTES])
 {
-	for (size_t i = 0; i < k->n; i++)
-		if (memcmp(k->id[i], id, XFER_ID_BYTES) == 0)
-			return 1;
+	memset(rs, 0, sizeof(*rs));
+	rs->key = key;
+}
+
+static void rs_free(struct rside *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		ft_free(&rs->f[i].t);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static struct rfile *rs_find(struct rside *rs, const char *path)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (strcmp(rs->f[i].path, path) == 0)
+			return &rs->f[i];
+	return NULL;
+}
+
+/* A file the target plants before the session (not indexed: nothing has read it yet). */
+static struct rfile *rs_plant(struct rside *rs, const char *path, const uint8_t *p, size_t n,
+    uint64_t sec)
+{
+	struct rfile *f = rs_find(rs, path);
+
+	if (f == NULL) {
+		if (rs->n == R_FILES || strlen(path) >= sizeof(f->path)) {
+			fprintf(stderr, "gen_seeds: receiver model full\n");
+			failed = 1;
+			return NULL;
+		}
+		f = &rs->f[rs->n++];
+		snprintf(f->path, sizeof(f->path), "%s", path);
+	}
+	ft_free(&f->t);
+	f->p = p;
+	f->n = n;
+	f->sec = sec;
+	f->indexed = 0;
+	return f;
+}
+
+/* The index learns f, cut in the size class of a file of cls bytes (kept if it knows f already). */
+static void rs_index(struct rside *rs, struct rfile *f, uint64_t cls)
+{
+	if (f->indexed)
+		return;
+	ft_build_as(&f->t, rs->key, f->p, f->n, cls);
+	f->indexed = 1;
+}
+
+/* Whether the index has no span (files of 0 bytes have none). */
+static int rs_index_empty(const struct rside *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->f[i].indexed && rs->f[i].n > 0)
+			return 0;
+	return 1;
+}
+
+/* Whether the index holds bytes for the node id of level l (the receiver verifies them: they do). */
+static int rs_known(const struct rside *rs, int l, const uint8_t id[XFER_ID_BYTES])
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rfile *f = &rs->f[i];
+
+		for (size_t j = 0; f->indexed && j < f->t.n[l]; j++)
+			if (memcmp(f->t.v[l][j].id, id, XFER_ID_BYTES) == 0)
+				return 1;
+	}
 	return 0;
 }
 
-static void known_add(struct known *k, const uint8_t id[XFER_ID_BYTES])
+/*
+ * The NEED state for a FILE entry of n bytes, mtime sec: skip when a file
+ * of that size and time is at path (the quick check); stream when the file
+ * is tiny, or when there is nothing to compare with (no old version with
+ * bytes at path, an empty index); compare trees otherwise.
+ */
+static int r_need(struct rside *rs, const char *path, size_t n, uint64_t sec)
 {
-	uint8_t (*v)[XFER_ID_BYTES];
+	const struct rfile *old = rs_find(rs, path);
 
-	if (known_has(k, id))
-		return;
-	if ((v = realloc(k->id, (k->n + 1) * sizeof(*v))) == NULL) {
-		failed = 1;
-		return;
-	}
-	memcpy(v[k->n++], id, XFER_ID_BYTES);
-	k->id = v;
-}
-
-/* Node i of level l and everything below it (the rows a verified node leaves in the index). */
-static void known_add_tree(struct known *k, const struct ftree *f, int l, size_t i)
-{
-	size_t first, n;
-
-	known_add(k, f->v[l][i].id);
-	if (l == 0)
-		return;
-	n = ft_kids(f, l, i, &first);
-	for (size_t j = first; j < first + n; j++)
-		known_add_tree(k, f, l - 1, j);
-}
-
-/* A file the receiver held before: it indexes it first (every node). */
-static void known_file(struct known *k, const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n)
-{
-	struct ftree f;
-
-	ft_build(&f, key, p, n);
-	for (size_t i = 0; i < f.n[2]; i++)
-		known_add_tree(k, &f, 2, i);
-	ft_free(&f);
+	if (old != NULL && old->n == n && old->sec == sec)
+		return NEED_SKIP;
+	if (n < R_TINY)
+		return NEED_STREAM;
+	if ((old == NULL || old->n == 0) && rs_index_empty(rs))
+		return NEED_STREAM;
+	return NEED_TREE;
 }
 
 /*
- * The sender's side of one file, for a receiver with a chunk index:
- * FILE, then the window walk with the answers the receiver will give
- * (content.c look_up): a node whose id it has indexed is HAVE; else, at
- * level 2, WHOLE while its index is empty, NEED otherwise; chunks HAVE or
- * NEED. Then DATA (see m_data) and FILE_END. has_base: the FILE entry names
- * a shared base (the targets have no --dict: the receiver declines it).
- * Updates k with the rows the receiver adds (verified nodes, NEED chunks).
- * The file fits one window (well under 32 MiB).
+ * Before the windows of a compared file of n bytes: the old version at path
+ * is indexed, cut as the incoming file will be, unless the index knows it
+ * already as it is (then its rows stay as they were cut).
  */
-static void r_file(struct known *k, const uint8_t key[XFER_ID_BYTES], const char *path,
-    uint64_t sec, const uint8_t *p, size_t n, int has_base, const char *codecs, size_t cut)
+static void r_sources(struct rside *rs, const char *path, size_t n)
 {
-	struct ftree f;
-	int empty = k->n == 0;
+	struct rfile *old = rs_find(rs, path);
 
-	ft_build(&f, key, p, n);
+	if (old != NULL && old->n > 0)
+		rs_index(rs, old, n);
+}
+
+/* The answer for a listed node of level l: HAVE if indexed, else WHOLE (level 2, empty index) or NEED. */
+static uint8_t r_node(const struct rside *rs, int l, const uint8_t id[XFER_ID_BYTES], int empty)
+{
+	if (rs_known(rs, l, id))
+		return ST_HAVE;
+	return l == 2 && empty ? ST_WHOLE : ST_NEED;
+}
+
+/*
+ * A file landed at path (either way): it replaces what was there, and the
+ * index learns every node of it (the received and copied ones as they were
+ * verified, the expanded ones after their window) unless it is tiny.
+ */
+static void r_land(struct rside *rs, const char *path, const uint8_t *p, size_t n, uint64_t sec)
+{
+	struct rfile *f = rs_plant(rs, path, p, n, sec);
+
+	if (f != NULL && n >= R_TINY)
+		rs_index(rs, f, n);
+}
+
+/*
+ * The sender's side of one file for the receiver rs: FILE, then as r_need
+ * says: nothing more (skip); the whole file in DATA messages and a bare
+ * FILE_END (stream); or the window walk with the answers r_node predicts,
+ * the DATA of what is still missing and FILE_END with the file id (trees).
+ * DATA: see m_data. has_base: the entry names a shared base (the receiver
+ * declines it). The file fits one window (well under 32 MiB) and the
+ * stream buffer.
+ */
+static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8_t *p, size_t n,
+    int has_base, const char *codecs, size_t cut)
+{
+	static const char *const names[3] = { "trees", "skip", "stream" };
+	struct ftree f;
+	int need = r_need(rs, path, n, sec), empty;
+
+	ft_build(&f, rs->key, p, n);
 	m_head(K_FILE, path, 0644, sec);
 	m_u64(n);
 	m_u8((uint8_t)has_base);
@@ -704,52 +828,58 @@ static void r_file(struct known *k, const uint8_t key[XFER_ID_BYTES], const char
 		m_bytes(f.id, 32); /* any 32 bytes: no dictionary holds it */
 	}
 	m_end();
-	for (int l = 2; l >= 0 && f.n[2] > 0; l--) {
-		if (ft_mark(&f, l) == 0)
-			continue;
-		m_list(&f, l);
-		for (size_t i = 0; i < f.n[l]; i++) {
-			if (f.st[l][i] == ST_UNLISTED)
-				continue;
-			if (known_has(k, f.v[l][i].id))
-				f.st[l][i] = ST_HAVE;
-			else
-				f.st[l][i] = l == 2 && empty ? ST_WHOLE : ST_NEED;
+	rs->files++;
+	rs->bytes += n;
+	stream_len = 0;
+	if (need == NEED_STREAM) {
+		if (n > sizeof(stream)) {
+			failed = 1;
+			n = 0;
 		}
+		if (n > 0)
+			memcpy(stream, p, n);
+		stream_len = n;
+		m_data(codecs, cut);
+		m_u8(K_FILE_END);
+		m_end();
+	} else if (need == NEED_TREE) {
+		r_sources(rs, path, n);
+		empty = rs_index_empty(rs);
+		for (int l = 2; l >= 0 && f.n[2] > 0; l--) {
+			if (ft_mark(&f, l) == 0)
+				continue;
+			m_list(&f, l);
+			for (size_t i = 0; i < f.n[l]; i++)
+				if (f.st[l][i] != ST_UNLISTED)
+					f.st[l][i] = r_node(rs, l, f.v[l][i].id, empty);
+		}
+		ft_items(&f, p);
+		m_data(codecs, cut);
+		m_u8(K_FILE_END);
+		m_bytes(f.id, XFER_ID_BYTES);
+		m_end();
 	}
-	ft_items(&f, p);
-	m_data(codecs, cut);
-	for (size_t i = 0; i < f.n[2]; i++)
-		if (f.st[2][i] == ST_WHOLE || f.st[2][i] == ST_HAVE)
-			known_add_tree(k, &f, 2, i);
-	for (size_t i = 0; i < f.n[1]; i++)
-		if (f.st[1][i] == ST_HAVE)
-			known_add_tree(k, &f, 1, i);
-	for (size_t i = 0; i < f.n[0]; i++)
-		if (f.st[0][i] == ST_HAVE || f.st[0][i] == ST_NEED)
-			known_add(k, f.v[0][i].id);
-	fprintf(stderr, "gen_seeds: %s: %zu bytes, nodes %zu/%zu/%zu, %zu bytes of data\n", path, n,
-	    f.n[2], f.n[1], f.n[0], stream_len);
-	m_u8(K_FILE_END);
-	m_bytes(f.id, XFER_ID_BYTES);
-	m_end();
+	fprintf(stderr, "gen_seeds: %s: %s, %zu bytes, nodes %zu/%zu/%zu, %zu bytes of data", path,
+	    names[need], n, f.n[2], f.n[1], f.n[0], stream_len);
+	for (int l = 2; need == NEED_TREE && l >= 0; l--) {
+		size_t c[3] = { 0, 0, 0 };
+
+		for (size_t i = 0; i < f.n[l]; i++)
+			if (f.st[l][i] <= ST_WHOLE)
+				c[f.st[l][i]]++;
+		fprintf(stderr, "%s level %d: %zu NEED %zu HAVE %zu WHOLE", l == 2 ? ";" : ",", l, c[ST_NEED],
+		    c[ST_HAVE], c[ST_WHOLE]);
+	}
+	fprintf(stderr, "\n");
+	if (need != NEED_SKIP)
+		r_land(rs, path, p, n, sec);
 	ft_free(&f);
 }
 
 /* A small text file. */
-static void r_text(struct known *k, const uint8_t key[XFER_ID_BYTES], const char *path,
-    uint64_t sec, const char *text)
+static void r_text(struct rside *rs, const char *path, uint64_t sec, const char *text)
 {
-	r_file(k, key, path, sec, (const uint8_t *)text, strlen(text), 0, "r", 1u << 20);
-}
-
-/* A FILE entry the receiver skips: it has the same size and time (NEED state 1). */
-static void r_skipped(const char *path, uint64_t size, uint64_t sec)
-{
-	m_head(K_FILE, path, 0644, sec);
-	m_u64(size);
-	m_u8(0);
-	m_end();
+	r_file(rs, path, sec, (const uint8_t *)text, strlen(text), 0, "r", 60000);
 }
 
 static void m_link(const char *path, const char *target)
@@ -759,13 +889,14 @@ static void m_link(const char *path, const char *target)
 	m_end();
 }
 
-static void m_finish(uint64_t files, uint64_t bytes)
+/* END, then DONE with the counts the receiver kept. */
+static void m_finish(const struct rside *rs)
 {
 	m_u8(K_END);
 	m_end();
 	m_u8(K_DONE);
-	m_u64(files);
-	m_u64(bytes);
+	m_u64(rs->files);
+	m_u64(rs->bytes);
 	m_end();
 }
 
@@ -802,10 +933,13 @@ static void gen_blocks(uint8_t *p, size_t n, uint32_t salt)
  * deep1: a file for the deep walk under key, with at least two level-2
  * nodes, one of them with two level-1 children, one of those with two
  * chunks (the salt of gen_blocks is searched for one). deep2: deep1 with
- * 16 bytes changed in the middle of the second of those chunks.
+ * 16 bytes changed in the middle of the second of those chunks. deep3:
+ * deep1 with 16 bytes changed in its first chunk. deep1 + deep_skip:
+ * deep1 without its first chunk.
  */
 #define DEEP_BYTES (160u << 10)
-static uint8_t deep1[DEEP_BYTES], deep2[DEEP_BYTES];
+static uint8_t deep1[DEEP_BYTES], deep2[DEEP_BYTES], deep3[DEEP_BYTES];
+static size_t deep_skip;
 
 static void gen_deep(const uint8_t key[XFER_ID_BYTES])
 {
@@ -821,12 +955,16 @@ static void gen_deep(const uint8_t key[XFER_ID_BYTES])
 				if ((k0 = ft_kids(&f, 1, j, &f0)) < 2)
 					continue;
 				at = f.v[0][f0 + 1].off + f.v[0][f0 + 1].len / 2;
+				deep_skip = f.v[0][0].len;
 				fprintf(stderr, "gen_seeds: deep file: salt %u, nodes %zu/%zu/%zu\n", salt,
 				    f.n[2], f.n[1], f.n[0]);
 				ft_free(&f);
 				memcpy(deep2, deep1, DEEP_BYTES);
-				for (size_t b = 0; b < 16; b++)
+				memcpy(deep3, deep1, DEEP_BYTES);
+				for (size_t b = 0; b < 16; b++) {
 					deep2[at + b] ^= 0x5a;
+					deep3[deep_skip / 2 + b] ^= 0xa5;
+				}
 				return;
 			}
 		}
@@ -837,54 +975,45 @@ static void gen_deep(const uint8_t key[XFER_ID_BYTES])
 }
 
 /*
- * The deep session of the receiver and server seeds, under key, into an
- * empty index: v1 (the first file, so WHOLE: one zstd DATA message), v2 =
- * v1 with 16 bytes changed (NEED down to the chunks around the change, the
- * rest HAVE; raw DATA cut every 6000 bytes), v3 = v1 (every level-2 node
- * HAVE, no DATA), v4 = v2 (the level-1 and level-2 nodes of v2 that were
- * expanded are not indexed: NEED down to the chunks, which are all HAVE),
- * then x.txt with a base the receiver declines (NEED at every level: one
- * node each), keep.txt (skipped if the receiver has it: keep), an empty file.
+ * The deep session of the receiver and server seeds (rs: the receiver, with
+ * an empty index): v1 (nothing to compare with: it streams, in DATA
+ * messages of 40000 bytes, zstd and raw in turn; the index learns it),
+ * v2 = v1 with 16 bytes changed (trees: NEED down to the chunks around the
+ * change, the rest HAVE; raw DATA cut every 6000 bytes), v3 = v1 (every
+ * level-2 node HAVE, no DATA), v4 = v1 without its first chunk (new level-2
+ * and level-1 nodes over chunks that are all HAVE: no DATA), v1 again with
+ * its first chunk changed (an old version at the path; zstd DATA), then
+ * x.txt with a base the receiver declines, a link, keep.txt (skipped where
+ * the receiver holds it), an empty file (a bare FILE_END).
  */
-static void m_deep(const uint8_t key[XFER_ID_BYTES], int keep)
+static void m_deep(struct rside *rs)
 {
-	struct known k = { NULL, 0 };
-
-	gen_deep(key);
+	gen_deep(rs->key);
 	m_head(K_DIR, "a", 0755, 1600000000);
 	m_end();
-	r_file(&k, key, "a/v1.bin", 1600000003, deep1, DEEP_BYTES, 0, "z", 1u << 20);
-	r_file(&k, key, "a/v2.bin", 1600000004, deep2, DEEP_BYTES, 0, "r", 6000);
-	r_file(&k, key, "a/v3.bin", 1600000005, deep1, DEEP_BYTES, 0, "z", 1u << 20);
-	r_file(&k, key, "a/v4.bin", 1600000006, deep2, DEEP_BYTES, 0, "z", 1u << 20);
-	r_file(&k, key, "a/x.txt", 1600000001, (const uint8_t *)"hello world", 11, 1, "r", 1u << 20);
+	r_file(rs, "a/v1.bin", 1600000003, deep1, DEEP_BYTES, 0, "zr", 40000);
+	r_file(rs, "a/v2.bin", 1600000004, deep2, DEEP_BYTES, 0, "r", 6000);
+	r_file(rs, "a/v3.bin", 1600000005, deep1, DEEP_BYTES, 0, "z", 60000);
+	r_file(rs, "a/v4.bin", 1600000006, deep1 + deep_skip, DEEP_BYTES - deep_skip, 0, "z", 60000);
+	r_file(rs, "a/v1.bin", 1600000007, deep3, DEEP_BYTES, 0, "z", 60000);
+	r_file(rs, "a/x.txt", 1600000001, (const uint8_t *)"hello world", 11, 1, "r", 60000);
 	m_link("a/l", "x.txt");
-	if (keep)
-		r_skipped("keep.txt", 5, 1700000000);
-	else
-		r_text(&k, key, "keep.txt", 1700000000, "hello");
-	r_text(&k, key, "a/e", 1600000002, "");
-	m_finish(7, 4 * (uint64_t)DEEP_BYTES + 11 + 5);
-	free(k.id);
+	r_text(rs, "keep.txt", 1700000000, "hello");
+	r_text(rs, "a/e", 1600000002, "");
+	m_finish(rs);
 }
 
-/* A small tree: a directory, a file (WHOLE, raw), links, keep.txt, an empty file. */
-static void m_tree(const uint8_t key[XFER_ID_BYTES], int keep)
+/* A small tree: a directory, a file (tiny: it streams), links, keep.txt, an empty file. */
+static void m_tree(struct rside *rs)
 {
-	struct known k = { NULL, 0 };
-
 	m_head(K_DIR, "a", 0755, 1600000000);
 	m_end();
-	r_file(&k, key, "a/x.txt", 1600000001, (const uint8_t *)"hello world", 11, 1, "r", 1u << 20);
+	r_file(rs, "a/x.txt", 1600000001, (const uint8_t *)"hello world", 11, 1, "r", 60000);
 	m_link("a/l", "x.txt");
 	m_link("a/up", "../keep.txt");
-	if (keep)
-		r_skipped("keep.txt", 5, 1700000000);
-	else
-		r_text(&k, key, "keep.txt", 1700000000, "hello");
-	r_text(&k, key, "a/e", 1600000002, "");
-	m_finish(3, 16);
-	free(k.id);
+	r_text(rs, "keep.txt", 1700000000, "hello");
+	r_text(rs, "a/e", 1600000002, "");
+	m_finish(rs);
 }
 
 /* fuzz_transfer_sender.c's file bytes. */
@@ -896,7 +1025,8 @@ static uint8_t sender_pattern(size_t i)
 /*
  * The receiver's answers to one file (bytes p, tree under key) of the
  * sender under test: NEED, a BITMAP for each LIST the sender will send,
- * FILE_OK. how: 'w' every level-2 node WHOLE, 'h' every one HAVE, 'n' every
+ * FILE_OK. how: 's' stream it whole (no LIST: DATA and a bare FILE_END
+ * follow), 'w' every level-2 node WHOLE, 'h' every one HAVE, 'n' every
  * node NEED down to the chunks, 'm' the listed nodes of each level cycle
  * through NEED, WHOLE, HAVE (chunks: NEED, HAVE), so each level has some.
  */
@@ -907,10 +1037,10 @@ static void s_file(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n,
 
 	ft_build(&f, key, p, n);
 	m_u8(K_NEED);
-	m_u8(0);
+	m_u8(how == 's' ? NEED_STREAM : NEED_TREE);
 	m_u8(0);
 	m_end();
-	for (int l = 2; l >= 0 && f.n[2] > 0; l--) {
+	for (int l = 2; how != 's' && l >= 0 && f.n[2] > 0; l--) {
 		size_t c = 0;
 
 		if (ft_mark(&f, l) == 0)
@@ -936,7 +1066,7 @@ static void s_file(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n,
 static void s_skip(void)
 {
 	m_u8(K_NEED);
-	m_u8(1);
+	m_u8(NEED_SKIP);
 	m_u8(0);
 	m_end();
 }
@@ -949,41 +1079,66 @@ static void m_request(uint8_t op, const char *path)
 	m_end();
 }
 
+/* fuzz_transfer_receiver.c's BASE/in before a session: keep.txt, "hello". */
+static void rs_receiver(struct rside *rs)
+{
+	rs_init(rs, key_zero);
+	rs_plant(rs, "keep.txt", (const uint8_t *)"hello", 5, 1700000000);
+}
+
 static void transfer_seeds(const char *dir)
 {
-	static uint8_t two[(1u << 20) + 17], split[40u << 10];
-	static const char hello_again[] = "hello, again\n";
+	static uint8_t two[(1u << 20) + 17], split[40u << 10], big[96u << 10];
 	uint8_t small[100], df[10];
-	struct known k = { NULL, 0 };
+	struct rside rs;
 
 	/* Receiver (key zero; BASE/in holds keep.txt, "hello"): the seed plays the sender. */
-	m_tree(key_zero, 1);
+	rs_receiver(&rs);
+	m_tree(&rs);
 	emit(dir, "transfer_receiver", "tree");
-	m_deep(key_zero, 1);
+	rs_free(&rs);
+	rs_receiver(&rs);
+	m_deep(&rs);
 	emit(dir, "transfer_receiver", "deep");
-	/* One file in DATA messages of 7000 bytes, zstd and raw in turn. */
+	rs_free(&rs);
+	/* One tiny file streamed in DATA messages of 7000 bytes, zstd and raw in turn. */
+	rs_receiver(&rs);
 	gen_blocks(split, sizeof(split), 7);
-	r_file(&k, key_zero, "s.bin", 1, split, sizeof(split), 0, "zr", 7000);
-	m_finish(1, sizeof(split));
+	r_file(&rs, "s.bin", 1, split, sizeof(split), 0, "zr", 7000);
+	m_finish(&rs);
 	emit(dir, "transfer_receiver", "split");
-	/* A new keep.txt: the old one is indexed first, so nothing is WHOLE. */
-	k.n = 0;
-	known_file(&k, key_zero, (const uint8_t *)"hello", 5);
-	r_text(&k, key_zero, "keep.txt", 1, hello_again);
-	m_finish(1, sizeof(hello_again) - 1);
+	rs_free(&rs);
+	/* An empty file alone: NEED 2, then a bare FILE_END. */
+	rs_receiver(&rs);
+	r_text(&rs, "e", 1, "");
+	m_finish(&rs);
+	emit(dir, "transfer_receiver", "empty");
+	rs_free(&rs);
+	/*
+	 * A new keep.txt too large to stream: the old one is indexed first, so
+	 * nothing is WHOLE: NEED at every level, DATA raw and zstd in turn.
+	 */
+	rs_receiver(&rs);
+	gen_blocks(big, sizeof(big), 9);
+	r_file(&rs, "keep.txt", 1, big, sizeof(big), 0, "rz", 30000);
+	m_finish(&rs);
 	emit(dir, "transfer_receiver", "replace");
+	rs_free(&rs);
 	/* Escapes through the planted links; a link chain. */
-	k.n = 0;
-	r_text(&k, key_zero, "up/evil", 1, "x");
+	rs_receiver(&rs);
+	r_text(&rs, "up/evil", 1, "x");
 	m_head(K_DIR, "abs/d", 0755, 1);
 	m_end();
-	m_finish(1, 1);
+	m_finish(&rs);
 	emit(dir, "transfer_receiver", "escape");
+	rs_free(&rs);
+	rs_receiver(&rs);
 	m_link("s", ".");
 	m_link("e", "s/..");
 	m_link("f", "s/../outside");
-	m_finish(0, 0);
+	m_finish(&rs);
 	emit(dir, "transfer_receiver", "link-chain");
+	rs_free(&rs);
 
 	/*
 	 * Sender (key zero): the selector (bit 0 confined, bits 1-3 the set,
@@ -1002,6 +1157,9 @@ static void transfer_seeds(const char *dir)
 	put_u8(1); /* small, confined, already there */
 	s_skip();
 	emit(dir, "transfer_sender", "small-skip");
+	put_u8(0); /* small, streamed: one raw DATA message */
+	s_file(key_zero, small, sizeof(small), 's');
+	emit(dir, "transfer_sender", "small-stream");
 	put_u8(2); /* two: the receiver has every level-2 node */
 	s_file(key_zero, two, sizeof(two), 'h');
 	emit(dir, "transfer_sender", "two-have");
@@ -1011,38 +1169,61 @@ static void transfer_seeds(const char *dir)
 	put_u8(0x13); /* two, confined, zstd: every state at every level */
 	s_file(key_zero, two, sizeof(two), 'm');
 	emit(dir, "transfer_sender", "two-mix");
+	put_u8(2); /* two, streamed: two raw DATA messages */
+	s_file(key_zero, two, sizeof(two), 's');
+	emit(dir, "transfer_sender", "two-stream");
+	put_u8(0x12); /* two, streamed, zstd */
+	s_file(key_zero, two, sizeof(two), 's');
+	emit(dir, "transfer_sender", "two-stream-zstd");
 	put_u8(4); /* d: d/f */
 	s_file(key_zero, df, sizeof(df), 'n');
 	emit(dir, "transfer_sender", "dir");
-	put_u8(0x16); /* everything, zstd: empty, small, two, d/f (skipped), f */
+	put_u8(0x16); /* everything, zstd: empty, small, two, d/f (skipped), d/f */
 	s_file(key_zero, NULL, 0, 'w');
 	s_file(key_zero, small, sizeof(small), 'w');
 	s_file(key_zero, two, sizeof(two), 'm');
 	s_skip();
 	s_file(key_zero, df, sizeof(df), 'h');
 	emit(dir, "transfer_sender", "all");
+	put_u8(6); /* everything streamed (the empty file: a bare FILE_END), d/f skipped once */
+	s_file(key_zero, NULL, 0, 's');
+	s_file(key_zero, small, sizeof(small), 's');
+	s_file(key_zero, two, sizeof(two), 's');
+	s_file(key_zero, df, sizeof(df), 's');
+	s_skip();
+	emit(dir, "transfer_sender", "all-stream");
 	put_u8(8); /* up/secret: refused */
 	emit(dir, "transfer_sender", "escape");
 
 	/*
 	 * Server (fuzz_key): the selector (bit 0 send-only, 1 get-only, 2
-	 * dir=home, 3 zstd), then the client's messages.
+	 * dir=home, 3 zstd), then the client's messages. A push lands in
+	 * root/inbox (made by the push) or, with dir=home, in home (h.txt).
 	 */
 	put_u8(0);
 	m_request(1, "inbox");
-	m_deep(key_server, 0);
+	rs_init(&rs, key_server);
+	m_deep(&rs);
+	rs_free(&rs);
 	m_close();
 	emit(dir, "server", "push");
 	put_u8(0);
 	m_request(1, "inbox");
-	m_tree(key_server, 0);
+	rs_init(&rs, key_server);
+	m_tree(&rs);
+	rs_free(&rs);
 	m_close();
 	emit(dir, "server", "push-tree");
+	/* A new file (tiny: streamed), and h.txt replaced by one too large to stream (trees). */
 	put_u8(4);
 	m_request(1, "");
-	k.n = 0;
-	r_text(&k, key_server, "h2.txt", 1, "more");
-	m_finish(1, 4);
+	rs_init(&rs, key_server);
+	rs_plant(&rs, "h.txt", (const uint8_t *)"home\n", 5, 0);
+	r_text(&rs, "h2.txt", 1, "more");
+	gen_blocks(big, sizeof(big), 11);
+	r_file(&rs, "h.txt", 2, big, sizeof(big), 0, "zr", 50000);
+	m_finish(&rs);
+	rs_free(&rs);
 	m_close();
 	emit(dir, "server", "push-home");
 	put_u8(8);
@@ -1050,6 +1231,11 @@ static void transfer_seeds(const char *dir)
 	s_file(key_server, (const uint8_t *)"a public file\n", 14, 'n');
 	m_close();
 	emit(dir, "server", "pull-file");
+	put_u8(8);
+	m_request(2, "pub/a.txt");
+	s_file(key_server, (const uint8_t *)"a public file\n", 14, 's');
+	m_close();
+	emit(dir, "server", "pull-file-stream");
 	put_u8(0);
 	m_request(2, "pub");
 	/* a.txt and sub/b.bin, in readdir order: one node each, so either answer fits. */
@@ -1058,6 +1244,12 @@ static void transfer_seeds(const char *dir)
 	m_close();
 	emit(dir, "server", "pull-dir");
 	put_u8(0);
+	m_request(2, "pub");
+	s_file(key_server, (const uint8_t *)"a public file\n", 14, 's');
+	s_file(key_server, (const uint8_t *)"\x01\x02\x03", 3, 's');
+	m_close();
+	emit(dir, "server", "pull-dir-stream");
+	put_u8(0);
 	m_request(2, "up/secret");
 	emit(dir, "server", "pull-escape");
 	put_u8(1);
@@ -1065,11 +1257,11 @@ static void transfer_seeds(const char *dir)
 	emit(dir, "server", "pull-send-only");
 	put_u8(0);
 	m_request(1, "up");
-	k.n = 0;
-	r_text(&k, key_server, "evil", 1, "x");
-	m_finish(1, 1);
+	rs_init(&rs, key_server);
+	r_text(&rs, "evil", 1, "x");
+	m_finish(&rs);
+	rs_free(&rs);
 	emit(dir, "server", "push-escape");
-	free(k.id);
 }
 
 /* ---- channel_client, channel_server, record: the channel ---- */

@@ -1,0 +1,181 @@
+/* pqx tests: chunk trees: node boundaries local to an edit, and nodes rebuilt from their bytes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "transfer/tree.h"
+#include "util/util.h"
+
+#define MIB ((size_t)1 << 20)
+
+struct nodes {
+	struct xfer_node *v;
+	size_t n, cap;
+};
+
+static int collect(void *ctx, const struct xfer_node *nd)
+{
+	struct nodes *ns = ctx;
+
+	if (ns->n == ns->cap) {
+		struct xfer_node *v = realloc(ns->v, (ns->cap = ns->cap ? ns->cap * 2 : 1024) * sizeof(*v));
+
+		if (v == NULL)
+			return PQX_ERR_NOMEM;
+		ns->v = v;
+	}
+	ns->v[ns->n++] = *nd;
+	return 0;
+}
+
+static uint8_t key[32];
+
+static int build(struct nodes *ns, const uint8_t *p, size_t n, uint64_t file_size)
+{
+	struct xfer_tree *t = xfer_tree_new(key, 2);
+	int r;
+
+	if (t == NULL)
+		return PQX_ERR_NOMEM;
+	xfer_tree_size(t, file_size);
+	xfer_tree_start(t, 0, 2, collect, ns);
+	/* In uneven pieces: the split must not matter. */
+	for (size_t off = 0, k = 1; off < n; off += k, k = k * 3 % 100003 + 1)
+		if ((r = xfer_tree_update(t, p + off, k < n - off ? k : n - off)) != 0)
+			goto out;
+	r = xfer_tree_finish(t);
+out:
+	xfer_tree_free(t);
+	return r;
+}
+
+/* Nodes of level `level` in b whose id is nowhere in a. */
+static size_t new_nodes(const struct nodes *a, const struct nodes *b, int level)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		int found = 0;
+
+		if (b->v[i].level != level)
+			continue;
+		for (size_t j = 0; j < a->n && !found; j++)
+			found = a->v[j].level == level && memcmp(a->v[j].id, b->v[i].id, 32) == 0;
+		count += !found;
+	}
+	return count;
+}
+
+static size_t count_level(const struct nodes *a, int level)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		c += a->v[i].level == level;
+	return c;
+}
+
+/*
+ * 100-byte insertions at eight places in 8 MiB (both size classes): only the
+ * nodes around each change, at every level, the rest keep their ids. CDC
+ * needs a few chunks to fall back in step after an edit (the cut after a
+ * cut depends on where that cut was), so the bounds allow for that.
+ */
+static void test_local(void)
+{
+	const size_t n = 8 * MIB;
+	uint8_t *a = malloc(n), *b = malloc(n + 100);
+	struct nodes na = { 0 }, nb = { 0 };
+	size_t total0 = 0, trials = 0;
+
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		goto out;
+	t_rand(key, sizeof(key));
+	t_rand(a, n);
+	for (int cls = 0; cls < 2; cls++) {
+		uint64_t fs = cls ? 64 * MIB : n; /* the small class, then the large one */
+
+		na.n = 0;
+		CHECK(build(&na, a, n, fs) == 0);
+		CHECK(cls == 1 || count_level(&na, 2) >= 4, "several level-2 nodes (%zu)", count_level(&na, 2));
+		for (size_t k = 1; k <= 8; k++) {
+			size_t at = n / 9 * k + 777 * k;
+
+			memcpy(b, a, at);
+			t_rand(b + at, 100);
+			memcpy(b + at + 100, a + at, n - at);
+			nb.n = 0;
+			CHECK(build(&nb, b, n + 100, fs) == 0);
+			total0 += new_nodes(&na, &nb, 0);
+			trials++;
+			CHECK(new_nodes(&na, &nb, 0) <= 24 && new_nodes(&na, &nb, 1) <= 4 &&
+				  new_nodes(&na, &nb, 2) <= 3,
+			    "class %d, insertion %zu: %zu, %zu, %zu new nodes at levels 0, 1, 2", cls, k,
+			    new_nodes(&na, &nb, 0), new_nodes(&na, &nb, 1), new_nodes(&na, &nb, 2));
+		}
+	}
+	CHECK(total0 <= 4 * trials, "%zu new chunks in %zu insertions", total0, trials);
+out:
+	free(na.v);
+	free(nb.v);
+	free(a);
+	free(b);
+}
+
+/* Every node, rebuilt alone from its own bytes, gets its id back (how a receiver verifies). */
+static void test_rebuild(void)
+{
+	const size_t n = 3 * MIB;
+	uint8_t *a = malloc(n);
+	struct nodes na = { 0 }, one = { 0 };
+	struct xfer_tree *t = xfer_tree_new(key, 2);
+
+	CHECK(a != NULL && t != NULL);
+	if (a == NULL || t == NULL)
+		goto out;
+	t_rand(a, n);
+	CHECK(build(&na, a, n, n) == 0);
+	for (size_t i = 0; i < na.n; i++) {
+		const struct xfer_node *nd = &na.v[i];
+		int tops = 0, ok = 0;
+
+		one.n = 0;
+		xfer_tree_size(t, n);
+		xfer_tree_start(t, nd->off, nd->level, collect, &one);
+		CHECK(xfer_tree_update(t, a + nd->off, (size_t)nd->len) == 0 && xfer_tree_finish(t) == 0);
+		for (size_t j = 0; j < one.n; j++)
+			if (one.v[j].level == nd->level) {
+				tops++;
+				ok = memcmp(one.v[j].id, nd->id, 32) == 0 && one.v[j].off == nd->off &&
+				     one.v[j].len == nd->len;
+			}
+		CHECK(tops == 1 && ok, "node %zu (level %d) rebuilt", i, nd->level);
+		if (t_case_failures() > 0)
+			break;
+	}
+	/* A changed byte in a node gives another id. */
+	if (na.n > 0) {
+		const struct xfer_node *nd = &na.v[na.n - 1];
+
+		a[nd->off] ^= 1;
+		one.n = 0;
+		xfer_tree_start(t, nd->off, nd->level, collect, &one);
+		CHECK(xfer_tree_update(t, a + nd->off, (size_t)nd->len) == 0 && xfer_tree_finish(t) == 0);
+		CHECK(one.n > 0 && memcmp(one.v[one.n - 1].id, nd->id, 32) != 0, "a flipped bit changes the id");
+	}
+out:
+	xfer_tree_free(t);
+	free(na.v);
+	free(one.v);
+	free(a);
+}
+
+int main(void)
+{
+	t_run("tree: insertions change only the nodes around them, at every level", test_local);
+	t_run("tree: every node rebuilt from its bytes gets its id back", test_rebuild);
+	return t_done();
+}
