@@ -655,7 +655,7 @@ enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2 };
  * is never indexed (landing it forgets the rows of an older version at its
  * path). 0 where every file may be compared as a tree.
  */
-#define R_TINY PQX_CHUNKER_MAX_DEFAULT
+#define R_TINY 4096u /* content.c TINY */
 #define R_FILES 32
 
 struct rfile {

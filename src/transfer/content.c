@@ -38,8 +38,11 @@
 #define PREFIX_MAX (DATA_RAW_MAX + 2 * PREFIX_MARGIN)
 #define WRITEBEHIND_BYTES (8u << 20)
 #define IO_BYTES (1u << 20)
-/* Files below this (at most one chunk) always stream and are never indexed. */
-#define TINY PQX_CHUNKER_MAX_DEFAULT
+/*
+ * Files below this always stream and are never indexed: what a comparison
+ * could save on them is less than it costs (an index opened, round trips).
+ */
+#define TINY 4096u
 
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
 /* NEED's state: compare chunk trees, skip (already identical), or stream it all. */
@@ -1884,8 +1887,8 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	}
 	/*
 	 * Nothing to compare with (no old version, nothing left by an
-	 * interrupted run, no dictionary, an empty index), or a file of at
-	 * most one chunk: the file streams whole and no side builds a tree.
+	 * interrupted run, no dictionary, an empty index), or a tiny file:
+	 * the file streams whole and no side builds a tree.
 	 */
 	cr->tiny = size < TINY && !base_ok;
 	if (!cr->tiny)
