@@ -1673,16 +1673,21 @@ static int index_emit(void *ctx, const struct xfer_node *n)
 static int index_source(struct xfer_crecv *cr, int src, int dirfd, const char *rel)
 {
 	struct stat sb;
+	uint64_t size;
 	int fd, r = 0;
 
 	if (cr->ix == NULL || (fd = xfer_open_file(dirfd, rel)) < 0)
 		return 0;
-	if (fstat(fd, &sb) != 0 || xfer_index_file_current(cr->ix, src, rel, &sb) != 0)
+	if (fstat(fd, &sb) != 0)
+		goto out;
+	/* Cut as the incoming file will be (a dictionary file: by its own size). */
+	size = src == XFER_SRC_DICT ? (uint64_t)sb.st_size : cr->size;
+	xfer_index_set_cut(cr->ix, xfer_tree_class(size));
+	if (xfer_index_file_current(cr->ix, src, rel, &sb) != 0)
 		goto out;
 	if ((r = xfer_index_add_file(cr->ix, src, rel, &sb)) != 0)
 		goto out;
-	/* Cut as the incoming file will be (a dictionary file: by its own size). */
-	xfer_tree_size(cr->wk[0].tree, src == XFER_SRC_DICT ? (uint64_t)sb.st_size : cr->size);
+	xfer_tree_size(cr->wk[0].tree, size);
 	xfer_tree_start(cr->wk[0].tree, 0, 2, index_emit, cr->ix);
 	for (uint64_t off = 0; off < (uint64_t)sb.st_size;) {
 		size_t n = (uint64_t)sb.st_size - off < IO_BYTES ? (size_t)((uint64_t)sb.st_size - off) : IO_BYTES;
@@ -1908,6 +1913,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	 * end, sorted, with its final name. If the run dies first, the next
 	 * one indexes what it left (.pqx-prev) afresh.
 	 */
+	xfer_index_set_cut(cr->ix, xfer_tree_class(size));
 	if (cr->ix != NULL && !cr->tiny && (xfer_index_begin(cr->ix) != 0 ||
 				  xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, &sb) != 0)) {
 		xfer_index_rollback(cr->ix);

@@ -34,7 +34,7 @@
  * per pair; ids are keyed, so no one can aim for it): the caller verifies
  * every span anyway and moves on to the next candidate.
  */
-#define IX_SCHEMA_VERSION 2
+#define IX_SCHEMA_VERSION 3
 
 static const char ix_schema[] =
     "CREATE TABLE files ("
@@ -46,6 +46,7 @@ static const char ix_schema[] =
     " ctime_ns INTEGER NOT NULL,"
     " ino INTEGER NOT NULL,"
     " dev INTEGER NOT NULL,"
+    " cut INTEGER NOT NULL,"
     " UNIQUE (src, path));"
     "CREATE TABLE spans ("
     " id INTEGER NOT NULL,"
@@ -54,7 +55,7 @@ static const char ix_schema[] =
     " len INTEGER NOT NULL,"
     " PRIMARY KEY (id, file, off, len)) WITHOUT ROWID;"
     "CREATE INDEX spans_file ON spans (file);"
-    "PRAGMA user_version = 2;";
+    "PRAGMA user_version = 3;";
 
 #define IX_PATH_MAX 4096
 #define IX_BUSY_MS 10000
@@ -93,13 +94,13 @@ static const char *const ix_sql[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT ix_op",
     [ST_RELEASE] = "RELEASE ix_op",
     [ST_ROLLBACK_TO] = "ROLLBACK TO ix_op",
-    [ST_FILE_STAT] = "SELECT size, mtime_ns, ctime_ns, ino, dev FROM files"
+    [ST_FILE_STAT] = "SELECT size, mtime_ns, ctime_ns, ino, dev, cut FROM files"
                      " WHERE src = ?1 AND path = ?2",
     [ST_FILE_ID] = "SELECT id FROM files WHERE src = ?1 AND path = ?2",
     [ST_FILE_DEL] = "DELETE FROM files WHERE id = ?1",
     [ST_SPANS_DEL] = "DELETE FROM spans WHERE file = ?1",
-    [ST_FILE_INS] = "INSERT INTO files (src, path, size, mtime_ns, ctime_ns, ino, dev)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_FILE_INS] = "INSERT INTO files (src, path, size, mtime_ns, ctime_ns, ino, dev, cut)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_FILE_MOVE] = "UPDATE files SET path = ?2, size = ?3, mtime_ns = ?4,"
                      " ctime_ns = ?5, ino = ?6, dev = ?7 WHERE id = ?1",
     [ST_SPAN_INS] = "INSERT OR IGNORE INTO spans (id, file, off, len)"
@@ -127,6 +128,7 @@ struct xfer_index {
 	int in_tx;          /* between xfer_index_begin and commit/rollback */
 	int tx_err;         /* the error that lost the caller's transaction */
 	sqlite3_int64 cur;  /* the file of xfer_index_add_file; 0: none */
+	int cut;            /* xfer_index_set_cut */
 	int cur_in_tx;      /* cur was added in the caller's open transaction */
 };
 
@@ -706,6 +708,7 @@ int xfer_index_file_current(xfer_index *ix, int src, const char *path, const str
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		for (int i = 0; i < 5; i++)
 			same &= sqlite3_column_int64(st, i) == want.v[i];
+		same &= sqlite3_column_int64(st, 5) == ix->cut;
 		rc = SQLITE_DONE;
 	} else {
 		same = 0;
@@ -739,7 +742,8 @@ int xfer_index_add_file(xfer_index *ix, int src, const char *path, const struct 
 	/* A new row, not an update: the highest id is the newest file. */
 	st = ix->st[ST_FILE_INS];
 	if ((rc = ix_bind_name(st, src, path, len)) != SQLITE_OK ||
-	    (rc = ix_bind_stat(st, 3, sb)) != SQLITE_OK) {
+	    (rc = ix_bind_stat(st, 3, sb)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(st, 8, ix->cut)) != SQLITE_OK) {
 		r = ix_bind_error(ix, st, rc);
 		goto out;
 	}
@@ -957,4 +961,10 @@ int xfer_index_prune(xfer_index *ix, int (*keep)(void *ctx, int src, const char 
 	}
 	free(drop);
 	return r;
+}
+
+void xfer_index_set_cut(xfer_index *ix, int cut)
+{
+	if (ix != NULL)
+		ix->cut = cut;
 }

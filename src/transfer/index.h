@@ -74,7 +74,14 @@ PQX_MUST_CHECK int xfer_index_begin(xfer_index *ix);
 PQX_MUST_CHECK int xfer_index_commit(xfer_index *ix);
 void xfer_index_rollback(xfer_index *ix);
 
-/* 1 if (src, path) is indexed with this stat, 0 if not (or stale), < 0 error. */
+/*
+ * How the spans about to be added were cut (the chunk size class, 0 unless
+ * set): xfer_index_add_file records it with the file, and
+ * xfer_index_file_current calls a file indexed with another cut stale, so
+ * that it is indexed again the way the incoming file is cut.
+ */
+void xfer_index_set_cut(xfer_index *ix, int cut);
+/* 1 if (src, path) is indexed with this stat (and cut), 0 if not (or stale), < 0 error. */
 int xfer_index_file_current(xfer_index *ix, int src, const char *path, const struct stat *sb);
 /*
  * Starts (re)indexing (src, path): drops its old spans and records sb.

@@ -60,9 +60,14 @@ fail:
 	return NULL;
 }
 
+int xfer_tree_class(uint64_t file_size)
+{
+	return file_size < XFER_SMALL_FILE;
+}
+
 void xfer_tree_size(struct xfer_tree *t, uint64_t file_size)
 {
-	t->c = file_size < XFER_SMALL_FILE ? t->small : t->large;
+	t->c = xfer_tree_class(file_size) ? t->small : t->large;
 }
 
 void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit emit, void *ctx)

@@ -58,6 +58,8 @@ struct xfer_tree;
 /* top: the highest level built (0, 1 or 2). Returns NULL on allocation failure. */
 struct xfer_tree *xfer_tree_new(const uint8_t key[PQX_CHUNKER_KEY_BYTES], int top);
 void xfer_tree_free(struct xfer_tree *t);
+/* The size class of a file of file_size bytes: 0 large, 1 small. */
+int xfer_tree_class(uint64_t file_size);
 /* Chooses the size class for a file of file_size bytes (until called: the large one). */
 void xfer_tree_size(struct xfer_tree *t, uint64_t file_size);
 /* Starts a new stream at offset base, with a new top level and callback. */

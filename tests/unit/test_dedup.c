@@ -230,6 +230,33 @@ out:
 	teardown();
 }
 
+/*
+ * A file that grows from the small chunk class into the large one: the
+ * receiver's rows of the old version were cut small, so it cuts the old
+ * version again the large way, and the old bytes are still found.
+ */
+static void test_class_change(void)
+{
+	size_t n1 = 15 * MIB, n2 = 17 * MIB;
+	uint8_t *v = random_bytes(n2);
+	struct xfer_stats st;
+
+	if (setup() != 0 || v == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "f", v, n1, 1000000) == 0);
+	CHECK(transfer("f", &st) == 0, "first transfer");
+	CHECK(write_file(src, "f", v, n2, 2000000) == 0);
+	CHECK(transfer("f", &st) == 0, "second transfer");
+	CHECK(same_file(dst, "f", v, n2));
+	CHECK(st.bytes_reused >= n1 - MIB, "reused %llu of the %zu old bytes",
+	    (unsigned long long)st.bytes_reused, n1);
+out:
+	free(v);
+	teardown();
+}
+
 static int add_row(void *ctx, const struct xfer_node *nd)
 {
 	return xfer_index_add(ctx, nd->id, nd->off, nd->len);
@@ -315,5 +342,7 @@ int main(void)
 	t_run("dedup: only what changed crosses", test_reuse);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
+	t_run("dedup: a file that grows into the large chunk class still reuses its old bytes",
+	    test_class_change);
 	return t_done();
 }
