@@ -1246,6 +1246,21 @@ static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
 	return xfer_send_buf(cr->ch, cr->b);
 }
 
+/*
+ * The most bytes a node of this level can hold in a file of this size: a
+ * chunk at most the class's maximum, a node at most XFER_TREE_FANOUT
+ * children. A longer claim is refused before any byte is read for it (it
+ * also bounds what a verifier keeps per node).
+ */
+static uint64_t node_max(uint64_t file_size, int level)
+{
+	uint64_t m = xfer_tree_class(file_size) ? XFER_SMALL_MAX : PQX_CHUNKER_MAX_DEFAULT;
+
+	for (int l = 0; l < level; l++)
+		m *= XFER_TREE_FANOUT;
+	return m;
+}
+
 /* Reads a LIST of level `level`: for levels 1 and 0, the children of the NEED parents. */
 static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, int level,
     uint64_t *cur)
@@ -1287,7 +1302,8 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 		struct xfer_node n;
 		uint32_t len;
 
-		if (pqx_buf_get(&v, n.id, XFER_ID_BYTES) != 0 || pqx_buf_get_u32(&v, &len) != 0 || len == 0)
+		if (pqx_buf_get(&v, n.id, XFER_ID_BYTES) != 0 || pqx_buf_get_u32(&v, &len) != 0 || len == 0 ||
+		    len > node_max(cr->size, level))
 			return PQX_ERR_FORMAT;
 		n.len = len;
 		n.level = (uint8_t)level;
