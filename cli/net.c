@@ -279,10 +279,12 @@ int cli_index_path(char *out, size_t cap, const uint8_t key[XFER_KEY_BYTES], int
 	return 0;
 }
 
-const char cli_xfer_usage[] =
+const char cli_dict_usage[] =
     "      --dict DIR          a dictionary both sides hold: files in it are a shared\n"
     "                          base (zstd deltas against the same path in DIR) and a\n"
-    "                          source of chunks the receiver need not fetch\n"
+    "                          source of chunks the receiver need not fetch\n";
+
+const char cli_send_usage[] =
     "      --compress MODE     auto (default: zstd when measured to pay), off, or a\n"
     "                          zstd level 1-19 (always)\n"
     "      --bwlimit RATE      limit the data sent to RATE KiB/s (suffixes K, M, G)\n";

@@ -46,8 +46,9 @@ int cli_index_path(char *out, size_t cap, const uint8_t key[XFER_KEY_BYTES], int
 	{ "compress", required_argument, NULL, 1002 },           \
 	{ "bwlimit", required_argument, NULL, 1003 }
 int cli_xfer_option(struct xfer_opts *xo, int c, const char *arg);
-/* The usage lines of those options. */
-extern const char cli_xfer_usage[];
+/* The usage lines of --dict, and of --compress and --bwlimit (the sending side's). */
+extern const char cli_dict_usage[];
+extern const char cli_send_usage[];
 /* A human description of a channel or transfer error. */
 const char *cli_net_strerror(int err, const pqx_channel *ch);
 

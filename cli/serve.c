@@ -33,7 +33,7 @@ static const char serve_usage[] =
     "  --listen ADDR:PORT      default 0.0.0.0:7392\n"
     "  --max-connections N     concurrent clients (default 64)\n"
     "  -q, --quiet             log only errors\n"
-    "%s"
+    "%s%s"
     "\n"
     "What clients send is compared with what this side holds (a chunk index per\n"
     "client and directory, kept in ~/.config/pqx/index; PQX_CONFIG_DIR overrides):\n"
@@ -329,7 +329,7 @@ int cmd_serve(int argc, char **argv)
 			s.max_conn = (unsigned int)v;
 			break;
 		case 'q': s.quiet = 1; break;
-		case 'h': printf(serve_usage, cli_xfer_usage); return 0;
+		case 'h': printf(serve_usage, cli_dict_usage, cli_send_usage); return 0;
 		default:
 			if ((v = cli_xfer_option(&s.xo, c, optarg)) != 0) {
 				if (v < 0)

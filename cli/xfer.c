@@ -34,7 +34,7 @@ static const char send_usage[] =
     "      --stats             print what crossed: logical bytes, bytes on the wire,\n"
     "                          bytes reused, the ratio\n"
     "      --json              print a JSON summary on standard output\n"
-    "%s"
+    "%s%s"
     "\n"
     "Example:\n"
     "  $ pqx send --accept-new model.bin pqx://gpu-box:7392/checkpoints\n";
@@ -56,7 +56,7 @@ static const char get_usage[] =
     "      --stats             print what crossed: logical bytes, bytes on the wire,\n"
     "                          bytes reused, the ratio\n"
     "      --json              print a JSON summary on standard output\n"
-    "%s"
+    "%s%s"
     "\n"
     "Example:\n"
     "  $ pqx get pqx://gpu-box:7392/checkpoints/model.bin -o .\n";
@@ -250,7 +250,7 @@ static int run_client(int is_send, int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'J': json = 1; quiet = 1; break;
 		case 'S': stats = 1; break;
-		case 'h': printf(is_send ? send_usage : get_usage, cli_xfer_usage); return 0;
+		case 'h': printf(is_send ? send_usage : get_usage, cli_dict_usage, is_send ? cli_send_usage : ""); return 0;
 		default:
 			if ((r = cli_xfer_option(&xo, c, optarg)) != 0) {
 				if (r < 0)
@@ -260,6 +260,11 @@ static int run_client(int is_send, int argc, char **argv)
 			cli_bad_option(cmd, c, argc, argv);
 			return 1;
 		}
+	}
+	if (!is_send && (xo.compress != -1 || xo.bwlimit != 0)) {
+		cli_error("the server sends, and chooses (pqx serve --compress, --bwlimit)",
+		    "--compress and --bwlimit are for the sending side");
+		return 1;
 	}
 	if (pin.server_key != NULL && pin.accept_new) {
 		cli_error(NULL, "--server-key and --accept-new can't be combined");
