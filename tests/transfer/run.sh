@@ -886,6 +886,10 @@ for bad in "--compress 20" "--compress fast" "--bwlimit 0" "--bwlimit 5X"; do
 		"$([ "$rc" -eq 1 ] && grep -q '^pqx: error: --' err || echo "exit $rc: $(errline)")"
 done
 # shellcheck disable=SC2086
+cl get $C --compress 3 "$U/dd/v" -o gdd
+check "pqx get --compress: refused (the sending side compresses)" \
+	"$([ "$rc" -eq 1 ] && grep -q 'sending side' err || echo "exit $rc: $(errline)")"
+# shellcheck disable=SC2086
 cl send $C --json --bwlimit 2M dd1/v "$U/bw"
 bw_s=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' out)
 check "--bwlimit 2M: 8 MB take at least 3 seconds (took ${bw_s:-?} s)" \
