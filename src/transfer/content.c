@@ -182,6 +182,56 @@ out:
 	return r;
 }
 
+/*
+ * Base ids already computed this session, by file identity and times: a
+ * base named by many files (or many times by a hostile peer) is read once.
+ */
+#define IDCACHE 8
+
+struct idcache {
+	struct {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		struct timespec mtime, ctime;
+		uint8_t id[32];
+		int used;
+	} e[IDCACHE];
+	unsigned int next;
+};
+
+static int base_id(struct idcache *c, int fd, uint8_t out[32], uint8_t *buf)
+{
+	struct stat sb;
+	int r;
+
+	if (fstat(fd, &sb) != 0)
+		return PQX_ERR_IO;
+	for (int i = 0; i < IDCACHE; i++)
+		if (c->e[i].used && c->e[i].dev == sb.st_dev && c->e[i].ino == sb.st_ino &&
+		    c->e[i].size == sb.st_size && c->e[i].mtime.tv_sec == sb.st_mtim.tv_sec &&
+		    c->e[i].mtime.tv_nsec == sb.st_mtim.tv_nsec &&
+		    c->e[i].ctime.tv_sec == sb.st_ctim.tv_sec &&
+		    c->e[i].ctime.tv_nsec == sb.st_ctim.tv_nsec) {
+			memcpy(out, c->e[i].id, 32);
+			return 0;
+		}
+	if ((r = hash_file(fd, (uint64_t)sb.st_size, out, buf)) != 0)
+		return r;
+	{
+		unsigned int i = c->next++ % IDCACHE;
+
+		c->e[i].dev = sb.st_dev;
+		c->e[i].ino = sb.st_ino;
+		c->e[i].size = sb.st_size;
+		c->e[i].mtime = sb.st_mtim;
+		c->e[i].ctime = sb.st_ctim;
+		memcpy(c->e[i].id, out, 32);
+		c->e[i].used = 1;
+	}
+	return 0;
+}
+
 /* ---- the window walk, the same on both sides ---- */
 
 struct win {
@@ -397,6 +447,7 @@ struct xfer_csend {
 	uint8_t *io, *raw, *zbuf, *pfx;
 	ZSTD_CCtx *zc;
 	struct zctl z;
+	struct idcache ids;
 	int fd, basefd;
 	uint64_t base_size, size;
 	double bw_t0;
@@ -492,7 +543,7 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *s
 	pqx_buf v;
 	int r, has_base = find_base(cs, path) == 0;
 
-	if (has_base && hash_file(cs->basefd, cs->base_size, bh, cs->io) != 0)
+	if (has_base && base_id(&cs->ids, cs->basefd, bh, cs->io) != 0)
 		has_base = 0;
 	if ((r = pqx_buf_put_u8(b, (uint8_t)has_base)) != 0)
 		return r;
@@ -821,7 +872,9 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 	cs->size = size;
 	cs->raw_len = 0;
 	if (stream) {
-		if ((r = send_stream(cs)) != 0)
+		if ((r = send_stream(cs)) == PQX_ERR_TRUNCATED)
+			goto shrank;
+		if (r != 0)
 			return r;
 		goto end;
 	}
@@ -842,6 +895,8 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 	}
 	release_window(cs, 1); /* wakes the producer if it waits */
 	pthread_join(th, NULL);
+	if (r == PQX_ERR_TRUNCATED)
+		goto shrank;
 	if (r != 0)
 		return r;
 	if ((r = pqx_hmac_final(cs->root, root)) != 0)
@@ -853,6 +908,7 @@ end:
 	 */
 	if (fstat(fd, &now) != 0 || now.st_size != sb->st_size ||
 	    now.st_mtim.tv_sec != sb->st_mtim.tv_sec || now.st_mtim.tv_nsec != sb->st_mtim.tv_nsec) {
+shrank: /* or it ended early under our reads */
 		xfer_refuse(cs->ch, "the file changed while it was sent");
 		return PQX_ERR_CHANGED;
 	}
@@ -869,6 +925,7 @@ end:
 /* Checks that the bytes fed form exactly one node with the expected id. */
 struct verify {
 	struct xfer_node want;
+	uint64_t file_size;
 	struct lvl rows; /* every node rebuilt on the way: the index learns them */
 	size_t tops;
 	int ok;
@@ -923,6 +980,7 @@ struct xfer_crecv {
 	pqx_buf *b;
 	uint8_t *io, *raw, *pfx;
 	ZSTD_DCtx *zd;
+	struct idcache ids;
 	/* the file being received */
 	int fd, basefd;
 	uint64_t size, base_size;
@@ -952,6 +1010,8 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	ZSTD_freeDCtx(cr->zd);
 	if (cr->dictfd >= 0)
 		close(cr->dictfd);
+	if (cr->basefd >= 0)
+		close(cr->basefd);
 	pqx_free(cr);
 }
 
@@ -1057,8 +1117,14 @@ static int verify_emit(void *ctx, const struct xfer_node *n)
 	if ((r = lvl_push(&v->rows, n)) != 0)
 		return r;
 	if (n->level == v->want.level) {
+		/*
+		 * The node must end where the content ends it, unless it is the
+		 * file's last: otherwise a sender could tile the file into
+		 * one-byte "nodes" and grow the index three rows per byte.
+		 */
 		v->tops++;
 		v->ok = v->tops == 1 && n->off == v->want.off && n->len == v->want.len &&
+			(n->natural || n->off + n->len == v->file_size) &&
 			pqx_ct_memeq(n->id, v->want.id, XFER_ID_BYTES);
 	}
 	return 0;
@@ -1067,6 +1133,7 @@ static int verify_emit(void *ctx, const struct xfer_node *n)
 static void verify_start(struct worker *wk, const struct xfer_node *want, uint64_t file_size)
 {
 	wk->ver.want = *want;
+	wk->ver.file_size = file_size;
 	wk->ver.rows.n = 0;
 	wk->ver.tops = 0;
 	wk->ver.ok = 0;
@@ -1822,38 +1889,46 @@ static void keep_previous(int dfd, const char *part, const char *prev)
 		renameat(dfd, part, dfd, prev);
 }
 
-/* Checks the base the sender named: our dictionary's copy must be the same bytes. */
-static int base_check(struct xfer_crecv *cr, pqx_buf *v, int *ok)
-{
+/* The base the sender named in a FILE entry. */
+struct base_claim {
+	int has;
 	char name[XFER_MAX_PATH + 1];
-	uint8_t has, want[32], got[32];
 	uint64_t size;
+	uint8_t id[32];
+};
+
+static int base_parse(pqx_buf *v, struct base_claim *bc)
+{
+	uint8_t has;
 	size_t len;
+
+	if (pqx_buf_get_u8(v, &has) != 0 || has > 1)
+		return PQX_ERR_FORMAT;
+	bc->has = has;
+	if (has && (xfer_get_str(v, bc->name, XFER_MAX_PATH, &len) != 0 ||
+		       pqx_buf_get_u64(v, &bc->size) != 0 || pqx_buf_get(v, bc->id, 32) != 0 ||
+		       !xfer_path_ok(bc->name, len)))
+		return PQX_ERR_FORMAT;
+	return pqx_buf_expect_end(v) == 0 ? 0 : PQX_ERR_FORMAT;
+}
+
+/* Whether our dictionary's copy of the claimed base is the same bytes (then it is cr->basefd). */
+static int base_check(struct xfer_crecv *cr, const struct base_claim *bc)
+{
+	uint8_t got[32];
 	struct stat sb;
 	int fd;
 
-	*ok = 0;
-	if (cr->basefd >= 0)
-		close(cr->basefd);
-	cr->basefd = -1;
-	if (pqx_buf_get_u8(v, &has) != 0 || has > 1)
-		return PQX_ERR_FORMAT;
-	if (has && (xfer_get_str(v, name, XFER_MAX_PATH, &len) != 0 || pqx_buf_get_u64(v, &size) != 0 ||
-		       pqx_buf_get(v, want, 32) != 0 || !xfer_path_ok(name, len)))
-		return PQX_ERR_FORMAT;
-	if (pqx_buf_expect_end(v) != 0)
-		return PQX_ERR_FORMAT;
-	if (!has || cr->dictfd < 0 || (fd = xfer_open_file(cr->dictfd, name)) < 0)
+	if (!bc->has || cr->dictfd < 0 || (fd = xfer_open_file(cr->dictfd, bc->name)) < 0)
 		return 0;
-	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != size ||
-	    hash_file(fd, size, got, cr->wk[0].io) != 0 || !pqx_ct_memeq(got, want, 32)) {
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != bc->size ||
+	    base_id(&cr->ids, fd, got, cr->wk[0].io) != 0 || !pqx_ct_memeq(got, bc->id, 32)) {
 		close(fd);
 		return 0;
 	}
 	cr->basefd = fd;
-	cr->base_size = size;
-	*ok = 1;
-	return 0;
+	cr->base_size = bc->size;
+	return 1;
 }
 
 int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
@@ -1866,9 +1941,10 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	struct stat sb;
 	pqx_hmac *rh = NULL;
 	uint64_t cur = 0;
+	struct base_claim bc;
 	int base_ok, stream, r;
 
-	if ((r = base_check(cr, v, &base_ok)) != 0)
+	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
 	if (sibling(part, sizeof(part), path, last, "pqx-part") != 0 ||
 	    sibling(prev, sizeof(prev), path, last, "pqx-prev") != 0)
@@ -1886,6 +1962,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		reply[1] = 1;
 		return pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply));
 	}
+	base_ok = base_check(cr, &bc); /* after the quick check: it reads the whole base */
 	keep_previous(dfd, part_name, prev_name);
 	if ((cr->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
 	    fstat(cr->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -1930,11 +2007,19 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	 * one indexes what it left (.pqx-prev) afresh.
 	 */
 	xfer_index_set_cut(cr->ix, xfer_tree_class(size));
-	if (cr->ix != NULL && !cr->tiny && (xfer_index_begin(cr->ix) != 0 ||
-				  xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, &sb) != 0)) {
-		xfer_index_rollback(cr->ix);
-		xfer_index_close(cr->ix);
-		cr->ix = NULL;
+	if (cr->ix != NULL && !cr->tiny) {
+		if ((r = xfer_index_begin(cr->ix)) == 0)
+			r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, &sb);
+		if (r == PQX_ERR_LIMIT) {
+			/* A name too long for the index: this file goes unindexed. */
+			xfer_index_rollback(cr->ix);
+			cr->tiny = 1;
+		} else if (r != 0) {
+			xfer_index_rollback(cr->ix);
+			xfer_index_close(cr->ix);
+			cr->ix = NULL;
+		}
+		r = 0;
 	}
 	if (stream) {
 		if ((r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)

@@ -104,7 +104,7 @@ static int add_child(struct xfer_tree *t, int level, const struct xfer_node *chi
 	return 0;
 }
 
-static int close_node(struct xfer_tree *t, int level);
+static int close_node(struct xfer_tree *t, int level, int natural);
 
 /* Emits a completed node and passes it up. */
 static int completed(struct xfer_tree *t, const struct xfer_node *n)
@@ -118,11 +118,11 @@ static int completed(struct xfer_tree *t, const struct xfer_node *n)
 	if ((r = add_child(t, n->level + 1, n)) != 0)
 		return r;
 	if (xfer_tree_closes(n->id, t->node[n->level + 1].children))
-		return close_node(t, n->level + 1);
+		return close_node(t, n->level + 1, 1);
 	return 0;
 }
 
-static int close_node(struct xfer_tree *t, int level)
+static int close_node(struct xfer_tree *t, int level, int natural)
 {
 	struct open_node *o = &t->node[level];
 	struct xfer_node n;
@@ -135,11 +135,12 @@ static int close_node(struct xfer_tree *t, int level)
 	n.off = o->off;
 	n.len = o->len;
 	n.level = (uint8_t)level;
+	n.natural = (uint8_t)natural;
 	o->children = 0;
 	return completed(t, &n);
 }
 
-static int chunk_done(struct xfer_tree *t, size_t len)
+static int chunk_done(struct xfer_tree *t, size_t len, int natural)
 {
 	struct xfer_node n;
 	int r;
@@ -149,6 +150,7 @@ static int chunk_done(struct xfer_tree *t, size_t len)
 	n.off = t->off - len;
 	n.len = len;
 	n.level = 0;
+	n.natural = (uint8_t)natural;
 	return completed(t, &n);
 }
 
@@ -170,7 +172,7 @@ int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_t n)
 		n -= k;
 		if (clen != 0) {
 			t->node[0].len = 0;
-			if ((r = chunk_done(t, clen)) != 0)
+			if ((r = chunk_done(t, clen, 1)) != 0)
 				return r;
 		}
 	}
@@ -184,11 +186,11 @@ int xfer_tree_finish(struct xfer_tree *t)
 
 	if (last != 0) {
 		t->node[0].len = 0;
-		if ((r = chunk_done(t, last)) != 0)
+		if ((r = chunk_done(t, last, 0)) != 0)
 			return r;
 	}
 	for (int l = 1; l <= t->top && l < XFER_TREE_LEVELS; l++)
-		if ((r = close_node(t, l)) != 0)
+		if ((r = close_node(t, l, 0)) != 0)
 			return r;
 	return 0;
 }

@@ -49,6 +49,8 @@ struct xfer_node {
 	uint8_t id[XFER_ID_BYTES];
 	uint64_t off, len; /* in the stream, from the builder's base offset */
 	uint8_t level;     /* 0 chunk, 1, 2 */
+	uint8_t natural;   /* it ended by the content (a cut, a closing child), not by
+	                    * xfer_tree_finish: only the last node of a file may not */
 };
 
 typedef int (*xfer_tree_emit)(void *ctx, const struct xfer_node *n);
