@@ -156,6 +156,15 @@ static void test_rebuild(void)
 		if (t_case_failures() > 0)
 			break;
 	}
+	/* Nodes end by their content, except the file's last; a prefix cut short by the end does not. */
+	for (size_t i = 0; i < na.n; i++)
+		CHECK(na.v[i].natural || na.v[i].off + na.v[i].len == n, "node %zu ends naturally", i);
+	if (na.n > 0 && na.v[0].len > 1) {
+		one.n = 0;
+		xfer_tree_start(t, 0, 0, collect, &one);
+		CHECK(xfer_tree_update(t, a, 1) == 0 && xfer_tree_finish(t) == 0);
+		CHECK(one.n == 1 && !one.v[0].natural, "a one-byte prefix is no natural chunk");
+	}
 	/* A changed byte in a node gives another id. */
 	if (na.n > 0) {
 		const struct xfer_node *nd = &na.v[na.n - 1];
