@@ -643,19 +643,19 @@ static void m_head(uint8_t kind, const char *path, uint32_t mode, uint64_t sec)
  * it: the regular files it holds (those its target plants, then those the
  * session lands) and which of them its chunk index has rows for. From this
  * the seed predicts every answer the receiver gives; r_need(), r_sources(),
- * r_node() and r_land() are the one copy of its rules (content.c
- * xfer_crecv_file, index_sources, look_up): change them there when content.c
+ * r_node() and r_land() are the one copy of its rules (content_recv.c
+ * xfer_crecv_file, index_sources, look_up): change them there when content_recv.c
  * changes. The targets have no --dict (no base is ever shared) and no
  * session here leaves a .NAME.pqx-part behind (no .pqx-prev).
  */
 enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2 };
 
 /*
- * content.c TINY: a file below it (without a shared base) always streams and
+ * content.h TINY: a file below it (without a shared base) always streams and
  * is never indexed (landing it forgets the rows of an older version at its
  * path). 0 where every file may be compared as a tree.
  */
-#define R_TINY 4096u /* content.c TINY */
+#define R_TINY 4096u /* content.h TINY */
 #define R_FILES 32
 
 struct rfile {

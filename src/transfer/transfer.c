@@ -1,4 +1,4 @@
-/* pqx: the transfer protocol: request, entries, paths; file contents are in content.c. */
+/* pqx: the transfer protocol: request, entries, paths; file contents are in content*.c. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>

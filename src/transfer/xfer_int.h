@@ -1,4 +1,4 @@
-/* pqx: what transfer.c (entries) and content.c (file contents) share. */
+/* pqx: what transfer.c (entries) and content*.c (file contents) share. */
 #ifndef PQX_TRANSFER_XFER_INT_H
 #define PQX_TRANSFER_XFER_INT_H
 
@@ -30,7 +30,7 @@ int xfer_split_path(const char *path, char *parent, size_t cap, const char **las
 /* Opens a regular file at the relative path rel below dirfd, confined (no links). */
 int xfer_open_file(int dirfd, const char *rel);
 
-/* ---- the sender's side of one file's contents (content.c) ---- */
+/* ---- the sender's side of one file's contents (content_send.c) ---- */
 
 struct xfer_csend; /* per session: the tree builder, zstd, buffers */
 
@@ -52,7 +52,7 @@ PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const cha
 PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb,
     int stream);
 
-/* ---- the receiver's side (content.c) ---- */
+/* ---- the receiver's side (content_recv.c) ---- */
 
 struct xfer_crecv;
 

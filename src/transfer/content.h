@@ -1,0 +1,98 @@
+/* pqx: what the two halves of file contents share (content.c, content_send.c, content_recv.c). */
+#ifndef PQX_TRANSFER_CONTENT_H
+#define PQX_TRANSFER_CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "transfer/xfer_int.h"
+
+/*
+ * A file travels in windows of whole level-2 nodes (about 32 MiB). For each
+ * window: the sender lists its level-2 nodes, the receiver answers per node
+ * HAVE (it found the bytes and verified them), NEED (expand it) or WHOLE
+ * (send all its bytes; it has nothing to look in); the sender expands the
+ * NEED nodes into their level-1 children, the receiver answers again, then
+ * the same for chunks; then the bytes of everything still missing cross, in
+ * file order, in DATA messages of at most DATA_RAW_MAX bytes each, compressed
+ * when that pays, against the shared base when there is one.
+ */
+#define WIN_BYTES (32u << 20)
+#define WIN_CHUNKS 8192u
+/* A window holds at most WIN_CHUNKS - 1 + a level-2 node's chunks. */
+#define WIN_MAX (WIN_CHUNKS + XFER_TREE_FANOUT * XFER_TREE_FANOUT)
+#define DATA_RAW_MAX ((1u << 20) - 4096)
+#define PAD 256u
+#define PREFIX_MARGIN (256u << 10)
+#define PREFIX_MAX (DATA_RAW_MAX + 2 * PREFIX_MARGIN)
+#define WRITEBEHIND_BYTES (8u << 20)
+#define IO_BYTES (1u << 20)
+/*
+ * Files below this always stream and are never indexed: what a comparison
+ * could save on them is less than it costs (an index opened, round trips).
+ */
+#define TINY 4096u
+
+enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
+/* NEED's state: compare chunk trees, skip (already identical), or stream it all. */
+enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2 };
+enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };
+
+/* The nodes of one level of a window as both sides see them. */
+struct lvl {
+	struct xfer_node *v;
+	uint8_t *st;
+	uint32_t *nch; /* children listed in the level below (0 unless NEED) */
+	size_t n, cap;
+};
+
+struct win {
+	struct lvl x[XFER_TREE_LEVELS]; /* [2] all level-2 nodes, [1] and [0] the expanded */
+};
+
+/*
+ * Base ids already computed this session, by file identity and times: a
+ * base named by many files (or many times by a hostile peer) is read once.
+ */
+#define IDCACHE 8
+
+struct idcache {
+	struct {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		struct timespec mtime, ctime;
+		uint8_t id[32];
+		int used;
+	} e[IDCACHE];
+	unsigned int next;
+};
+
+/* A level's arrays: freed, or one node appended (grown as needed; PQX_ERR_NOMEM). */
+void xc_lvl_free(struct lvl *l);
+int xc_lvl_push(struct lvl *l, const struct xfer_node *n);
+/* Zero padding of LIST, BITMAP and DATA to a multiple of PAD; and its check. */
+int xc_pad(pqx_buf *b);
+int xc_padding_ok(const pqx_buf *v);
+/* Monotonic seconds. */
+double xc_mono(void);
+/* Whole reads and writes at an offset (a short read: PQX_ERR_TRUNCATED; a
+ * failed write: -1 with errno, ENOSPC for a short one). */
+int xc_pread_all(int fd, uint8_t *p, size_t n, uint64_t off);
+int xc_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off);
+/* A base file's id (HMAC-SHA256 under "pqx base" of its bytes), cached by identity and times. */
+int xc_hash_file(int fd, uint64_t size, uint8_t out[32], uint8_t *buf);
+int xc_base_id(struct idcache *c, int fd, uint8_t out[32], uint8_t *buf);
+/* A window: emptied, freed, and walked for the nodes whose bytes must cross, in file order. */
+void xc_win_reset(struct win *w);
+void xc_win_free(struct win *w);
+int xc_win_items(struct win *w, int (*fn)(void *ctx, const struct xfer_node *n), void *ctx);
+/* LIST of a level (with the children counts of the NEED parents below level 2), BITMAP of
+ * answers, and the sender's reading of a BITMAP (it counts HAVE bytes into st). */
+int xc_put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int level);
+int xc_put_bitmap(pqx_buf *b, const struct lvl *l);
+int xc_get_bitmap(pqx_channel *ch, struct lvl *l, int level, struct xfer_stats *st);
+
+#endif

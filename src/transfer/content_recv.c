@@ -1,0 +1,1195 @@
+/* pqx: file contents, the receiver: find, verify and copy what it holds, take the rest. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "crypto/ossl.h"
+#include "transfer/content.h"
+#include "util/util.h"
+
+/* ---- the receiver ---- */
+
+/* Checks that the bytes fed form exactly one node with the expected id. */
+struct verify {
+	struct xfer_node want;
+	uint64_t file_size;
+	struct lvl rows; /* every node rebuilt on the way: the index learns them */
+	size_t tops;
+	int ok;
+};
+
+/*
+ * What one thread needs to verify bytes: the receiver copies the nodes it
+ * found on all cores (wk[0] is the main thread's, also for received data).
+ */
+#define MAXW 8
+
+struct worker {
+	struct xfer_tree *tree;
+	struct verify ver;
+	uint8_t *io;
+	uint64_t unsynced;
+	int srcfd, srcsrc; /* the last source file opened */
+	char srcpath[XFER_MAX_PATH + 1];
+};
+
+/* One node to look for: its candidates, and the result. */
+struct task {
+	struct xfer_node n;
+	struct xfer_span sp[4];
+	size_t count;
+	int found, err, eno;
+};
+
+struct xfer_crecv {
+	pqx_channel *ch;
+	int root, dictfd;
+	const struct xfer_opts *o;
+	struct xfer_stats *st;
+	xfer_index *ix;
+	pthread_mutex_t ixmu; /* the index, while workers copy */
+	int dict_indexed, ix_empty;
+	int ix_tried; /* open_index ran */
+	int tiny;     /* the file being received is below TINY: no index */
+	struct worker wk[MAXW];
+	int nw;
+	struct task *tasks;
+	size_t ntasks, captasks, next_task;
+	size_t ready;      /* received items complete in the file */
+	uint64_t streamed; /* bytes of a streamed file written */
+	int closing, verr; /* no more items; a check failed */
+	pthread_mutex_t tmu;
+	pthread_cond_t tcv;
+	struct win w;
+	struct lvl items;
+	pqx_buf pending; /* a LIST already received */
+	int has_pending;
+	pqx_buf *b;
+	uint8_t *io, *raw, *pfx;
+	ZSTD_DCtx *zd;
+	struct idcache ids;
+	/* the file being received */
+	int fd, basefd;
+	uint64_t size, base_size;
+};
+
+void xfer_crecv_free(struct xfer_crecv *cr)
+{
+	if (cr == NULL)
+		return;
+	xfer_index_close(cr->ix);
+	for (int i = 0; i < MAXW; i++) {
+		xfer_tree_free(cr->wk[i].tree);
+		xc_lvl_free(&cr->wk[i].ver.rows);
+		pqx_free(cr->wk[i].io);
+		if (cr->wk[i].srcfd >= 0)
+			close(cr->wk[i].srcfd);
+	}
+	free(cr->tasks);
+	pthread_mutex_destroy(&cr->ixmu);
+	pthread_mutex_destroy(&cr->tmu);
+	pthread_cond_destroy(&cr->tcv);
+	xc_win_free(&cr->w);
+	xc_lvl_free(&cr->items);
+	pqx_buf_free(cr->b);
+	pqx_free(cr->raw);
+	pqx_free(cr->pfx);
+	ZSTD_freeDCtx(cr->zd);
+	if (cr->dictfd >= 0)
+		close(cr->dictfd);
+	if (cr->basefd >= 0)
+		close(cr->basefd);
+	pqx_free(cr);
+}
+
+/* Whether an indexed file still exists (a file of a dictionary not in use is kept). */
+static int still_there(void *ctx, int src, const char *path)
+{
+	struct xfer_crecv *cr = ctx;
+	int dirfd = src == XFER_SRC_DICT ? cr->dictfd : cr->root, fd;
+
+	if (dirfd < 0)
+		return 1;
+	if ((fd = xfer_open_file(dirfd, path)) < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const struct xfer_opts *o,
+    struct xfer_stats *st)
+{
+	struct xfer_crecv *cr = pqx_calloc(1, sizeof(*cr));
+
+	*out = NULL;
+	if (cr == NULL)
+		return PQX_ERR_NOMEM;
+	cr->ch = ch;
+	cr->root = root;
+	cr->o = o;
+	cr->st = st;
+	cr->dictfd = cr->fd = cr->basefd = -1;
+	pthread_mutex_init(&cr->ixmu, NULL);
+	pthread_mutex_init(&cr->tmu, NULL);
+	pthread_cond_init(&cr->tcv, NULL);
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cr->nw = n < 1 ? 1 : n > MAXW ? MAXW : (int)n;
+	}
+	for (int i = 0; i < MAXW; i++)
+		cr->wk[i].srcfd = -1;
+	for (int i = 0; i < cr->nw; i++)
+		if ((cr->wk[i].tree = xfer_tree_new(o->key, 2)) == NULL ||
+		    (cr->wk[i].io = pqx_malloc(IO_BYTES)) == NULL) {
+			xfer_crecv_free(cr);
+			return PQX_ERR_NOMEM;
+		}
+	if ((cr->b = pqx_buf_new(MSG_MAX)) == NULL || (cr->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
+	    (cr->zd = ZSTD_createDCtx()) == NULL) {
+		xfer_crecv_free(cr);
+		return PQX_ERR_NOMEM;
+	}
+	/* A window this side can't hold is refused; zstd frames stay within 8 MiB windows. */
+	ZSTD_DCtx_setParameter(cr->zd, ZSTD_d_windowLogMax, 23);
+	if (o->dict_dir != NULL &&
+	    (cr->dictfd = open(o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		xfer_warn(o, "can't open the dictionary directory; going on without it", o->dict_dir);
+	*out = cr;
+	return 0;
+}
+
+/*
+ * Opens the index when the first file that can use it arrives (a session of
+ * small files never touches it). The index is a cache: without it,
+ * everything is sent.
+ */
+static void open_index(struct xfer_crecv *cr)
+{
+	if (cr->ix_tried || cr->o->index_path == NULL)
+		return;
+	cr->ix_tried = 1;
+	if (xfer_index_open(&cr->ix, cr->o->index_path) != 0) {
+		xfer_warn(cr->o, "can't open the chunk index; going on without it", cr->o->index_path);
+		cr->ix = NULL;
+		return;
+	}
+	/* Files gone since the last session leave the index. */
+	if (xfer_index_empty(cr->ix) == 0 && xfer_index_prune(cr->ix, still_there, cr) != 0) {
+		xfer_index_close(cr->ix);
+		cr->ix = NULL;
+	}
+}
+
+static int fail_peer(struct xfer_crecv *cr, int code, const char *msg)
+{
+	int e = errno;
+
+	xfer_refuse(cr->ch, msg);
+	errno = e;
+	return code;
+}
+
+static int io_fail(struct xfer_crecv *cr)
+{
+	return fail_peer(cr, PQX_ERR_IO, errno == ENOSPC ? "no space left on the receiver"
+						      : "write failed on the receiver");
+}
+
+static int verify_emit(void *ctx, const struct xfer_node *n)
+{
+	struct verify *v = ctx;
+	int r;
+
+	if ((r = xc_lvl_push(&v->rows, n)) != 0)
+		return r;
+	if (n->level == v->want.level) {
+		/*
+		 * The node must end where the content ends it, unless it is the
+		 * file's last: otherwise a sender could tile the file into
+		 * one-byte "nodes" and grow the index three rows per byte.
+		 */
+		v->tops++;
+		v->ok = v->tops == 1 && n->off == v->want.off && n->len == v->want.len &&
+			(n->natural || n->off + n->len == v->file_size) &&
+			pqx_ct_memeq(n->id, v->want.id, XFER_ID_BYTES);
+	}
+	return 0;
+}
+
+static void verify_start(struct worker *wk, const struct xfer_node *want, uint64_t file_size)
+{
+	wk->ver.want = *want;
+	wk->ver.file_size = file_size;
+	wk->ver.rows.n = 0;
+	wk->ver.tops = 0;
+	wk->ver.ok = 0;
+	xfer_tree_size(wk->tree, file_size);
+	xfer_tree_start(wk->tree, want->off, want->level, verify_emit, &wk->ver);
+}
+
+/* Ends a verification: *ok = 1 if the bytes were the node; its rows go to the index. */
+static int verify_end(struct xfer_crecv *cr, struct worker *wk, int *ok)
+{
+	int r;
+
+	*ok = 0;
+	if ((r = xfer_tree_finish(wk->tree)) != 0)
+		return r;
+	if (!wk->ver.ok || wk->ver.tops != 1)
+		return 0;
+	*ok = 1;
+	pthread_mutex_lock(&cr->ixmu);
+	for (size_t i = 0; cr->ix != NULL && i < wk->ver.rows.n; i++) {
+		const struct xfer_node *n = &wk->ver.rows.v[i];
+
+		if (xfer_index_add(cr->ix, n->id, n->off, n->len) != 0)
+			break; /* the index is a cache */
+	}
+	pthread_mutex_unlock(&cr->ixmu);
+	return 0;
+}
+
+/*
+ * Writes bytes of the file being received and passes them to the
+ * verifier. A failed write is PQX_ERR_IO with errno set.
+ */
+static int take(struct xfer_crecv *cr, struct worker *wk, const uint8_t *p, size_t n, uint64_t off)
+{
+	if (xc_pwrite_all(cr->fd, p, n, off) != 0)
+		return PQX_ERR_IO;
+	if ((wk->unsynced += n) >= WRITEBEHIND_BYTES) {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+		(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+		wk->unsynced = 0;
+	}
+	return xfer_tree_update(wk->tree, p, n);
+}
+
+static int open_source(struct xfer_crecv *cr, struct worker *wk, const struct xfer_span *sp)
+{
+	int dirfd = sp->src == XFER_SRC_DICT ? cr->dictfd : cr->root;
+
+	if (wk->srcfd >= 0 && wk->srcsrc == sp->src && strcmp(wk->srcpath, sp->path) == 0)
+		return wk->srcfd;
+	if (wk->srcfd >= 0)
+		close(wk->srcfd);
+	wk->srcfd = -1;
+	if (dirfd < 0 || !xfer_path_ok(sp->path, strlen(sp->path)))
+		return -1;
+	if ((wk->srcfd = xfer_open_file(dirfd, sp->path)) >= 0) {
+		wk->srcsrc = sp->src;
+		snprintf(wk->srcpath, sizeof(wk->srcpath), "%s", sp->path);
+	}
+	return wk->srcfd;
+}
+
+/*
+ * Copies the first candidate of t whose bytes rebuild its node into place.
+ * Nothing from the index is believed until re-derived.
+ */
+static int find_copy(struct xfer_crecv *cr, struct worker *wk, struct task *t)
+{
+	const struct xfer_node *n = &t->n;
+	int r, ok;
+
+	t->found = 0;
+	for (size_t i = 0; i < t->count && !t->found; i++) {
+		int fd;
+
+		if (t->sp[i].len != n->len || (fd = open_source(cr, wk, &t->sp[i])) < 0)
+			continue;
+		verify_start(wk, n, cr->size);
+		for (uint64_t done = 0; done < n->len;) {
+			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
+
+			if (xc_pread_all(fd, wk->io, k, t->sp[i].off + done) != 0)
+				break;
+			if ((r = take(cr, wk, wk->io, k, n->off + done)) != 0)
+				return r;
+			done += k;
+		}
+		if ((r = verify_end(cr, wk, &ok)) != 0)
+			return r;
+		t->found = ok;
+	}
+	return 0;
+}
+
+struct crew {
+	struct xfer_crecv *cr;
+	struct worker *wk;
+};
+
+/* A worker: takes tasks until none is left. */
+static void *copy_tasks(void *arg)
+{
+	struct crew *c = arg;
+	struct xfer_crecv *cr = c->cr;
+
+	for (;;) {
+		struct task *t;
+
+		pthread_mutex_lock(&cr->tmu);
+		t = cr->next_task < cr->ntasks ? &cr->tasks[cr->next_task++] : NULL;
+		pthread_mutex_unlock(&cr->tmu);
+		if (t == NULL)
+			return NULL;
+		if (t->count > 0 && (t->err = find_copy(cr, c->wk, t)) != 0)
+			t->eno = errno;
+	}
+}
+
+/*
+ * Marks each node of level l: HAVE if found and copied, else NEED or
+ * WHOLE. The index is asked here, the copies run on all cores.
+ */
+static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
+{
+	struct crew crew[MAXW];
+	pthread_t th[MAXW];
+	int r, started = 1;
+
+	if (l->n > cr->captasks) {
+		struct task *t = realloc(cr->tasks, l->n * sizeof(*t));
+
+		if (t == NULL)
+			return PQX_ERR_NOMEM;
+		cr->tasks = t;
+		cr->captasks = l->n;
+	}
+	cr->ntasks = l->n;
+	cr->next_task = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		struct task *t = &cr->tasks[i];
+
+		t->n = l->v[i];
+		t->count = 0;
+		t->found = t->err = 0;
+		if (cr->ix != NULL && xfer_index_lookup(cr->ix, t->n.id, t->sp, 4, &t->count) != 0)
+			t->count = 0;
+	}
+	for (int i = 0; i < cr->nw; i++) {
+		crew[i].cr = cr;
+		crew[i].wk = &cr->wk[i];
+	}
+	for (int i = 1; i < cr->nw && l->n > 1; i++, started++)
+		if (pthread_create(&th[i], NULL, copy_tasks, &crew[i]) != 0)
+			break;
+	copy_tasks(&crew[0]);
+	for (int i = 1; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (size_t i = 0; i < l->n; i++) {
+		struct task *t = &cr->tasks[i];
+
+		if (t->err != 0) {
+			errno = t->eno;
+			return t->err == PQX_ERR_IO ? io_fail(cr) : t->err;
+		}
+		if (t->found) {
+			l->st[i] = ST_HAVE;
+			cr->st->bytes_reused += l->v[i].len;
+		} else {
+			l->st[i] = level == 2 && (cr->ix == NULL || cr->ix_empty) ? ST_WHOLE : ST_NEED;
+		}
+	}
+	pqx_buf_reset(cr->b);
+	if ((r = xc_put_bitmap(cr->b, l)) != 0)
+		return r;
+	return xfer_send_buf(cr->ch, cr->b);
+}
+
+/*
+ * The most bytes a node of this level can hold in a file of this size: a
+ * chunk at most the class's maximum, a node at most XFER_TREE_FANOUT
+ * children. A longer claim is refused before any byte is read for it (it
+ * also bounds what a verifier keeps per node).
+ */
+static uint64_t node_max(uint64_t file_size, int level)
+{
+	uint64_t m = xfer_tree_class(file_size) ? XFER_SMALL_MAX : PQX_CHUNKER_MAX_DEFAULT;
+
+	for (int l = 0; l < level; l++)
+		m *= XFER_TREE_FANOUT;
+	return m;
+}
+
+/* Reads a LIST of level `level`: for levels 1 and 0, the children of the NEED parents. */
+static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, int level,
+    uint64_t *cur)
+{
+	pqx_buf v;
+	uint8_t lv, ids[XFER_TREE_FANOUT * XFER_ID_BYTES];
+	uint32_t np = 0, count;
+	size_t need = 0, c = 0;
+	int r;
+
+	if (cr->has_pending) {
+		v = cr->pending;
+		cr->has_pending = 0;
+	} else if ((r = xfer_expect(cr->ch, &v, K_LIST)) != 0) {
+		return r;
+	}
+	if (pqx_buf_get_u8(&v, &lv) != 0 || lv != level)
+		return PQX_ERR_FORMAT;
+	l->n = 0;
+	if (level < 2) {
+		for (size_t i = 0; i < parents->n; i++)
+			need += parents->st[i] == ST_NEED;
+		if (pqx_buf_get_u32(&v, &np) != 0 || np != need)
+			return PQX_ERR_FORMAT;
+		for (size_t i = 0; i < parents->n; i++) {
+			uint8_t k;
+
+			parents->nch[i] = 0;
+			if (parents->st[i] != ST_NEED)
+				continue;
+			if (pqx_buf_get_u8(&v, &k) != 0 || k == 0 || k > XFER_TREE_FANOUT)
+				return PQX_ERR_FORMAT;
+			parents->nch[i] = k;
+		}
+	}
+	if (pqx_buf_get_u32(&v, &count) != 0 || count == 0 || count > WIN_MAX)
+		return PQX_ERR_FORMAT;
+	for (uint32_t i = 0; i < count; i++) {
+		struct xfer_node n;
+		uint32_t len;
+
+		if (pqx_buf_get(&v, n.id, XFER_ID_BYTES) != 0 || pqx_buf_get_u32(&v, &len) != 0 || len == 0 ||
+		    len > node_max(cr->size, level))
+			return PQX_ERR_FORMAT;
+		n.len = len;
+		n.level = (uint8_t)level;
+		n.off = 0;
+		if ((r = xc_lvl_push(l, &n)) != 0)
+			return r;
+	}
+	if (!xc_padding_ok(&v))
+		return PQX_ERR_FORMAT;
+	if (level == 2) {
+		/* Level-2 nodes follow each other from the window's start. */
+		for (size_t i = 0; i < l->n; i++) {
+			if (l->v[i].len > cr->size - *cur)
+				return PQX_ERR_FORMAT;
+			l->v[i].off = *cur;
+			*cur += l->v[i].len;
+		}
+		return 0;
+	}
+	/* Children tile their parent, and their ids make its id. */
+	for (size_t i = 0; i < parents->n; i++) {
+		uint64_t off = parents->v[i].off;
+		uint8_t id[XFER_ID_BYTES];
+
+		if (parents->nch[i] == 0)
+			continue;
+		if (c + parents->nch[i] > l->n)
+			return PQX_ERR_FORMAT;
+		for (size_t j = 0; j < parents->nch[i]; j++) {
+			l->v[c + j].off = off;
+			off += l->v[c + j].len;
+			memcpy(ids + j * XFER_ID_BYTES, l->v[c + j].id, XFER_ID_BYTES);
+		}
+		if (off != parents->v[i].off + parents->v[i].len ||
+		    (r = xfer_tree_node_id(cr->wk[0].tree, id, level + 1, ids, parents->nch[i])) != 0 ||
+		    !pqx_ct_memeq(id, parents->v[i].id, XFER_ID_BYTES))
+			return r != 0 ? r : PQX_ERR_FORMAT;
+		c += parents->nch[i];
+	}
+	return c == l->n ? 0 : PQX_ERR_FORMAT;
+}
+
+static int push_item(void *ctx, const struct xfer_node *n)
+{
+	return xc_lvl_push(ctx, n);
+}
+
+/*
+ * Received items are verified behind the main thread, by workers that read
+ * them back from the partial file (the page cache) once they are complete:
+ * the main thread only opens records, decompresses and writes.
+ */
+struct checker {
+	struct xfer_crecv *cr;
+	struct worker *wk;
+};
+
+static void *check_items(void *arg)
+{
+	struct checker *c = arg;
+	struct xfer_crecv *cr = c->cr;
+
+	for (;;) {
+		const struct xfer_node *n;
+		int r = 0, ok = 0;
+
+		pthread_mutex_lock(&cr->tmu);
+		while (cr->next_task >= cr->ready && !cr->closing && cr->verr == 0)
+			pthread_cond_wait(&cr->tcv, &cr->tmu);
+		if (cr->next_task >= cr->ready || cr->verr != 0) {
+			pthread_mutex_unlock(&cr->tmu);
+			return NULL;
+		}
+		n = &cr->items.v[cr->next_task++];
+		pthread_mutex_unlock(&cr->tmu);
+		verify_start(c->wk, n, cr->size);
+		for (uint64_t done = 0; r == 0 && done < n->len;) {
+			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
+
+			if ((r = xc_pread_all(cr->fd, c->wk->io, k, n->off + done)) == 0)
+				r = xfer_tree_update(c->wk->tree, c->wk->io, k);
+			done += k;
+		}
+		if (r == 0 && (r = verify_end(cr, c->wk, &ok)) == 0 && !ok)
+			r = PQX_ERR_AUTH;
+		if (r != 0) {
+			pthread_mutex_lock(&cr->tmu);
+			if (cr->verr == 0)
+				cr->verr = r;
+			pthread_cond_broadcast(&cr->tcv);
+			pthread_mutex_unlock(&cr->tmu);
+		}
+	}
+}
+
+/* Opens one DATA message: its raw bytes in *p (into cr->raw if compressed). */
+static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, uint32_t *raw_len)
+{
+	pqx_buf v;
+	uint8_t codec;
+	uint32_t body_len, plen = 0;
+	uint64_t poff = 0;
+	const uint8_t *body;
+	size_t n;
+	int r;
+
+	if ((r = xfer_expect(cr->ch, &v, K_DATA)) != 0)
+		return r;
+	cr->st->bytes_data += 1 + pqx_buf_len(&v); /* as sent: the kind byte is read */
+	if (pqx_buf_get_u8(&v, &codec) != 0 || codec > CODEC_ZSTD_BASE ||
+	    pqx_buf_get_u32(&v, raw_len) != 0 || *raw_len == 0 || *raw_len > DATA_RAW_MAX ||
+	    *raw_len > left || pqx_buf_get_u32(&v, &body_len) != 0 ||
+	    (codec == CODEC_RAW && body_len != *raw_len))
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
+	if (codec == CODEC_ZSTD_BASE &&
+	    (pqx_buf_get_u64(&v, &poff) != 0 || pqx_buf_get_u32(&v, &plen) != 0 || plen == 0 ||
+		plen > PREFIX_MAX || cr->basefd < 0 || poff > cr->base_size ||
+		plen > cr->base_size - poff))
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
+	body = pqx_buf_ptr(&v);
+	if (pqx_buf_skip(&v, body_len) != 0 || !xc_padding_ok(&v))
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
+	if (codec == CODEC_RAW) {
+		*p = body;
+		return 0;
+	}
+	ZSTD_DCtx_reset(cr->zd, ZSTD_reset_session_only);
+	if (codec == CODEC_ZSTD_BASE) {
+		if (cr->pfx == NULL && (cr->pfx = pqx_malloc(PREFIX_MAX)) == NULL)
+			return PQX_ERR_NOMEM;
+		if (xc_pread_all(cr->basefd, cr->pfx, plen, poff) != 0)
+			return fail_peer(cr, PQX_ERR_IO, "can't read the base on the receiver");
+		if (ZSTD_isError(ZSTD_DCtx_refPrefix(cr->zd, cr->pfx, plen)))
+			return PQX_ERR_INTERNAL;
+	}
+	n = ZSTD_decompressDCtx(cr->zd, cr->raw, *raw_len, body, body_len);
+	if (ZSTD_isError(n) || n != *raw_len)
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid compressed data");
+	*p = cr->raw;
+	return 0;
+}
+
+/* Receives the bytes of every item, in order, verifying each. */
+static int recv_data(struct xfer_crecv *cr)
+{
+	struct checker ck[MAXW];
+	pthread_t th[MAXW];
+	size_t it = 0;
+	uint64_t done = 0, left = 0;
+	int r = 0, ok, nth = 0, behind = cr->nw > 1;
+
+	for (size_t i = 0; i < cr->items.n; i++)
+		left += cr->items.v[i].len;
+	cr->next_task = cr->ready = 0;
+	cr->closing = 0;
+	cr->verr = 0;
+	for (int i = 1; behind && i < cr->nw && left > 0; i++, nth++) {
+		ck[nth].cr = cr;
+		ck[nth].wk = &cr->wk[i];
+		if (pthread_create(&th[nth], NULL, check_items, &ck[nth]) != 0)
+			break;
+	}
+	behind = nth > 0;
+	while (r == 0 && left > 0) {
+		const uint8_t *p;
+		uint32_t raw_len;
+
+		if ((r = open_data(cr, left, &p, &raw_len)) != 0)
+			break;
+		left -= raw_len;
+		cr->st->bytes_moved += raw_len;
+		while (r == 0 && raw_len > 0) {
+			const struct xfer_node *n = &cr->items.v[it];
+			size_t k = n->len - done < raw_len ? (size_t)(n->len - done) : raw_len;
+
+			if (!behind && done == 0)
+				verify_start(&cr->wk[0], n, cr->size);
+			if (behind) {
+				if (xc_pwrite_all(cr->fd, p, k, n->off + done) != 0)
+					r = PQX_ERR_IO;
+			} else {
+				r = take(cr, &cr->wk[0], p, k, n->off + done);
+			}
+			if (r != 0) {
+				r = r == PQX_ERR_IO ? io_fail(cr) : r;
+				break;
+			}
+			p += k;
+			raw_len -= (uint32_t)k;
+			if ((done += k) < n->len)
+				continue;
+			it++;
+			done = 0;
+			if (behind) {
+				pthread_mutex_lock(&cr->tmu);
+				cr->ready = it;
+				r = cr->verr;
+				pthread_cond_signal(&cr->tcv);
+				pthread_mutex_unlock(&cr->tmu);
+			} else if ((r = verify_end(cr, &cr->wk[0], &ok)) == 0 && !ok) {
+				r = PQX_ERR_AUTH;
+			}
+		}
+		if (cr->o->progress != NULL)
+			cr->o->progress(cr->o->progress_ctx, cr->st->bytes, cr->st->bytes_moved);
+	}
+	pthread_mutex_lock(&cr->tmu);
+	cr->closing = 1;
+	pthread_cond_broadcast(&cr->tcv);
+	pthread_mutex_unlock(&cr->tmu);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	if (r == 0)
+		r = cr->verr;
+	if (r == PQX_ERR_AUTH)
+		return fail_peer(cr, r, "data does not match its chunk id");
+	return r;
+}
+
+/*
+ * A streamed file: the bytes in order. The index learns its chunks from a
+ * worker that cuts the file behind the writes (reading it back from the page
+ * cache), or inline on one core.
+ */
+static int index_emit(void *ctx, const struct xfer_node *n);
+
+struct streamer {
+	struct xfer_crecv *cr;
+	struct worker *wk;
+	int err;
+};
+
+static int stream_emit(void *ctx, const struct xfer_node *n)
+{
+	struct xfer_crecv *cr = ctx;
+
+	pthread_mutex_lock(&cr->ixmu);
+	if (cr->ix != NULL)
+		(void)!index_emit(cr->ix, n); /* the index is a cache: its errors stop nothing */
+	pthread_mutex_unlock(&cr->ixmu);
+	return 0;
+}
+
+static void *cut_behind(void *arg)
+{
+	struct streamer *sm = arg;
+	struct xfer_crecv *cr = sm->cr;
+	uint64_t off = 0;
+
+	for (;;) {
+		uint64_t ready;
+		int closing;
+
+		pthread_mutex_lock(&cr->tmu);
+		while (cr->streamed == off && !cr->closing)
+			pthread_cond_wait(&cr->tcv, &cr->tmu);
+		ready = cr->streamed;
+		closing = cr->closing;
+		pthread_mutex_unlock(&cr->tmu);
+		while (off < ready && sm->err == 0) {
+			size_t k = ready - off < IO_BYTES ? (size_t)(ready - off) : IO_BYTES;
+
+			if ((sm->err = xc_pread_all(cr->fd, sm->wk->io, k, off)) == 0)
+				sm->err = xfer_tree_update(sm->wk->tree, sm->wk->io, k);
+			off += k;
+		}
+		if (sm->err != 0 || (closing && off == ready))
+			return NULL;
+	}
+}
+
+static int recv_stream(struct xfer_crecv *cr)
+{
+	struct streamer sm;
+	pthread_t th;
+	uint64_t off = 0;
+	int r = 0, indexing = cr->ix != NULL && !cr->tiny, behind = cr->nw > 1 && indexing;
+
+	memset(&sm, 0, sizeof(sm));
+	sm.cr = cr;
+	sm.wk = &cr->wk[behind ? 1 : 0];
+	cr->streamed = 0;
+	cr->closing = 0;
+	if (behind && pthread_create(&th, NULL, cut_behind, &sm) != 0) {
+		behind = 0;
+		sm.wk = &cr->wk[0];
+	}
+	xfer_tree_size(sm.wk->tree, cr->size);
+	xfer_tree_start(sm.wk->tree, 0, 2, stream_emit, cr);
+	while (r == 0 && off < cr->size) {
+		const uint8_t *p;
+		uint32_t n;
+
+		if ((r = open_data(cr, cr->size - off, &p, &n)) != 0)
+			break;
+		if (xc_pwrite_all(cr->fd, p, n, off) != 0) {
+			r = io_fail(cr);
+			break;
+		}
+		if (!behind && indexing && (r = xfer_tree_update(sm.wk->tree, p, n)) != 0)
+			break;
+		off += n;
+		cr->st->bytes_moved += n;
+		if ((sm.wk->unsynced += n) >= WRITEBEHIND_BYTES) {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+			(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+			sm.wk->unsynced = 0;
+		}
+		if (behind) {
+			pthread_mutex_lock(&cr->tmu);
+			cr->streamed = off;
+			pthread_cond_signal(&cr->tcv);
+			pthread_mutex_unlock(&cr->tmu);
+		}
+		if (cr->o->progress != NULL)
+			cr->o->progress(cr->o->progress_ctx, cr->st->bytes - cr->size + off, cr->st->bytes_moved);
+	}
+	if (behind) {
+		pthread_mutex_lock(&cr->tmu);
+		cr->closing = 1;
+		pthread_cond_broadcast(&cr->tcv);
+		pthread_mutex_unlock(&cr->tmu);
+		pthread_join(th, NULL);
+	}
+	if (r == 0 && sm.err == 0 && indexing)
+		(void)!xfer_tree_finish(sm.wk->tree); /* the index is a cache */
+	return r;
+}
+
+static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
+{
+	struct win *w = &cr->w;
+	int r;
+
+	xc_win_reset(w);
+	if ((r = get_list(cr, NULL, &w->x[2], 2, cur)) != 0)
+		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+	for (size_t i = 0; i < w->x[2].n; i++)
+		if ((r = pqx_hmac_update(root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
+			return r;
+	if ((r = look_up(cr, &w->x[2], 2)) != 0)
+		return r;
+	for (int l = 1; l >= 0; l--) {
+		size_t need = 0;
+
+		for (size_t i = 0; i < w->x[l + 1].n; i++)
+			need += w->x[l + 1].st[i] == ST_NEED;
+		w->x[l].n = 0;
+		if (need == 0) {
+			for (size_t i = 0; i < w->x[l + 1].n; i++)
+				w->x[l + 1].nch[i] = 0;
+			continue;
+		}
+		if ((r = get_list(cr, &w->x[l + 1], &w->x[l], l, cur)) != 0)
+			return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+		if ((r = look_up(cr, &w->x[l], l)) != 0)
+			return r;
+	}
+	cr->items.n = 0;
+	if ((r = xc_win_items(w, push_item, &cr->items)) != 0 || (r = recv_data(cr)) != 0)
+		return r;
+	/*
+	 * The nodes that were expanded are in place now too (their children
+	 * tile them, hash to their ids and were each verified): the index
+	 * learns them, so the next copy of these bytes is found whole.
+	 */
+	for (int l = 1; cr->ix != NULL && l < XFER_TREE_LEVELS; l++)
+		for (size_t i = 0; i < w->x[l].n; i++)
+			if (w->x[l].st[i] == ST_NEED &&
+			    xfer_index_add(cr->ix, w->x[l].v[i].id, w->x[l].v[i].off, w->x[l].v[i].len) != 0)
+				break;
+	return 0;
+}
+
+/* Adds a row to the index for every node of the file being indexed. */
+static int index_emit(void *ctx, const struct xfer_node *n)
+{
+	return xfer_index_add(ctx, n->id, n->off, n->len);
+}
+
+/* Indexes (src, rel) below dirfd unless the index already knows it as it is. */
+static int index_source(struct xfer_crecv *cr, int src, int dirfd, const char *rel)
+{
+	struct stat sb;
+	uint64_t size;
+	int fd, r = 0;
+
+	if (cr->ix == NULL || (fd = xfer_open_file(dirfd, rel)) < 0)
+		return 0;
+	if (fstat(fd, &sb) != 0)
+		goto out;
+	/* Cut as the incoming file will be (a dictionary file: by its own size). */
+	size = src == XFER_SRC_DICT ? (uint64_t)sb.st_size : cr->size;
+	xfer_index_set_cut(cr->ix, xfer_tree_class(size));
+	if (xfer_index_file_current(cr->ix, src, rel, &sb) != 0)
+		goto out;
+	if ((r = xfer_index_add_file(cr->ix, src, rel, &sb)) != 0)
+		goto out;
+	xfer_tree_size(cr->wk[0].tree, size);
+	xfer_tree_start(cr->wk[0].tree, 0, 2, index_emit, cr->ix);
+	for (uint64_t off = 0; off < (uint64_t)sb.st_size;) {
+		size_t n = (uint64_t)sb.st_size - off < IO_BYTES ? (size_t)((uint64_t)sb.st_size - off) : IO_BYTES;
+
+		if ((r = xc_pread_all(fd, cr->wk[0].io, n, off)) != 0 ||
+		    (r = xfer_tree_update(cr->wk[0].tree, cr->wk[0].io, n)) != 0)
+			break;
+		off += n;
+	}
+	if (r == 0)
+		r = xfer_tree_finish(cr->wk[0].tree);
+out:
+	close(fd);
+	return r;
+}
+
+/* Indexes every regular file of the dictionary (once per session). */
+static int index_dict(struct xfer_crecv *cr, int dfd, const char *rel, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	char child[XFER_MAX_PATH + 1];
+	int r = 0, fd;
+
+	if (depth > 32 || (fd = dup(dfd)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+			continue;
+		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", e->d_name) >=
+			sizeof(child) ||
+		    fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(sb.st_mode)) {
+			r = index_source(cr, XFER_SRC_DICT, cr->dictfd, child);
+		} else if (S_ISDIR(sb.st_mode)) {
+			int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				r = index_dict(cr, sub, child, depth + 1);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Makes the index know the files this one may share bytes with. */
+static void index_sources(struct xfer_crecv *cr, const char *path, const char *prev)
+{
+	int r;
+
+	if (cr->ix == NULL || xfer_index_begin(cr->ix) != 0)
+		return;
+	r = index_source(cr, XFER_SRC_ROOT, cr->root, path);
+	if (r == 0 && prev != NULL)
+		r = index_source(cr, XFER_SRC_ROOT, cr->root, prev);
+	if (r == 0 && cr->dictfd >= 0 && !cr->dict_indexed) {
+		cr->dict_indexed = 1;
+		r = index_dict(cr, cr->dictfd, "", 0);
+	}
+	if (r == 0 && xfer_index_commit(cr->ix) == 0) {
+		cr->ix_empty = xfer_index_empty(cr->ix) == 1;
+		return;
+	}
+	xfer_index_rollback(cr->ix);
+	xfer_warn(cr->o, "can't update the chunk index; going on without it", path);
+	xfer_index_close(cr->ix);
+	cr->ix = NULL;
+}
+
+/* The sibling name ".LAST.SUFFIX" of path (relative to the root) into out. */
+static int sibling(char *out, size_t cap, const char *path, const char *last, const char *suffix)
+{
+	int n = snprintf(out, cap, "%.*s.%s.%s", (int)(last - path), path, last, suffix);
+
+	return n > 0 && (size_t)n < cap && strlen(last) + strlen(suffix) + 2 <= XFER_MAX_NAME ? 0 : -1;
+}
+
+static uint64_t file_size_at(int dfd, const char *name)
+{
+	struct stat sb;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	return (uint64_t)sb.st_size;
+}
+
+/*
+ * What an interrupted run left (.NAME.pqx-part) becomes .NAME.pqx-prev, a
+ * source like any other; of two, the larger is kept. The new partial file
+ * starts empty.
+ */
+static void keep_previous(int dfd, const char *part, const char *prev)
+{
+	uint64_t ps = file_size_at(dfd, part), vs = file_size_at(dfd, prev);
+	struct stat sb;
+
+	/* Only our own regular files: anything else under the name stays (and is refused). */
+	if (fstatat(dfd, part, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+		return;
+	if (ps == 0) {
+		unlinkat(dfd, part, 0);
+		return;
+	}
+	if (vs >= ps)
+		unlinkat(dfd, part, 0);
+	else
+		renameat(dfd, part, dfd, prev);
+}
+
+/* The base the sender named in a FILE entry. */
+struct base_claim {
+	int has;
+	char name[XFER_MAX_PATH + 1];
+	uint64_t size;
+	uint8_t id[32];
+};
+
+static int base_parse(pqx_buf *v, struct base_claim *bc)
+{
+	uint8_t has;
+	size_t len;
+
+	if (pqx_buf_get_u8(v, &has) != 0 || has > 1)
+		return PQX_ERR_FORMAT;
+	bc->has = has;
+	if (has && (xfer_get_str(v, bc->name, XFER_MAX_PATH, &len) != 0 ||
+		       pqx_buf_get_u64(v, &bc->size) != 0 || pqx_buf_get(v, bc->id, 32) != 0 ||
+		       !xfer_path_ok(bc->name, len)))
+		return PQX_ERR_FORMAT;
+	return pqx_buf_expect_end(v) == 0 ? 0 : PQX_ERR_FORMAT;
+}
+
+/* Whether our dictionary's copy of the claimed base is the same bytes (then it is cr->basefd). */
+static int base_check(struct xfer_crecv *cr, const struct base_claim *bc)
+{
+	uint8_t got[32];
+	struct stat sb;
+	int fd;
+
+	if (!bc->has || cr->dictfd < 0 || (fd = xfer_open_file(cr->dictfd, bc->name)) < 0)
+		return 0;
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != bc->size ||
+	    xc_base_id(&cr->ids, fd, got, cr->wk[0].io) != 0 || !pqx_ct_memeq(got, bc->id, 32)) {
+		close(fd);
+		return 0;
+	}
+	cr->basefd = fd;
+	cr->base_size = bc->size;
+	return 1;
+}
+
+int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
+    const char *last, uint64_t size, uint32_t mode, const struct timespec *mt)
+{
+	char part[XFER_MAX_PATH + 32], prev[XFER_MAX_PATH + 32];
+	const char *part_name, *prev_name;
+	uint8_t root[32], want[32], reply[3] = { K_NEED, 0, 0 }, kind;
+	struct timespec times[2];
+	struct stat sb;
+	pqx_hmac *rh = NULL;
+	uint64_t cur = 0;
+	struct base_claim bc;
+	int base_ok, stream, r;
+
+	if ((r = base_parse(v, &bc)) != 0)
+		return fail_peer(cr, r, "invalid file entry");
+	if (sibling(part, sizeof(part), path, last, "pqx-part") != 0 ||
+	    sibling(prev, sizeof(prev), path, last, "pqx-prev") != 0)
+		return fail_peer(cr, PQX_ERR_LIMIT, "file name too long");
+	part_name = part + (last - path);
+	prev_name = prev + (last - path);
+	cr->st->files++;
+	cr->st->bytes += size;
+	cr->size = size;
+	/* The quick check: same size and modification time means the same file. */
+	if (fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	    (uint64_t)sb.st_size == size && sb.st_mtim.tv_sec == mt->tv_sec &&
+	    sb.st_mtim.tv_nsec == mt->tv_nsec) {
+		cr->st->skipped++;
+		reply[1] = 1;
+		return pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply));
+	}
+	base_ok = base_check(cr, &bc); /* after the quick check: it reads the whole base */
+	keep_previous(dfd, part_name, prev_name);
+	if ((cr->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+	    fstat(cr->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		r = fail_peer(cr, PQX_ERR_IO, "can't create the file");
+		goto out;
+	}
+	/*
+	 * A file that can't fit is refused now, while the sender listens:
+	 * once it streams data, a receiver that gives up is only a reset.
+	 */
+	{
+		struct statvfs vs;
+
+		if (fstatvfs(cr->fd, &vs) == 0 && vs.f_frsize > 0 &&
+		    size / (uint64_t)vs.f_frsize > (uint64_t)vs.f_bavail) {
+			errno = ENOSPC;
+			r = fail_peer(cr, PQX_ERR_IO, "no space left on the receiver");
+			goto out;
+		}
+	}
+	/*
+	 * Nothing to compare with (no old version, nothing left by an
+	 * interrupted run, no dictionary, an empty index), or a tiny file:
+	 * the file streams whole and no side builds a tree.
+	 */
+	cr->tiny = size < TINY && !base_ok;
+	if (!cr->tiny)
+		open_index(cr);
+	stream = cr->tiny ||
+		 (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
+		     file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1));
+	reply[1] = stream ? NEED_STREAM : NEED_TREE;
+	reply[2] = (uint8_t)base_ok;
+	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0)
+		goto out;
+	/* While the sender cuts its file, index what we may already hold. */
+	if (!stream)
+		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
+	/*
+	 * One transaction for the file: its spans go into the index at the
+	 * end, sorted, with its final name. If the run dies first, the next
+	 * one indexes what it left (.pqx-prev) afresh.
+	 */
+	xfer_index_set_cut(cr->ix, xfer_tree_class(size));
+	if (cr->ix != NULL && !cr->tiny) {
+		if ((r = xfer_index_begin(cr->ix)) == 0)
+			r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, &sb);
+		if (r == PQX_ERR_LIMIT) {
+			/* A name too long for the index: this file goes unindexed. */
+			xfer_index_rollback(cr->ix);
+			cr->tiny = 1;
+		} else if (r != 0) {
+			xfer_index_rollback(cr->ix);
+			xfer_index_close(cr->ix);
+			cr->ix = NULL;
+		}
+		r = 0;
+	}
+	if (stream) {
+		if ((r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+			goto out;
+		if (pqx_buf_expect_end(v) != 0) {
+			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+			goto out;
+		}
+		goto done;
+	}
+	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
+		goto out;
+	for (;;) {
+		if ((r = xfer_recv_msg(cr->ch, v, &kind)) != 0)
+			goto out;
+		if (kind == K_FILE_END)
+			break;
+		if (kind != K_LIST) {
+			r = fail_peer(cr, PQX_ERR_FORMAT, "unexpected message");
+			goto out;
+		}
+		/* The LIST is read again by recv_window: put it back. */
+		cr->pending = *v;
+		cr->has_pending = 1;
+		if ((r = recv_window(cr, &cur, rh)) != 0)
+			goto out;
+	}
+	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0 || cur != size) {
+		r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+		goto out;
+	}
+	if ((r = pqx_hmac_final(rh, root)) != 0)
+		goto out;
+	if (!pqx_ct_memeq(root, want, 32)) {
+		r = fail_peer(cr, PQX_ERR_AUTH, "file hash mismatch");
+		goto out;
+	}
+done:
+	times[0] = *mt;
+	times[1] = *mt;
+	if (ftruncate(cr->fd, (off_t)size) != 0 || fchmod(cr->fd, (mode_t)mode) != 0 ||
+	    fsync(cr->fd) != 0 || futimens(cr->fd, times) != 0) {
+		r = fail_peer(cr, PQX_ERR_IO, errno == ENOSPC ? "no space left on the receiver"
+							      : "can't finish the file on the receiver");
+		goto out;
+	}
+	if (fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode)) {
+		r = fail_peer(cr, PQX_ERR_IO, "a directory is in the way");
+		goto out;
+	}
+	if (renameat(dfd, part_name, dfd, last) != 0 || fsync(dfd) != 0) {
+		r = fail_peer(cr, PQX_ERR_IO, "can't rename the file into place");
+		goto out;
+	}
+	unlinkat(dfd, prev_name, 0);
+	if (cr->ix != NULL && cr->tiny)
+		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, path); /* an older, larger version's rows */
+	else if (cr->ix != NULL && (fstat(cr->fd, &sb) != 0 ||
+				  xfer_index_rename(cr->ix, XFER_SRC_ROOT, part, path, &sb) != 0 ||
+				  xfer_index_forget(cr->ix, XFER_SRC_ROOT, prev) != 0 ||
+				  xfer_index_commit(cr->ix) != 0))
+		xfer_index_rollback(cr->ix);
+	kind = K_FILE_OK;
+	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
+out:
+	xfer_index_rollback(cr->ix); /* a no-op after the commit */
+	pqx_hmac_free(rh);
+	if (cr->fd >= 0)
+		close(cr->fd);
+	cr->fd = -1;
+	if (cr->basefd >= 0)
+		close(cr->basefd);
+	cr->basefd = -1;
+	return r;
+}

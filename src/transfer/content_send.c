@@ -1,0 +1,610 @@
+/* pqx: file contents, the sender: cut the file, answer the receiver, send what is missing. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "crypto/ossl.h"
+#include "transfer/content.h"
+#include "util/util.h"
+
+/* ---- compression: levels by measured throughput ---- */
+
+/*
+ * The sender estimates, per input byte, the time of each choice: raw costs
+ * w (seconds per byte on the wire, measured around every send, including
+ * any --bwlimit pause); zstd at level L costs c_L + r_L * w (compression
+ * seconds per byte plus the compressed share on the wire). It sends with
+ * the cheapest, and now and then tries a level it is not using to keep the
+ * estimates true (less often while trying keeps losing). A forced level
+ * (--compress N) always compresses; raw is still sent when it is smaller.
+ */
+static const int zlevels[] = { 1, 3 };
+#define NZ (sizeof(zlevels) / sizeof(zlevels[0]))
+
+struct zctl {
+	int mode;      /* -1 auto, 0 off, else a level */
+	double w;      /* wire seconds per byte */
+	double c[2][NZ], r[2][NZ]; /* [base][level]: seconds per byte, ratio */
+	int known[2][NZ];
+	unsigned int msgs, probe_every, next_probe;
+};
+
+static void zctl_init(struct zctl *z, int mode)
+{
+	memset(z, 0, sizeof(*z));
+	z->mode = mode;
+	z->probe_every = 8;
+}
+
+/* The level for the next message: 0 for raw. */
+static int zctl_pick(struct zctl *z, int base, double floor)
+{
+	double best;
+	int pick = 0;
+
+	/* A --bwlimit is a wire at most that fast, whatever the sends took so far. */
+	if (z->w < floor)
+		z->w = floor;
+
+	if (z->mode >= 0)
+		return z->mode;
+	z->msgs++;
+	for (size_t i = 0; i < NZ; i++)
+		if (!z->known[base][i])
+			return zlevels[i]; /* measure each once */
+	best = z->w;
+	for (size_t i = 0; i < NZ; i++) {
+		double t = z->c[base][i] + z->r[base][i] * z->w;
+
+		if (t < best) {
+			best = t;
+			pick = zlevels[i];
+		}
+	}
+	if (z->msgs >= z->next_probe) {
+		z->next_probe = z->msgs + z->probe_every;
+		if (pick == 0)
+			return zlevels[0];
+		if (pick == zlevels[0])
+			return zlevels[1];
+	}
+	return pick;
+}
+
+static void ewma(double *v, double x, int known)
+{
+	*v = known ? *v * 0.75 + x * 0.25 : x;
+}
+
+static void zctl_note(struct zctl *z, int base, int level, double secs, size_t in, size_t out)
+{
+	for (size_t i = 0; i < NZ; i++) {
+		if (zlevels[i] != level)
+			continue;
+		ewma(&z->c[base][i], secs / (double)in, z->known[base][i]);
+		ewma(&z->r[base][i], (double)out / (double)in, z->known[base][i]);
+		/* Losing probes come less often (up to every 256 messages). */
+		if (z->c[base][i] + z->r[base][i] * z->w >= z->w) {
+			if (z->probe_every < 256)
+				z->probe_every *= 2;
+		} else {
+			z->probe_every = 8;
+		}
+		z->known[base][i] = 1;
+	}
+}
+
+/* ---- the sender ---- */
+
+/*
+ * The sender cuts its file on a thread of its own, up to NSLOT - 1 windows
+ * ahead of the exchanges, so that cutting overlaps the receiver's work.
+ */
+#define NSLOT 3
+
+struct slot {
+	struct lvl f[XFER_TREE_LEVELS]; /* a window as built: every node */
+	int last;                       /* the end of the file (f may be empty) */
+};
+
+struct xfer_csend {
+	pqx_channel *ch;
+	const struct xfer_opts *o;
+	struct xfer_stats *st;
+	struct xfer_tree *tree;
+	pqx_hmac *root;
+	struct slot slot[NSLOT];
+	struct lvl *f; /* the slot being sent */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t filled, taken; /* slots produced and consumed, counting */
+	int stop, perr;       /* the consumer gave up; the producer's error */
+	struct win w;
+	pqx_buf *b;
+	uint8_t *io, *raw, *zbuf, *pfx;
+	ZSTD_CCtx *zc;
+	struct zctl z;
+	struct idcache ids;
+	int fd, basefd;
+	uint64_t base_size, size;
+	double bw_t0;
+	uint64_t bw_bytes;
+	/* the DATA message being filled */
+	size_t raw_len;
+	uint64_t raw_off, raw_next; /* file offset of raw[0], of the byte after */
+};
+
+void xfer_csend_free(struct xfer_csend *cs)
+{
+	if (cs == NULL)
+		return;
+	xfer_tree_free(cs->tree);
+	pqx_hmac_free(cs->root);
+	for (int i = 0; i < NSLOT; i++)
+		for (int l = 0; l < XFER_TREE_LEVELS; l++)
+			xc_lvl_free(&cs->slot[i].f[l]);
+	xc_win_free(&cs->w);
+	pthread_mutex_destroy(&cs->mu);
+	pthread_cond_destroy(&cs->cv);
+	pqx_buf_free(cs->b);
+	pqx_free(cs->io);
+	pqx_free(cs->raw);
+	pqx_free(cs->zbuf);
+	pqx_free(cs->pfx);
+	ZSTD_freeCCtx(cs->zc);
+	if (cs->basefd >= 0)
+		close(cs->basefd);
+	pqx_free(cs);
+}
+
+int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_opts *o,
+    struct xfer_stats *st)
+{
+	struct xfer_csend *cs = pqx_calloc(1, sizeof(*cs));
+
+	*out = NULL;
+	if (cs == NULL)
+		return PQX_ERR_NOMEM;
+	cs->ch = ch;
+	cs->o = o;
+	cs->st = st;
+	cs->basefd = -1;
+	pthread_mutex_init(&cs->mu, NULL);
+	pthread_cond_init(&cs->cv, NULL);
+	zctl_init(&cs->z, o != NULL ? o->compress : -1);
+	if ((cs->tree = xfer_tree_new(o->key, 2)) == NULL || (cs->b = pqx_buf_new(MSG_MAX)) == NULL ||
+	    (cs->io = pqx_malloc(IO_BYTES)) == NULL || (cs->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
+	    (cs->zbuf = pqx_malloc(ZSTD_compressBound(DATA_RAW_MAX))) == NULL ||
+	    (cs->zc = ZSTD_createCCtx()) == NULL) {
+		xfer_csend_free(cs);
+		return PQX_ERR_NOMEM;
+	}
+	cs->bw_t0 = xc_mono();
+	*out = cs;
+	return 0;
+}
+
+/* Finds the shared base for path in the dictionary: the same relative path. */
+static int find_base(struct xfer_csend *cs, const char *path)
+{
+	struct stat sb;
+	int dfd, fd;
+
+	if (cs->basefd >= 0)
+		close(cs->basefd);
+	cs->basefd = -1;
+	if (cs->o->dict_dir == NULL)
+		return -1;
+	if ((dfd = open(cs->o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	fd = xfer_open_file(dfd, path);
+	close(dfd);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+		close(fd);
+		return -1;
+	}
+	if (cs->pfx == NULL && (cs->pfx = pqx_malloc(PREFIX_MAX)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	cs->basefd = fd;
+	cs->base_size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *state_out)
+{
+	uint8_t bh[32], state, base_ok;
+	pqx_buf v;
+	int r, has_base = find_base(cs, path) == 0;
+
+	if (has_base && xc_base_id(&cs->ids, cs->basefd, bh, cs->io) != 0)
+		has_base = 0;
+	if ((r = pqx_buf_put_u8(b, (uint8_t)has_base)) != 0)
+		return r;
+	if (has_base && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
+			    (r = pqx_buf_put_u64(b, cs->base_size)) != 0 ||
+			    (r = pqx_buf_put(b, bh, 32)) != 0))
+		return r;
+	if ((r = xfer_send_buf(cs->ch, b)) != 0 || (r = xfer_expect(cs->ch, &v, K_NEED)) != 0)
+		return r;
+	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > NEED_STREAM ||
+	    base_ok > has_base || pqx_buf_expect_end(&v) != 0)
+		return PQX_ERR_FORMAT;
+	if (!base_ok && cs->basefd >= 0) {
+		close(cs->basefd);
+		cs->basefd = -1;
+	}
+	*state_out = state;
+	return 0;
+}
+
+/* Waits as --bwlimit asks before n more bytes go out. */
+static void bw_wait(struct xfer_csend *cs, size_t n)
+{
+	double ahead;
+
+	if (cs->o->bwlimit == 0)
+		return;
+	if (cs->bw_bytes == 0)
+		cs->bw_t0 = xc_mono(); /* the limit counts from the first byte */
+	cs->bw_bytes += n;
+	ahead = (double)cs->bw_bytes / (double)cs->o->bwlimit - (xc_mono() - cs->bw_t0);
+	if (ahead > 0) {
+		struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
+
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+}
+
+static int timed_send(struct xfer_csend *cs, pqx_buf *b)
+{
+	size_t n = pqx_buf_len(b);
+	double t = xc_mono();
+	int r;
+
+	bw_wait(cs, n);
+	r = xfer_send_buf(cs->ch, b);
+	ewma(&cs->z.w, (xc_mono() - t) / (double)(n ? n : 1), cs->z.w != 0);
+	return r;
+}
+
+/* Compresses raw[0..n) at level into zbuf; returns the size, or 0 if it does not pay. */
+static size_t compress(struct xfer_csend *cs, int level, size_t n, uint64_t *poff, size_t *plen)
+{
+	int base = cs->basefd >= 0;
+	double t;
+	size_t zn;
+
+	*poff = 0;
+	*plen = 0;
+	if (base) {
+		/* The base around the same offsets: the prefix zstd may copy from. */
+		*poff = cs->raw_off > PREFIX_MARGIN ? cs->raw_off - PREFIX_MARGIN : 0;
+		if (*poff < cs->base_size)
+			*plen = cs->base_size - *poff < PREFIX_MAX ? (size_t)(cs->base_size - *poff) : PREFIX_MAX;
+		if (*plen > 0 && xc_pread_all(cs->basefd, cs->pfx, *plen, *poff) != 0)
+			*plen = 0;
+		base = *plen > 0;
+	}
+	t = xc_mono();
+	ZSTD_CCtx_reset(cs->zc, ZSTD_reset_session_and_parameters);
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zc, ZSTD_c_compressionLevel, level)) ||
+	    (base && (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zc, ZSTD_c_windowLog, 22)) ||
+			 ZSTD_isError(ZSTD_CCtx_refPrefix(cs->zc, cs->pfx, *plen)))))
+		return 0;
+	zn = ZSTD_compress2(cs->zc, cs->zbuf, ZSTD_compressBound(DATA_RAW_MAX), cs->raw, n);
+	if (ZSTD_isError(zn))
+		return 0;
+	zctl_note(&cs->z, base, level, xc_mono() - t, n, zn < n ? zn : n);
+	if (!base)
+		*plen = 0;
+	return zn + zn / 32 < n ? zn : 0;
+}
+
+/* Sends the DATA message filled so far. */
+static int flush_data(struct xfer_csend *cs)
+{
+	size_t raw = cs->raw_len, body = raw, plen = 0, zn = 0;
+	int level = zctl_pick(&cs->z, cs->basefd >= 0,
+	    cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0), codec = CODEC_RAW, r;
+	uint64_t poff = 0;
+
+	if (raw == 0)
+		return 0;
+	if (level > 0 && (zn = compress(cs, level, raw, &poff, &plen)) > 0) {
+		codec = plen > 0 ? CODEC_ZSTD_BASE : CODEC_ZSTD;
+		body = zn;
+	}
+	pqx_buf_reset(cs->b);
+	if ((r = pqx_buf_put_u8(cs->b, K_DATA)) != 0 || (r = pqx_buf_put_u8(cs->b, (uint8_t)codec)) != 0 ||
+	    (r = pqx_buf_put_u32(cs->b, (uint32_t)raw)) != 0 ||
+	    (r = pqx_buf_put_u32(cs->b, (uint32_t)body)) != 0)
+		return r;
+	if (codec == CODEC_ZSTD_BASE &&
+	    ((r = pqx_buf_put_u64(cs->b, poff)) != 0 || (r = pqx_buf_put_u32(cs->b, (uint32_t)plen)) != 0))
+		return r;
+	if ((r = pqx_buf_put(cs->b, codec == CODEC_RAW ? cs->raw : cs->zbuf, body)) != 0 ||
+	    (r = xc_pad(cs->b)) != 0)
+		return r;
+	cs->st->bytes_data += pqx_buf_len(cs->b);
+	cs->raw_len = 0;
+	return timed_send(cs, cs->b);
+}
+
+/* Queues the bytes of one node for sending. */
+static int send_item(void *ctx, const struct xfer_node *n)
+{
+	struct xfer_csend *cs = ctx;
+	uint64_t off = n->off, left = n->len;
+	int r;
+
+	cs->st->bytes_moved += n->len;
+	while (left > 0) {
+		size_t k;
+
+		/* A delta's prefix is chosen by offset: keep each message one run. */
+		if (cs->raw_len > 0 && (cs->raw_len == DATA_RAW_MAX || (cs->basefd >= 0 && off != cs->raw_next)))
+			if ((r = flush_data(cs)) != 0)
+				return r;
+		if (cs->raw_len == 0)
+			cs->raw_off = off;
+		k = DATA_RAW_MAX - cs->raw_len;
+		if (k > left)
+			k = (size_t)left;
+		if ((r = xc_pread_all(cs->fd, cs->raw + cs->raw_len, k, off)) != 0)
+			return r;
+		cs->raw_len += k;
+		off += k;
+		left -= k;
+		cs->raw_next = off;
+		if (cs->o->progress != NULL && cs->raw_len == DATA_RAW_MAX)
+			cs->o->progress(cs->o->progress_ctx, cs->st->bytes - cs->size + off, cs->st->bytes_moved);
+	}
+	return 0;
+}
+
+/* Expands the NEED nodes of level l + 1 into their children from the full level f. */
+static int expand(struct xfer_csend *cs, int l)
+{
+	struct lvl *up = &cs->w.x[l + 1], *out = &cs->w.x[l], *all = &cs->f[l];
+	size_t c = 0;
+	int r;
+
+	out->n = 0;
+	/* The full children of each listed parent follow in order; skip the rest. */
+	for (size_t i = 0; i < up->n; i++) {
+		const struct xfer_node *p = &up->v[i];
+		size_t k = 0;
+
+		while (c < all->n && all->v[c].off < p->off)
+			c++;
+		while (c < all->n && all->v[c].off < p->off + p->len) {
+			if (up->st[i] == ST_NEED && (r = xc_lvl_push(out, &all->v[c])) != 0)
+				return r;
+			k++;
+			c++;
+		}
+		up->nch[i] = up->st[i] == ST_NEED ? (uint32_t)k : 0;
+	}
+	return 0;
+}
+
+static int send_window(struct xfer_csend *cs)
+{
+	struct win *w = &cs->w;
+	int r;
+
+	if (cs->f[2].n == 0)
+		return 0;
+	xc_win_reset(w);
+	for (size_t i = 0; i < cs->f[2].n; i++) {
+		if ((r = xc_lvl_push(&w->x[2], &cs->f[2].v[i])) != 0 ||
+		    (r = pqx_hmac_update(cs->root, cs->f[2].v[i].id, XFER_ID_BYTES)) != 0)
+			return r;
+	}
+	pqx_buf_reset(cs->b);
+	if ((r = xc_put_list(cs->b, NULL, &w->x[2], 2)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0 ||
+	    (r = xc_get_bitmap(cs->ch, &w->x[2], 2, cs->st)) != 0)
+		return r;
+	for (int l = 1; l >= 0; l--) {
+		if ((r = expand(cs, l)) != 0)
+			return r;
+		if (w->x[l].n == 0)
+			continue;
+		if ((r = xc_put_list(cs->b, &w->x[l + 1], &w->x[l], l)) != 0 ||
+		    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xc_get_bitmap(cs->ch, &w->x[l], l, cs->st)) != 0)
+			return r;
+	}
+	if ((r = xc_win_items(w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
+		return r;
+	if (cs->o->progress != NULL)
+		cs->o->progress(cs->o->progress_ctx, cs->st->bytes - cs->size + cs->w.x[2].v[w->x[2].n - 1].off +
+		    cs->w.x[2].v[w->x[2].n - 1].len, cs->st->bytes_moved);
+	return 0;
+}
+
+/* Hands the filled slot to the sender and waits for a free one. */
+static int publish(struct xfer_csend *cs, int last)
+{
+	int r;
+
+	pthread_mutex_lock(&cs->mu);
+	cs->slot[cs->filled % NSLOT].last = last;
+	cs->filled++;
+	pthread_cond_broadcast(&cs->cv);
+	while (!cs->stop && cs->filled - cs->taken >= NSLOT - 1)
+		pthread_cond_wait(&cs->cv, &cs->mu);
+	r = cs->stop ? PQX_ERR_CLOSED : 0;
+	pthread_mutex_unlock(&cs->mu);
+	if (r == 0)
+		for (int l = 0; l < XFER_TREE_LEVELS; l++)
+			cs->slot[cs->filled % NSLOT].f[l].n = 0;
+	return r;
+}
+
+static int on_node(void *ctx, const struct xfer_node *n)
+{
+	struct xfer_csend *cs = ctx;
+	struct lvl *f = cs->slot[cs->filled % NSLOT].f; /* only this thread moves filled */
+	int r;
+
+	if ((r = xc_lvl_push(&f[n->level], n)) != 0)
+		return r;
+	if (n->level == 2 && (f[0].n >= WIN_CHUNKS || n->off + n->len - f[2].v[0].off >= WIN_BYTES))
+		return publish(cs, 0);
+	return 0;
+}
+
+/* The producer: cuts the whole file into windows. */
+static void *cut_file(void *arg)
+{
+	struct xfer_csend *cs = arg;
+	uint8_t *buf = pqx_malloc(IO_BYTES);
+	uint64_t off = 0;
+	int r = buf == NULL ? PQX_ERR_NOMEM : 0;
+
+	for (int l = 0; l < XFER_TREE_LEVELS; l++)
+		cs->slot[0].f[l].n = 0;
+	xfer_tree_size(cs->tree, cs->size);
+	xfer_tree_start(cs->tree, 0, 2, on_node, cs);
+	while (r == 0 && off < cs->size) {
+		size_t n = cs->size - off < IO_BYTES ? (size_t)(cs->size - off) : IO_BYTES;
+
+		if ((r = xc_pread_all(cs->fd, buf, n, off)) == 0)
+			r = xfer_tree_update(cs->tree, buf, n);
+		off += n;
+	}
+	if (r == 0 && (r = xfer_tree_finish(cs->tree)) == 0)
+		r = publish(cs, 1);
+	pqx_free(buf);
+	if (r != 0) {
+		pthread_mutex_lock(&cs->mu);
+		cs->perr = r;
+		pthread_cond_broadcast(&cs->cv);
+		pthread_mutex_unlock(&cs->mu);
+	}
+	return NULL;
+}
+
+/* Takes the next window from the producer: 0, 1 at the end, or its error. */
+static int take_window(struct xfer_csend *cs)
+{
+	struct slot *sl;
+	int r;
+
+	pthread_mutex_lock(&cs->mu);
+	while (cs->taken == cs->filled && cs->perr == 0)
+		pthread_cond_wait(&cs->cv, &cs->mu);
+	r = cs->taken < cs->filled ? 0 : cs->perr;
+	pthread_mutex_unlock(&cs->mu);
+	if (r != 0)
+		return r;
+	sl = &cs->slot[cs->taken % NSLOT];
+	cs->f = sl->f;
+	return sl->last;
+}
+
+static void release_window(struct xfer_csend *cs, int stop)
+{
+	pthread_mutex_lock(&cs->mu);
+	if (stop)
+		cs->stop = 1;
+	else
+		cs->taken++;
+	pthread_cond_broadcast(&cs->cv);
+	pthread_mutex_unlock(&cs->mu);
+}
+
+/*
+ * Streaming: the receiver has nothing to compare with, so no tree is built
+ * on this side: the whole file crosses in order (the receiver cuts and
+ * indexes it as it lands, for next time).
+ */
+static int send_stream(struct xfer_csend *cs)
+{
+	struct xfer_node all;
+	int r;
+
+	memset(&all, 0, sizeof(all));
+	all.len = cs->size;
+	if ((r = send_item(cs, &all)) != 0 || (r = flush_data(cs)) != 0)
+		return r;
+	return 0;
+}
+
+int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int stream)
+{
+	uint64_t size = (uint64_t)sb->st_size;
+	struct stat now;
+	uint8_t root[32];
+	pthread_t th;
+	pqx_buf v;
+	int r, last = 0;
+
+	cs->fd = fd;
+	cs->size = size;
+	cs->raw_len = 0;
+	if (stream) {
+		if ((r = send_stream(cs)) == PQX_ERR_TRUNCATED)
+			goto shrank;
+		if (r != 0)
+			return r;
+		goto end;
+	}
+	cs->filled = cs->taken = 0;
+	cs->stop = cs->perr = 0;
+	pqx_hmac_free(cs->root);
+	cs->root = NULL;
+	if ((r = xfer_tree_root_init(cs->tree, &cs->root)) != 0)
+		return r;
+	if (pthread_create(&th, NULL, cut_file, cs) != 0)
+		return PQX_ERR_NOMEM;
+	while (r == 0 && !last) {
+		if ((r = take_window(cs)) < 0)
+			break;
+		last = r;
+		r = send_window(cs);
+		release_window(cs, r != 0);
+	}
+	release_window(cs, 1); /* wakes the producer if it waits */
+	pthread_join(th, NULL);
+	if (r == PQX_ERR_TRUNCATED)
+		goto shrank;
+	if (r != 0)
+		return r;
+	if ((r = pqx_hmac_final(cs->root, root)) != 0)
+		return r;
+end:
+	/*
+	 * A file written to while it was read may have given bytes of two
+	 * versions that each match their ids: refuse it rather than let it land.
+	 */
+	if (fstat(fd, &now) != 0 || now.st_size != sb->st_size ||
+	    now.st_mtim.tv_sec != sb->st_mtim.tv_sec || now.st_mtim.tv_nsec != sb->st_mtim.tv_nsec) {
+shrank: /* or it ended early under our reads */
+		xfer_refuse(cs->ch, "the file changed while it was sent");
+		return PQX_ERR_CHANGED;
+	}
+	pqx_buf_reset(cs->b);
+	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 ||
+	    (!stream && (r = pqx_buf_put(cs->b, root, 32)) != 0) ||
+	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_expect(cs->ch, &v, K_FILE_OK)) != 0)
+		return r;
+	return pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
+}
+
