@@ -61,6 +61,7 @@ struct xfer_crecv {
 	pthread_mutex_t ixmu; /* the index, while workers copy */
 	int dict_indexed, ix_empty;
 	int ix_tried; /* open_index ran */
+	int told;     /* the peer got an error record for this file */
 	int tiny;     /* the file being received is below TINY: no index */
 	struct worker wk[MAXW];
 	int nw;
@@ -196,6 +197,7 @@ static int fail_peer(struct xfer_crecv *cr, int code, const char *msg)
 {
 	int e = errno;
 
+	cr->told = 1;
 	xfer_refuse(cr->ch, msg);
 	errno = e;
 	return code;
@@ -1042,6 +1044,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	struct base_claim bc;
 	int base_ok, stream, r;
 
+	cr->told = 0;
 	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
 	if (sibling(part, sizeof(part), path, last, "pqx-part") != 0 ||
@@ -1183,6 +1186,10 @@ done:
 	kind = K_FILE_OK;
 	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
 out:
+	/* Any other failure still gets a word to the sender (a generic one: no secrets). */
+	if (r != 0 && !cr->told && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED &&
+	    !pqx_channel_write_failed(cr->ch))
+		(void)fail_peer(cr, r, pqx_strerror(r));
 	xfer_index_rollback(cr->ix); /* a no-op after the commit */
 	pqx_hmac_free(rh);
 	if (cr->fd >= 0)
