@@ -115,6 +115,34 @@ size_t pqx_chunker_finish(pqx_chunker *c)
 }
 
 /*
+ * Hashes p[*i..) until the chunk reaches limit bytes or the input ends;
+ * returns 1 at a cut (the hash has no bit of mask set), with *i just past
+ * the byte that cut and *pos the chunk length so far.
+ */
+static inline int scan(const uint64_t *g, const uint8_t *p, size_t n, size_t *ip, size_t *posp,
+    size_t limit, uint64_t mask, uint64_t *hp)
+{
+	size_t i = *ip, run = limit - *posp, end;
+	uint64_t h = *hp;
+	int cut = 0;
+
+	if (run > n - i)
+		run = n - i;
+	for (end = i + run; i < end;) {
+		h = (h << 1) + g[p[i++]];
+		if ((h & mask) == 0) {
+			run -= end - i;
+			cut = 1;
+			break;
+		}
+	}
+	*ip = i;
+	*posp += run;
+	*hp = h;
+	return cut;
+}
+
+/*
  * Chunk positions count the bytes of the current chunk including the one
  * just hashed. Bytes that would end a chunk shorter than min are skipped
  * unhashed (the cut-point skip); so the first byte hashed ends a chunk of
@@ -123,9 +151,8 @@ size_t pqx_chunker_finish(pqx_chunker *c)
  */
 size_t pqx_chunker_update(pqx_chunker *c, const uint8_t *p, size_t n, size_t *chunk_len)
 {
-	const uint64_t *g = c->gear;
 	uint64_t h = c->h;
-	size_t pos = c->pos, i = 0, run, end;
+	size_t pos = c->pos, i = 0, run;
 
 	*chunk_len = 0;
 	if (pos < c->skip) {
@@ -135,36 +162,10 @@ size_t pqx_chunker_update(pqx_chunker *c, const uint8_t *p, size_t n, size_t *ch
 		pos += run;
 		i = run;
 	}
-	if (pos >= c->skip && pos < c->avg) {
-		const uint64_t m = c->mask_s;
-
-		run = c->avg - pos;
-		if (run > n - i)
-			run = n - i;
-		for (end = i + run; i < end;) {
-			h = (h << 1) + g[p[i++]];
-			if ((h & m) == 0) {
-				pos += run - (end - i);
-				goto cut;
-			}
-		}
-		pos += run;
-	}
-	if (pos >= c->avg && pos < c->max) {
-		const uint64_t m = c->mask_l;
-
-		run = c->max - pos;
-		if (run > n - i)
-			run = n - i;
-		for (end = i + run; i < end;) {
-			h = (h << 1) + g[p[i++]];
-			if ((h & m) == 0) {
-				pos += run - (end - i);
-				goto cut;
-			}
-		}
-		pos += run;
-	}
+	if (pos >= c->skip && pos < c->avg && scan(c->gear, p, n, &i, &pos, c->avg, c->mask_s, &h))
+		goto cut;
+	if (pos >= c->avg && pos < c->max && scan(c->gear, p, n, &i, &pos, c->max, c->mask_l, &h))
+		goto cut;
 	if (pos == c->max)
 		goto cut;
 	c->h = h;
