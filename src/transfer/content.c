@@ -121,7 +121,7 @@ int xc_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 }
 
 /* SHA-256 of a whole file (the shared base's identity). */
-int xc_hash_file(int fd, uint64_t size, uint8_t out[32], uint8_t *buf)
+static int hash_file(int fd, uint64_t size, uint8_t out[32], uint8_t *buf)
 {
 	pqx_hmac *h = NULL;
 	int r;
@@ -161,7 +161,7 @@ int xc_base_id(struct idcache *c, int fd, uint8_t out[32], uint8_t *buf)
 			memcpy(out, c->e[i].id, 32);
 			return 0;
 		}
-	if ((r = xc_hash_file(fd, (uint64_t)sb.st_size, out, buf)) != 0)
+	if ((r = hash_file(fd, (uint64_t)sb.st_size, out, buf)) != 0)
 		return r;
 	{
 		unsigned int i = c->next++ % IDCACHE;

@@ -83,7 +83,6 @@ double xc_mono(void);
 int xc_pread_all(int fd, uint8_t *p, size_t n, uint64_t off);
 int xc_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off);
 /* A base file's id (HMAC-SHA256 under "pqx base" of its bytes), cached by identity and times. */
-int xc_hash_file(int fd, uint64_t size, uint8_t out[32], uint8_t *buf);
 int xc_base_id(struct idcache *c, int fd, uint8_t out[32], uint8_t *buf);
 /* A window: emptied, freed, and walked for the nodes whose bytes must cross, in file order. */
 void xc_win_reset(struct win *w);

@@ -264,10 +264,11 @@ static int verify_end(struct xfer_crecv *cr, struct worker *wk, int *ok)
 }
 
 /*
- * Writes bytes of the file being received and passes them to the
- * verifier. A failed write is PQX_ERR_IO with errno set.
+ * Writes bytes of the file being received (a failure is PQX_ERR_IO with
+ * errno set), and every WRITEBEHIND_BYTES a thread wrote, starts their
+ * writeback, so that the fsync before the rename finds little left to do.
  */
-static int take(struct xfer_crecv *cr, struct worker *wk, const uint8_t *p, size_t n, uint64_t off)
+static int put(struct xfer_crecv *cr, struct worker *wk, const uint8_t *p, size_t n, uint64_t off)
 {
 	if (xc_pwrite_all(cr->fd, p, n, off) != 0)
 		return PQX_ERR_IO;
@@ -277,6 +278,16 @@ static int take(struct xfer_crecv *cr, struct worker *wk, const uint8_t *p, size
 #endif
 		wk->unsynced = 0;
 	}
+	return 0;
+}
+
+/* put, and the bytes go to the worker's verifier too. */
+static int take(struct xfer_crecv *cr, struct worker *wk, const uint8_t *p, size_t n, uint64_t off)
+{
+	int r;
+
+	if ((r = put(cr, wk, p, n, off)) != 0)
+		return r;
 	return xfer_tree_update(wk->tree, p, n);
 }
 
@@ -648,12 +659,8 @@ static int recv_data(struct xfer_crecv *cr)
 
 			if (!behind && done == 0)
 				verify_start(&cr->wk[0], n, cr->size);
-			if (behind) {
-				if (xc_pwrite_all(cr->fd, p, k, n->off + done) != 0)
-					r = PQX_ERR_IO;
-			} else {
-				r = take(cr, &cr->wk[0], p, k, n->off + done);
-			}
+			r = behind ? put(cr, &cr->wk[0], p, k, n->off + done)
+				   : take(cr, &cr->wk[0], p, k, n->off + done);
 			if (r != 0) {
 				r = r == PQX_ERR_IO ? io_fail(cr) : r;
 				break;
@@ -766,7 +773,7 @@ static int recv_stream(struct xfer_crecv *cr)
 
 		if ((r = open_data(cr, cr->size - off, &p, &n)) != 0)
 			break;
-		if (xc_pwrite_all(cr->fd, p, n, off) != 0) {
+		if (put(cr, &cr->wk[0], p, n, off) != 0) {
 			r = io_fail(cr);
 			break;
 		}
@@ -774,12 +781,6 @@ static int recv_stream(struct xfer_crecv *cr)
 			break;
 		off += n;
 		cr->st->bytes_moved += n;
-		if ((sm.wk->unsynced += n) >= WRITEBEHIND_BYTES) {
-#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
-			(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
-			sm.wk->unsynced = 0;
-		}
 		if (behind) {
 			pthread_mutex_lock(&cr->tmu);
 			cr->streamed = off;

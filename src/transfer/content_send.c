@@ -136,7 +136,7 @@ struct xfer_csend {
 	ZSTD_CCtx *zc;
 	struct zctl z;
 	struct idcache ids;
-	int fd, basefd;
+	int fd, basefd, dictfd; /* dictfd: --dict, opened once */
 	uint64_t base_size, size;
 	double bw_t0;
 	uint64_t bw_bytes;
@@ -165,6 +165,8 @@ void xfer_csend_free(struct xfer_csend *cs)
 	ZSTD_freeCCtx(cs->zc);
 	if (cs->basefd >= 0)
 		close(cs->basefd);
+	if (cs->dictfd >= 0)
+		close(cs->dictfd);
 	pqx_free(cs);
 }
 
@@ -179,7 +181,7 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 	cs->ch = ch;
 	cs->o = o;
 	cs->st = st;
-	cs->basefd = -1;
+	cs->basefd = cs->dictfd = -1;
 	pthread_mutex_init(&cs->mu, NULL);
 	pthread_cond_init(&cs->cv, NULL);
 	zctl_init(&cs->z, o != NULL ? o->compress : -1);
@@ -190,7 +192,9 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 		xfer_csend_free(cs);
 		return PQX_ERR_NOMEM;
 	}
-	cs->bw_t0 = xc_mono();
+	if (o->dict_dir != NULL &&
+	    (cs->dictfd = open(o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		xfer_warn(o, "can't open the dictionary directory; going on without it", o->dict_dir);
 	*out = cs;
 	return 0;
 }
@@ -199,18 +203,12 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 static int find_base(struct xfer_csend *cs, const char *path)
 {
 	struct stat sb;
-	int dfd, fd;
+	int fd;
 
 	if (cs->basefd >= 0)
 		close(cs->basefd);
 	cs->basefd = -1;
-	if (cs->o->dict_dir == NULL)
-		return -1;
-	if ((dfd = open(cs->o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	fd = xfer_open_file(dfd, path);
-	close(dfd);
-	if (fd < 0)
+	if (cs->dictfd < 0 || (fd = xfer_open_file(cs->dictfd, path)) < 0)
 		return -1;
 	if (fstat(fd, &sb) != 0 || sb.st_size <= 0) {
 		close(fd);
