@@ -195,12 +195,8 @@ static void open_index(struct xfer_crecv *cr)
 
 static int fail_peer(struct xfer_crecv *cr, int code, const char *msg)
 {
-	int e = errno;
-
 	cr->told = 1;
-	xfer_refuse(cr->ch, msg);
-	errno = e;
-	return code;
+	return xfer_fail(cr->ch, code, msg);
 }
 
 static int io_fail(struct xfer_crecv *cr)

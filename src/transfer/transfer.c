@@ -485,13 +485,18 @@ struct receiver {
 	char *error; /* what to tell the peer */
 };
 
-static int fail_peer(struct receiver *rv, int code, const char *msg)
+int xfer_fail(pqx_channel *ch, int code, const char *msg)
 {
 	int e = errno; /* why, for our own report (sending may change errno) */
 
-	xfer_refuse(rv->ch, msg);
+	xfer_refuse(ch, msg);
 	errno = e;
 	return code;
+}
+
+static int fail_peer(struct receiver *rv, int code, const char *msg)
+{
+	return xfer_fail(rv->ch, code, msg);
 }
 
 static int read_entry_head(pqx_buf *v, char *path, uint32_t *mode, struct timespec *mt)

@@ -25,6 +25,8 @@ int xfer_expect(pqx_channel *ch, pqx_buf *v, uint8_t want);
 int xfer_put_str(pqx_buf *b, const char *s, size_t n);
 int xfer_get_str(pqx_buf *b, char *out, size_t max, size_t *len);
 void xfer_warn(const struct xfer_opts *o, const char *reason, const char *path);
+/* Tells the peer msg (an error record) and returns code, errno kept for our own report. */
+int xfer_fail(pqx_channel *ch, int code, const char *msg);
 /* Splits a valid peer path into its parent directory and last component. */
 int xfer_split_path(const char *path, char *parent, size_t cap, const char **last);
 /* Opens a regular file at the relative path rel below dirfd, confined (no links). */
