@@ -168,6 +168,22 @@ static void srv_warn(void *ctx, const char *msg)
 	logf_(c->srv, 0, "%s %s: %s", c->addr, c->fp, msg);
 }
 
+/*
+ * A successful session ends with the client's close, then ours: a sending
+ * client reports success only once it has ours. Anything else fails it.
+ */
+static int close_session(pqx_channel *ch)
+{
+	const uint8_t *d;
+	size_t n;
+	int r = pqx_channel_recv(ch, &d, &n);
+
+	r = r == PQX_ERR_CLOSED ? 0 : r == 0 ? PQX_ERR_FORMAT : r;
+	if (r == 0)
+		(void)!pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
+	return r;
+}
+
 static void handle(struct conn *c)
 {
 	struct server *s = c->srv;
@@ -234,6 +250,7 @@ static void handle(struct conn *c)
 		}
 		if (cli_index_path(index, sizeof(index), xo.key, target) == 0)
 			xo.index_path = index;
+		xo.close = close_session;
 		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_receive(ch, target, &xo, &st);
 	} else {
@@ -247,17 +264,8 @@ static void handle(struct conn *c)
 		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_send(ch, base, names, 1, 1, &xo, &st);
 	}
-	if (r == 0) {
-		const uint8_t *d;
-		size_t n;
-
-		/* The client's close ends a successful session; anything else fails it. */
-		r = pqx_channel_recv(ch, &d, &n);
-		r = r == PQX_ERR_CLOSED ? 0 : r == 0 ? PQX_ERR_FORMAT : r;
-		/* And our close: a sending client reports success only once it has it. */
-		if (r == 0)
-			(void)!pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
-	}
+	if (r == 0 && op != XFER_SEND)
+		r = close_session(ch);
 	if (r != 0)
 		logf_(s, 1, "%s %s %s \"%s\" failed: %s", c->addr, c->fp, op == XFER_SEND ? "send to" : "get",
 		    path, cli_net_strerror(r, ch));

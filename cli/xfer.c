@@ -165,6 +165,12 @@ struct client_progress {
 	struct cli_progress p;
 };
 
+/* Our close: after a get, the server's answer is not waited for. */
+static int send_close(pqx_channel *ch)
+{
+	return pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
+}
+
 static void on_progress(void *ctx, uint64_t done, uint64_t moved)
 {
 	(void)moved;
@@ -335,6 +341,8 @@ static int run_client(int is_send, int argc, char **argv)
 		prog.total = local_size((const char *const *)argv + optind, (size_t)(argc - optind - 1));
 	if (!is_send && cli_index_path(index, sizeof(index), xo.key, dfd) == 0)
 		xo.index_path = index;
+	if (!is_send)
+		xo.close = send_close;
 	xo.progress = on_progress;
 	xo.progress_ctx = &prog;
 	xo.warn = on_warn;
@@ -344,8 +352,8 @@ static int run_client(int is_send, int argc, char **argv)
 	else
 		r = xfer_receive(ch, dfd, &xo, &st);
 	cli_progress_end(&prog);
-	if (r == 0)
-		r = pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
+	if (r == 0 && is_send)
+		r = send_close(ch);
 	if (r == 0 && is_send) {
 		const uint8_t *d;
 		size_t n;

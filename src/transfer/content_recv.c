@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,14 @@ struct xfer_crecv {
 	size_t ntasks, captasks, next_task;
 	size_t ready;      /* received items complete in the file */
 	uint64_t streamed; /* bytes of a streamed file written */
+	uint64_t cut_done; /* and indexed */
+	/* A streamed file's indexing: its worker, and the tree it feeds. */
+	pthread_t cut_th;
+	int cutting, behind, cut_err, cut_fd;
+	struct worker *cut_wk;
+	/* A file in place whose index work is left for later (index_done). */
+	int ix_pending, ix_tiny, ix_fd;
+	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
@@ -85,10 +94,13 @@ struct xfer_crecv {
 	uint64_t size, base_size;
 };
 
+static void index_done(struct xfer_crecv *cr);
+
 void xfer_crecv_free(struct xfer_crecv *cr)
 {
 	if (cr == NULL)
 		return;
+	index_done(cr);
 	xfer_index_close(cr->ix);
 	for (int i = 0; i < MAXW; i++) {
 		xfer_tree_free(cr->wk[i].tree);
@@ -140,7 +152,7 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	cr->root = root;
 	cr->o = o;
 	cr->st = st;
-	cr->dictfd = cr->fd = cr->basefd = -1;
+	cr->dictfd = cr->fd = cr->basefd = cr->ix_fd = -1;
 	pthread_mutex_init(&cr->ixmu, NULL);
 	pthread_mutex_init(&cr->tmu, NULL);
 	pthread_cond_init(&cr->tcv, NULL);
@@ -696,15 +708,17 @@ static int recv_data(struct xfer_crecv *cr)
 /*
  * A streamed file: the bytes in order. The index learns its chunks from a
  * worker that cuts the file behind the writes (reading it back from the page
- * cache), or inline on one core.
+ * cache), or inline on one core. The worker only takes idle time (Linux
+ * SCHED_IDLE): the index is a cache and must not slow the transfer down
+ * where the cores are busy. What it has left when the last byte lands, it
+ * finishes after the file is in place and the sender told (index_done). It
+ * may fall at most LAG_MAX behind: at the 1 GB/s a core indexes here that
+ * is 2 s, and 20 s on a machine ten times slower, well within the 60 s a
+ * peer waits for the answer to its next file.
  */
-static int index_emit(void *ctx, const struct xfer_node *n);
+#define LAG_MAX ((uint64_t)2 << 30)
 
-struct streamer {
-	struct xfer_crecv *cr;
-	struct worker *wk;
-	int err;
-};
+static int index_emit(void *ctx, const struct xfer_node *n);
 
 static int stream_emit(void *ctx, const struct xfer_node *n)
 {
@@ -717,52 +731,91 @@ static int stream_emit(void *ctx, const struct xfer_node *n)
 	return 0;
 }
 
+/* Publishes how far the worker got (under tmu). */
+static void cut_progress(struct xfer_crecv *cr, uint64_t off, int err)
+{
+	cr->cut_done = off;
+	cr->cut_err = err;
+	pthread_cond_broadcast(&cr->tcv);
+}
+
 static void *cut_behind(void *arg)
 {
-	struct streamer *sm = arg;
-	struct xfer_crecv *cr = sm->cr;
+	struct xfer_crecv *cr = arg;
 	uint64_t off = 0;
+	int err = 0;
 
+#ifdef SCHED_IDLE
+	{
+		struct sched_param sp = { 0 };
+
+		(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	}
+#endif
 	for (;;) {
 		uint64_t ready;
 		int closing;
 
 		pthread_mutex_lock(&cr->tmu);
-		while (cr->streamed == off && !cr->closing)
+		cut_progress(cr, off, err);
+		while (cr->streamed == off && !cr->closing && err == 0)
 			pthread_cond_wait(&cr->tcv, &cr->tmu);
 		ready = cr->streamed;
 		closing = cr->closing;
 		pthread_mutex_unlock(&cr->tmu);
-		while (off < ready && sm->err == 0) {
+		if (err != 0 || (closing && off == ready))
+			return NULL;
+		while (off < ready && err == 0) {
 			size_t k = ready - off < IO_BYTES ? (size_t)(ready - off) : IO_BYTES;
 
-			if ((sm->err = xc_pread_all(cr->fd, sm->wk->io, k, off)) == 0)
-				sm->err = xfer_tree_update(sm->wk->tree, sm->wk->io, k);
+			if ((err = xc_pread_all(cr->cut_fd, cr->cut_wk->io, k, off)) == 0)
+				err = xfer_tree_update(cr->cut_wk->tree, cr->cut_wk->io, k);
 			off += k;
 		}
-		if (sm->err != 0 || (closing && off == ready))
-			return NULL;
 	}
+}
+
+/* The bytes are all written: the worker may finish (nobody waits for it yet). */
+static void stop_cut(struct xfer_crecv *cr)
+{
+	pthread_mutex_lock(&cr->tmu);
+	cr->closing = 1;
+	pthread_cond_broadcast(&cr->tcv);
+	pthread_mutex_unlock(&cr->tmu);
+}
+
+/* Waits for a streamed file's indexing; its last nodes go to the index if all went well. */
+static void finish_cut(struct xfer_crecv *cr, int ok)
+{
+	if (cr->behind) {
+		stop_cut(cr);
+		pthread_join(cr->cut_th, NULL);
+		cr->behind = 0;
+	}
+	if (cr->cutting && ok && cr->cut_err == 0)
+		(void)!xfer_tree_finish(cr->cut_wk->tree); /* the index is a cache */
+	cr->cutting = 0;
 }
 
 static int recv_stream(struct xfer_crecv *cr)
 {
-	struct streamer sm;
-	pthread_t th;
 	uint64_t off = 0;
-	int r = 0, indexing = cr->ix != NULL && !cr->tiny, behind = cr->nw > 1 && indexing;
+	int r = 0;
 
-	memset(&sm, 0, sizeof(sm));
-	sm.cr = cr;
-	sm.wk = &cr->wk[behind ? 1 : 0];
+	cr->cutting = cr->ix != NULL && !cr->tiny;
+	cr->behind = cr->nw > 1 && cr->cutting;
+	cr->cut_wk = &cr->wk[cr->behind ? 1 : 0];
+	cr->cut_fd = cr->fd; /* which stays open until finish_cut */
+	cr->cut_err = 0;
+	cr->cut_done = 0;
 	cr->streamed = 0;
 	cr->closing = 0;
-	if (behind && pthread_create(&th, NULL, cut_behind, &sm) != 0) {
-		behind = 0;
-		sm.wk = &cr->wk[0];
+	if (cr->behind && pthread_create(&cr->cut_th, NULL, cut_behind, cr) != 0) {
+		cr->behind = 0;
+		cr->cut_wk = &cr->wk[0];
 	}
-	xfer_tree_size(sm.wk->tree, cr->size);
-	xfer_tree_start(sm.wk->tree, 0, 2, stream_emit, cr);
+	xfer_tree_size(cr->cut_wk->tree, cr->size);
+	xfer_tree_start(cr->cut_wk->tree, 0, 2, stream_emit, cr);
 	while (r == 0 && off < cr->size) {
 		const uint8_t *p;
 		uint32_t n;
@@ -773,28 +826,23 @@ static int recv_stream(struct xfer_crecv *cr)
 			r = io_fail(cr);
 			break;
 		}
-		if (!behind && indexing && (r = xfer_tree_update(sm.wk->tree, p, n)) != 0)
-			break;
+		if (!cr->behind && cr->cutting && cr->cut_err == 0)
+			cr->cut_err = xfer_tree_update(cr->cut_wk->tree, p, n);
 		off += n;
 		cr->st->bytes_moved += n;
-		if (behind) {
+		if (cr->behind) {
 			pthread_mutex_lock(&cr->tmu);
 			cr->streamed = off;
-			pthread_cond_signal(&cr->tcv);
+			pthread_cond_broadcast(&cr->tcv);
+			while (off - cr->cut_done > LAG_MAX && cr->cut_err == 0)
+				pthread_cond_wait(&cr->tcv, &cr->tmu);
 			pthread_mutex_unlock(&cr->tmu);
 		}
 		if (cr->o->progress != NULL)
 			cr->o->progress(cr->o->progress_ctx, cr->st->bytes - cr->size + off, cr->st->bytes_moved);
 	}
-	if (behind) {
-		pthread_mutex_lock(&cr->tmu);
-		cr->closing = 1;
-		pthread_cond_broadcast(&cr->tcv);
-		pthread_mutex_unlock(&cr->tmu);
-		pthread_join(th, NULL);
-	}
-	if (r == 0 && sm.err == 0 && indexing)
-		(void)!xfer_tree_finish(sm.wk->tree); /* the index is a cache */
+	if (cr->behind)
+		stop_cut(cr);
 	return r;
 }
 
@@ -1028,6 +1076,30 @@ static int base_check(struct xfer_crecv *cr, const struct base_claim *bc)
 	return 1;
 }
 
+/*
+ * The index work left from the last file, once it is in place and its sender
+ * told: the rest of a streamed file's chunks, then its rows under the final
+ * name, in one commit. The index is a cache: failures here lose only rows.
+ */
+static void index_done(struct xfer_crecv *cr)
+{
+	struct stat sb;
+
+	if (!cr->ix_pending)
+		return;
+	finish_cut(cr, 1);
+	if (cr->ix_tiny)
+		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_path); /* an older, larger version's rows */
+	else if (fstat(cr->ix_fd, &sb) != 0 ||
+		 xfer_index_rename(cr->ix, XFER_SRC_ROOT, cr->ix_part, cr->ix_path, &sb) != 0 ||
+		 xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_prev) != 0 ||
+		 xfer_index_commit(cr->ix) != 0)
+		xfer_index_rollback(cr->ix);
+	close(cr->ix_fd);
+	cr->ix_fd = -1;
+	cr->ix_pending = 0;
+}
+
 int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
     const char *last, uint64_t size, uint32_t mode, const struct timespec *mt)
 {
@@ -1041,6 +1113,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	struct base_claim bc;
 	int base_ok, stream, r;
 
+	index_done(cr);
 	cr->told = 0;
 	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
@@ -1173,13 +1246,16 @@ done:
 		goto out;
 	}
 	unlinkat(dfd, prev_name, 0);
-	if (cr->ix != NULL && cr->tiny)
-		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, path); /* an older, larger version's rows */
-	else if (cr->ix != NULL && (fstat(cr->fd, &sb) != 0 ||
-				  xfer_index_rename(cr->ix, XFER_SRC_ROOT, part, path, &sb) != 0 ||
-				  xfer_index_forget(cr->ix, XFER_SRC_ROOT, prev) != 0 ||
-				  xfer_index_commit(cr->ix) != 0))
-		xfer_index_rollback(cr->ix);
+	if (cr->ix != NULL) {
+		/* The index learns the file later, with the peer not waiting. */
+		snprintf(cr->ix_part, sizeof(cr->ix_part), "%s", part);
+		snprintf(cr->ix_path, sizeof(cr->ix_path), "%s", path);
+		snprintf(cr->ix_prev, sizeof(cr->ix_prev), "%s", prev);
+		cr->ix_tiny = cr->tiny;
+		cr->ix_fd = cr->fd;
+		cr->fd = -1;
+		cr->ix_pending = 1;
+	}
 	kind = K_FILE_OK;
 	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
 out:
@@ -1187,7 +1263,10 @@ out:
 	if (r != 0 && !cr->told && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED &&
 	    !pqx_channel_write_failed(cr->ch))
 		(void)fail_peer(cr, r, pqx_strerror(r));
-	xfer_index_rollback(cr->ix); /* a no-op after the commit */
+	if (!cr->ix_pending) {
+		finish_cut(cr, 0);
+		xfer_index_rollback(cr->ix);
+	}
 	pqx_hmac_free(rh);
 	if (cr->fd >= 0)
 		close(cr->fd);

@@ -685,7 +685,7 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 		r = PQX_ERR_FORMAT;
 		goto out;
 	}
-	r = 0;
+	r = o->close != NULL ? o->close(ch) : 0;
 out:
 	for (size_t i = 0; i < rv.ndirs; i++)
 		free(rv.dirs[i].path);

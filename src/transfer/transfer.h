@@ -31,6 +31,12 @@ struct xfer_opts {
 	const char *dict_dir;        /* both: a dictionary directory (--dict), or NULL */
 	int compress;                /* sender: -1 auto, 0 never, 1..19 a zstd level */
 	uint64_t bwlimit;            /* sender: bytes per second, 0: no limit */
+	/*
+	 * Receiver: ends the session (the close records) once every entry is
+	 * in place and checked. The index learns the last file after it, so
+	 * that the peer does not wait for that. NULL: nothing to do.
+	 */
+	int (*close)(pqx_channel *ch);
 };
 
 /*

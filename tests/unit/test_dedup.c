@@ -231,6 +231,32 @@ out:
 }
 
 /*
+ * A file that streamed in whole (nothing to compare with) is indexed whole,
+ * though the receiver finishes that after the sender is told: the same
+ * bytes under another name then do not cross.
+ */
+static void test_streamed_indexed(void)
+{
+	size_t n = 48 * MIB;
+	uint8_t *v = random_bytes(n);
+	struct xfer_stats st;
+
+	if (setup() != 0 || v == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "a", v, n, 1000000) == 0 && write_file(src, "b", v, n, 1000000) == 0);
+	CHECK(transfer("a", &st) == 0 && st.bytes_moved == n, "first transfer");
+	CHECK(transfer("b", &st) == 0, "second transfer");
+	CHECK(same_file(dst, "b", v, n));
+	CHECK(st.bytes_moved == 0 && st.bytes_reused == n, "moved %llu, reused %llu",
+	    (unsigned long long)st.bytes_moved, (unsigned long long)st.bytes_reused);
+out:
+	free(v);
+	teardown();
+}
+
+/*
  * A file that grows from the small chunk class into the large one: the
  * receiver's rows of the old version were cut small, so it cuts the old
  * version again the large way, and the old bytes are still found.
@@ -340,6 +366,8 @@ out:
 int main(void)
 {
 	t_run("dedup: only what changed crosses", test_reuse);
+	t_run("dedup: a streamed file is indexed whole, after its sender is told",
+	    test_streamed_indexed);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
 	t_run("dedup: a file that grows into the large chunk class still reuses its old bytes",
