@@ -280,6 +280,7 @@ pqx_run() {
 		PQX_CONFIG_DIR=$dir/state/cli HOME=$dir/state/cli "$PQX" send -q -i client.key \
 			--server-key "$SK" "$old" "pqx://127.0.0.1:$PP/dst" 2>pqx.err ||
 			fail "$label: the untimed first send failed: $(tail -3 pqx.err | tr '\n' ' ')"
+		settle "$serve_pid" # the server indexes it after it confirms it
 	fi
 	sync
 	t0=$(now)

@@ -81,3 +81,17 @@ start_sshd() {
 -o UserKnownHostsFile=$dir/known_hosts -o GlobalKnownHostsFile=/dev/null \
 -o StrictHostKeyChecking=accept-new -o Compression=no -c aes256-gcm@openssh.com"
 }
+
+hz=$(getconf CLK_TCK)
+# cpu_ms PID: the process's CPU so far (its threads and waited-for children), ms.
+cpu_ms() { awk -v hz="$hz" '{ print ($14 + $15 + $16 + $17) * 1000 / hz }' "/proc/$1/stat"; }
+# settle PID: waits until the server's CPU stops growing: sshd reaps its
+# session process, pqx serve finishes indexing what it received (it does that
+# after it confirms the file), so the next run starts on idle cores and the
+# server's CPU counts all of its work.
+settle() {
+	st_a=$(cpu_ms "$1")
+	while sleep 0.25 && st_b=$(cpu_ms "$1") && [ "$st_b" != "$st_a" ]; do
+		st_a=$st_b
+	done
+}

@@ -94,9 +94,6 @@ SCP="scp -q $SSHO -P $SP"
 $SSH true </dev/null || fail "ssh to the test sshd failed: $(cat sshd.log)"
 kex=$(ssh -v $SSHO -p "$SP" root@127.0.0.1 true </dev/null 2>&1 | sed -n 's/.*debug1: kex: algorithm: //p' | head -1)
 
-hz=$(getconf CLK_TCK)
-# cpu_ms PID: the process's CPU so far (its threads and waited-for children), ms.
-cpu_ms() { awk -v hz="$hz" '{ print ($14 + $15 + $16 + $17) * 1000 / hz }' "/proc/$1/stat"; }
 # kids_ms VAR: this shell's waited-for children's CPU so far (ms) into VAR
 # (times runs in this shell; a $(...) would ask a subshell).
 kids_ms() {
@@ -126,16 +123,6 @@ socat_round() {
 	cmp -s in.bin out.socat || fail "socat: output differs"
 }
 
-# settle PID: waits until the server's CPU stops growing: sshd reaps its
-# session process, pqx serve finishes indexing what it received (it does that
-# after it confirms the file), so the next run starts on idle cores and the
-# server's CPU counts all of its work.
-settle() {
-	st_a=$(cpu_ms "$1")
-	while sleep 0.25 && st_b=$(cpu_ms "$1") && [ "$st_b" != "$st_a" ]; do
-		st_a=$st_b
-	done
-}
 # timed VAR SERVER_PID CHECK BEFORE [-i IN] -- CMD...: one bench_exec run. VAR:
 # the best wall ms so far; VAR_cpu: the least CPU ms so far of the client
 # (with its children) and the server process (its threads and reaped children).
