@@ -76,6 +76,7 @@ struct xfer_crecv {
 	int cutting, behind, cut_err, cut_fd;
 	struct worker *cut_wk;
 	/* A file in place whose index work is left for later (index_done). */
+	struct xfer_crecv *tail_next; /* on the tails list while ix_pending */
 	int ix_pending, ix_tiny, ix_fd;
 	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
@@ -188,11 +189,57 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
  * small files never touches it). The index is a cache: without it,
  * everything is sent.
  */
+/*
+ * The sessions of this process with index work left for later (index_done),
+ * by index file. A session that opens the same index waits for them: it
+ * would otherwise find their last file not yet indexed, cut it again as an
+ * old version, and wait for their write lock all the same.
+ */
+static pthread_mutex_t tails_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tails_cv = PTHREAD_COND_INITIALIZER;
+static struct xfer_crecv *tails;
+
+static void tail_add(struct xfer_crecv *cr)
+{
+	pthread_mutex_lock(&tails_mu);
+	cr->tail_next = tails;
+	tails = cr;
+	pthread_mutex_unlock(&tails_mu);
+}
+
+static void tail_remove(struct xfer_crecv *cr)
+{
+	pthread_mutex_lock(&tails_mu);
+	for (struct xfer_crecv **pp = &tails; *pp != NULL; pp = &(*pp)->tail_next)
+		if (*pp == cr) {
+			*pp = cr->tail_next;
+			break;
+		}
+	pthread_cond_broadcast(&tails_cv);
+	pthread_mutex_unlock(&tails_mu);
+}
+
+static void tail_wait(const char *index_path)
+{
+	pthread_mutex_lock(&tails_mu);
+	for (;;) {
+		struct xfer_crecv *t = tails;
+
+		while (t != NULL && strcmp(t->o->index_path, index_path) != 0)
+			t = t->tail_next;
+		if (t == NULL)
+			break;
+		pthread_cond_wait(&tails_cv, &tails_mu);
+	}
+	pthread_mutex_unlock(&tails_mu);
+}
+
 static void open_index(struct xfer_crecv *cr)
 {
 	if (cr->ix_tried || cr->o->index_path == NULL)
 		return;
 	cr->ix_tried = 1;
+	tail_wait(cr->o->index_path);
 	if (xfer_index_open(&cr->ix, cr->o->index_path) != 0) {
 		xfer_warn(cr->o, "can't open the chunk index; going on without it", cr->o->index_path);
 		cr->ix = NULL;
@@ -1098,6 +1145,8 @@ static void index_done(struct xfer_crecv *cr)
 	close(cr->ix_fd);
 	cr->ix_fd = -1;
 	cr->ix_pending = 0;
+	if (cr->o->index_path != NULL)
+		tail_remove(cr);
 }
 
 int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
@@ -1255,6 +1304,8 @@ done:
 		cr->ix_fd = cr->fd;
 		cr->fd = -1;
 		cr->ix_pending = 1;
+		if (cr->o->index_path != NULL)
+			tail_add(cr);
 	}
 	kind = K_FILE_OK;
 	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
