@@ -48,6 +48,16 @@ static void quiet(void *ctx, const char *msg)
 	(void)msg;
 }
 
+/* cli/serve.c close_session, less our own close (nobody reads it here). */
+static int client_close(pqx_channel *ch)
+{
+	const uint8_t *d;
+	size_t n;
+	int r = pqx_channel_recv(ch, &d, &n);
+
+	return r == PQX_ERR_CLOSED ? 0 : r == 0 ? PQX_ERR_FORMAT : r;
+}
+
 /* cli/serve.c handle(), from xfer_read_request to the client's close. */
 static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op *opp,
     struct xfer_stats *st)
@@ -84,6 +94,7 @@ static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op 
 			goto out;
 		}
 		xo.index_path = fuzz_index_fresh("serve");
+		xo.close = client_close;
 		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_receive(ch, target, &xo, st);
 	} else {
@@ -98,13 +109,8 @@ static int serve_session(pqx_channel *ch, const struct session *c, enum xfer_op 
 		if ((r = xfer_accept(ch, xo.key)) == 0)
 			r = xfer_send(ch, base, names, 1, 1, &xo, st);
 	}
-	if (r == 0) {
-		const uint8_t *d;
-		size_t n;
-
-		r = pqx_channel_recv(ch, &d, &n);
-		r = r == PQX_ERR_CLOSED ? 0 : r == 0 ? PQX_ERR_FORMAT : r;
-	}
+	if (r == 0 && op != XFER_SEND)
+		r = client_close(ch);
 out:
 	if (target >= 0)
 		close(target);

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,15 +71,17 @@ struct xfer_crecv {
 	struct task *tasks;
 	size_t ntasks, captasks, next_task;
 	size_t ready;      /* received items complete in the file */
-	uint64_t streamed; /* bytes of a streamed file written */
-	uint64_t cut_done; /* and indexed */
 	/* A streamed file's indexing: its worker, and the tree it feeds. */
+	_Atomic uint64_t streamed, cut_done; /* bytes written; bytes cut */
+	atomic_int cut_stop, cut_end, cut_sleeping;
+	sem_t cut_sem;
 	pthread_t cut_th;
 	int cutting, behind, cut_err, cut_fd;
 	struct worker *cut_wk;
 	/* A file in place whose index work is left for later (index_done). */
 	struct xfer_crecv *tail_next; /* on the tails list while ix_pending */
 	int ix_pending, ix_tiny, ix_fd;
+	struct stat ix_sb;
 	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
 	pthread_mutex_t tmu;
@@ -114,6 +118,7 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	pthread_mutex_destroy(&cr->ixmu);
 	pthread_mutex_destroy(&cr->tmu);
 	pthread_cond_destroy(&cr->tcv);
+	sem_destroy(&cr->cut_sem);
 	xc_win_free(&cr->w);
 	xc_lvl_free(&cr->items);
 	pqx_buf_free(cr->b);
@@ -157,6 +162,7 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	pthread_mutex_init(&cr->ixmu, NULL);
 	pthread_mutex_init(&cr->tmu, NULL);
 	pthread_cond_init(&cr->tcv, NULL);
+	(void)sem_init(&cr->cut_sem, 0, 0);
 	{
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -219,17 +225,27 @@ static void tail_remove(struct xfer_crecv *cr)
 	pthread_mutex_unlock(&tails_mu);
 }
 
+/*
+ * At most TAIL_WAIT_S: that work ends at the other session's next message,
+ * which its peer may be slow to send, and this session's peer waits too.
+ * Then the index's own lock decides (it waits, then goes on without).
+ */
+#define TAIL_WAIT_S 10
+
 static void tail_wait(const char *index_path)
 {
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += TAIL_WAIT_S;
 	pthread_mutex_lock(&tails_mu);
 	for (;;) {
 		struct xfer_crecv *t = tails;
 
 		while (t != NULL && strcmp(t->o->index_path, index_path) != 0)
 			t = t->tail_next;
-		if (t == NULL)
+		if (t == NULL || pthread_cond_timedwait(&tails_cv, &tails_mu, &until) == ETIMEDOUT)
 			break;
-		pthread_cond_wait(&tails_cv, &tails_mu);
 	}
 	pthread_mutex_unlock(&tails_mu);
 }
@@ -757,13 +773,15 @@ static int recv_data(struct xfer_crecv *cr)
  * worker that cuts the file behind the writes (reading it back from the page
  * cache), or inline on one core. The worker only takes idle time (Linux
  * SCHED_IDLE): the index is a cache and must not slow the transfer down
- * where the cores are busy. What it has left when the last byte lands, it
- * finishes after the file is in place and the sender told (index_done). It
- * may fall at most LAG_MAX behind: at the 1 GB/s a core indexes here that
- * is 2 s, and 20 s on a machine ten times slower, well within the 60 s a
- * peer waits for the answer to its next file.
+ * where the cores are busy. Nothing ever waits for it, since under load it
+ * may get almost no time at all: where the receiver would have to (the
+ * worker LAG_MAX behind, or the file's index work due), the main thread
+ * stops it after its current step and cuts the rest itself (cut_take_over).
+ * The two share no lock while the worker works: it publishes its progress
+ * (cut_done) and sleeps on a semaphore only when it has caught up.
  */
 #define LAG_MAX ((uint64_t)2 << 30)
+#define CUT_STEP (256u << 10)
 
 static int index_emit(void *ctx, const struct xfer_node *n);
 
@@ -778,18 +796,25 @@ static int stream_emit(void *ctx, const struct xfer_node *n)
 	return 0;
 }
 
-/* Publishes how far the worker got (under tmu). */
-static void cut_progress(struct xfer_crecv *cr, uint64_t off, int err)
+/* Cuts [cut_done, upto) of the file, read back: the worker's step, or the main thread's rest. */
+static int cut_range(struct xfer_crecv *cr, uint64_t upto, size_t step)
 {
-	cr->cut_done = off;
-	cr->cut_err = err;
-	pthread_cond_broadcast(&cr->tcv);
+	uint64_t off = atomic_load(&cr->cut_done);
+	int err = 0;
+
+	while (off < upto && err == 0) {
+		size_t k = upto - off < step ? (size_t)(upto - off) : step;
+
+		if ((err = xc_pread_all(cr->cut_fd, cr->cut_wk->io, k, off)) == 0 &&
+		    (err = xfer_tree_update(cr->cut_wk->tree, cr->cut_wk->io, k)) == 0)
+			atomic_store(&cr->cut_done, off += k);
+	}
+	return err;
 }
 
 static void *cut_behind(void *arg)
 {
 	struct xfer_crecv *cr = arg;
-	uint64_t off = 0;
 	int err = 0;
 
 #ifdef SCHED_IDLE
@@ -799,49 +824,60 @@ static void *cut_behind(void *arg)
 		(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	}
 #endif
-	for (;;) {
-		uint64_t ready;
-		int closing;
+	while (err == 0 && !atomic_load(&cr->cut_stop)) {
+		uint64_t done = atomic_load(&cr->cut_done), ready = atomic_load(&cr->streamed);
 
-		pthread_mutex_lock(&cr->tmu);
-		cut_progress(cr, off, err);
-		while (cr->streamed == off && !cr->closing && err == 0)
-			pthread_cond_wait(&cr->tcv, &cr->tmu);
-		ready = cr->streamed;
-		closing = cr->closing;
-		pthread_mutex_unlock(&cr->tmu);
-		if (err != 0 || (closing && off == ready))
-			return NULL;
-		while (off < ready && err == 0) {
-			size_t k = ready - off < IO_BYTES ? (size_t)(ready - off) : IO_BYTES;
-
-			if ((err = xc_pread_all(cr->cut_fd, cr->cut_wk->io, k, off)) == 0)
-				err = xfer_tree_update(cr->cut_wk->tree, cr->cut_wk->io, k);
-			off += k;
+		if (done < ready) {
+			err = cut_range(cr, done + CUT_STEP < ready ? done + CUT_STEP : ready, CUT_STEP);
+			continue;
 		}
+		if (atomic_load(&cr->cut_end))
+			break;
+		/* Caught up: sleep until the main thread posts (it sees cut_sleeping). */
+		atomic_store(&cr->cut_sleeping, 1);
+		if (atomic_load(&cr->streamed) == done && !atomic_load(&cr->cut_stop) &&
+		    !atomic_load(&cr->cut_end))
+			(void)sem_wait(&cr->cut_sem);
+		atomic_store(&cr->cut_sleeping, 0);
 	}
+	cr->cut_err = err; /* read after the join */
+	return NULL;
 }
 
-/* The bytes are all written: the worker may finish (nobody waits for it yet). */
-static void stop_cut(struct xfer_crecv *cr)
+static void cut_wake(struct xfer_crecv *cr)
 {
-	pthread_mutex_lock(&cr->tmu);
-	cr->closing = 1;
-	pthread_cond_broadcast(&cr->tcv);
-	pthread_mutex_unlock(&cr->tmu);
+	if (atomic_load(&cr->cut_sleeping))
+		(void)sem_post(&cr->cut_sem);
 }
 
-/* Waits for a streamed file's indexing; its last nodes go to the index if all went well. */
-static void finish_cut(struct xfer_crecv *cr, int ok)
+/* Stops the worker after its current step; the main thread cuts on from cut_done. */
+static void cut_take_over(struct xfer_crecv *cr)
 {
-	if (cr->behind) {
-		stop_cut(cr);
-		pthread_join(cr->cut_th, NULL);
-		cr->behind = 0;
+	if (!cr->behind)
+		return;
+	atomic_store(&cr->cut_stop, 1);
+	(void)sem_post(&cr->cut_sem);
+	pthread_join(cr->cut_th, NULL);
+	cr->behind = 0;
+}
+
+/*
+ * Ends a streamed file's cut: the rest is cut here, then the last nodes go to
+ * the index. 0: the index has the whole file (or nothing was cut); not ok:
+ * the worker only stops.
+ */
+static int finish_cut(struct xfer_crecv *cr, int ok)
+{
+	int r = 0;
+
+	cut_take_over(cr);
+	if (cr->cutting) {
+		if (ok && cr->cut_err == 0)
+			cr->cut_err = cut_range(cr, atomic_load(&cr->streamed), IO_BYTES);
+		r = ok && cr->cut_err == 0 ? xfer_tree_finish(cr->cut_wk->tree) : -1;
 	}
-	if (cr->cutting && ok && cr->cut_err == 0)
-		(void)!xfer_tree_finish(cr->cut_wk->tree); /* the index is a cache */
 	cr->cutting = 0;
+	return r;
 }
 
 static int recv_stream(struct xfer_crecv *cr)
@@ -854,15 +890,15 @@ static int recv_stream(struct xfer_crecv *cr)
 	cr->cut_wk = &cr->wk[cr->behind ? 1 : 0];
 	cr->cut_fd = cr->fd; /* which stays open until finish_cut */
 	cr->cut_err = 0;
-	cr->cut_done = 0;
-	cr->streamed = 0;
-	cr->closing = 0;
-	if (cr->behind && pthread_create(&cr->cut_th, NULL, cut_behind, cr) != 0) {
-		cr->behind = 0;
-		cr->cut_wk = &cr->wk[0];
-	}
+	atomic_store(&cr->cut_done, 0);
+	atomic_store(&cr->streamed, 0);
+	atomic_store(&cr->cut_stop, 0);
+	atomic_store(&cr->cut_end, 0);
+	atomic_store(&cr->cut_sleeping, 0);
 	xfer_tree_size(cr->cut_wk->tree, cr->size);
 	xfer_tree_start(cr->cut_wk->tree, 0, 2, stream_emit, cr);
+	if (cr->behind && pthread_create(&cr->cut_th, NULL, cut_behind, cr) != 0)
+		cr->behind = 0; /* the main thread cuts, with the same tree */
 	while (r == 0 && off < cr->size) {
 		const uint8_t *p;
 		uint32_t n;
@@ -873,23 +909,28 @@ static int recv_stream(struct xfer_crecv *cr)
 			r = io_fail(cr);
 			break;
 		}
-		if (!cr->behind && cr->cutting && cr->cut_err == 0)
-			cr->cut_err = xfer_tree_update(cr->cut_wk->tree, p, n);
 		off += n;
 		cr->st->bytes_moved += n;
+		atomic_store(&cr->streamed, off);
 		if (cr->behind) {
-			pthread_mutex_lock(&cr->tmu);
-			cr->streamed = off;
-			pthread_cond_broadcast(&cr->tcv);
-			while (off - cr->cut_done > LAG_MAX && cr->cut_err == 0)
-				pthread_cond_wait(&cr->tcv, &cr->tmu);
-			pthread_mutex_unlock(&cr->tmu);
+			cut_wake(cr);
+			if (off - atomic_load(&cr->cut_done) > LAG_MAX) {
+				/* Too far behind: the main thread catches up and goes on inline. */
+				cut_take_over(cr);
+				if (cr->cut_err == 0)
+					cr->cut_err = cut_range(cr, off, IO_BYTES);
+			}
+		} else if (cr->cutting && cr->cut_err == 0) {
+			cr->cut_err = xfer_tree_update(cr->cut_wk->tree, p, n);
+			atomic_store(&cr->cut_done, off);
 		}
 		if (cr->o->progress != NULL)
 			cr->o->progress(cr->o->progress_ctx, cr->st->bytes - cr->size + off, cr->st->bytes_moved);
 	}
-	if (cr->behind)
-		stop_cut(cr);
+	if (cr->behind) {
+		atomic_store(&cr->cut_end, 1);
+		(void)sem_post(&cr->cut_sem);
+	}
 	return r;
 }
 
@@ -1130,18 +1171,17 @@ static int base_check(struct xfer_crecv *cr, const struct base_claim *bc)
  */
 static void index_done(struct xfer_crecv *cr)
 {
-	struct stat sb;
-
 	if (!cr->ix_pending)
 		return;
-	finish_cut(cr, 1);
-	if (cr->ix_tiny)
-		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_path); /* an older, larger version's rows */
-	else if (fstat(cr->ix_fd, &sb) != 0 ||
-		 xfer_index_rename(cr->ix, XFER_SRC_ROOT, cr->ix_part, cr->ix_path, &sb) != 0 ||
-		 xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_prev) != 0 ||
-		 xfer_index_commit(cr->ix) != 0)
+	if (finish_cut(cr, 1) != 0 || cr->ix_tiny) {
+		/* Not indexed (or not all of it): no rows, not even an older version's. */
 		xfer_index_rollback(cr->ix);
+		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_path);
+	} else if (xfer_index_rename(cr->ix, XFER_SRC_ROOT, cr->ix_part, cr->ix_path, &cr->ix_sb) != 0 ||
+		   xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_prev) != 0 ||
+		   xfer_index_commit(cr->ix) != 0) {
+		xfer_index_rollback(cr->ix);
+	}
 	close(cr->ix_fd);
 	cr->ix_fd = -1;
 	cr->ix_pending = 0;
@@ -1295,6 +1335,9 @@ done:
 		goto out;
 	}
 	unlinkat(dfd, prev_name, 0);
+	/* The stat the index records is the one the file has now, as it lands. */
+	if (cr->ix != NULL && fstat(cr->fd, &cr->ix_sb) != 0)
+		cr->tiny = 1; /* no rows then */
 	if (cr->ix != NULL) {
 		/* The index learns the file later, with the peer not waiting. */
 		snprintf(cr->ix_part, sizeof(cr->ix_part), "%s", part);

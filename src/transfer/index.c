@@ -1,5 +1,6 @@
 /* pqx: the receiver's persistent chunk index in SQLite (WAL): id -> spans of held files. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,13 +289,27 @@ static int ix_set_wal(sqlite3 *db)
  * there is not a usable index of this version (corrupt, not a database, a
  * foreign schema), i.e. when deleting it is the cure.
  */
+/*
+ * SQLite's memory statistics take one process-wide mutex on every
+ * allocation; a receiver's indexing thread runs at idle priority and must
+ * not hold a lock that other sessions' threads wait for. Only possible
+ * before SQLite initializes (else SQLITE_MISUSE, and it stays on).
+ */
+static void ix_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int ix_try_connect(xfer_index *ix, int *bad)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 	sqlite3_int64 version, objects;
 	struct stat sb;
 	int rc, fd;
 
 	*bad = 0;
+	pthread_once(&once, ix_configure);
 	/*
 	 * Not secret, but the names of the user's files: created 0600 (SQLite
 	 * would make it 0644), and its -wal and -shm files take its mode.

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pqx.h>
@@ -256,6 +257,63 @@ out:
 	teardown();
 }
 
+/* Threads that keep every core busy, at normal priority. */
+static volatile int spinning;
+
+static void *spin(void *arg)
+{
+	(void)arg;
+	while (spinning)
+		;
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * With every core busy, the receiver's idle-priority indexer gets almost no
+ * time: the receiver must not wait for it (it takes over), or a session
+ * would last as long as the indexer needs at a fraction of a percent of a
+ * core. A liveness check, with a limit far above the few seconds it takes.
+ */
+static void test_streamed_under_load(void)
+{
+	size_t n = 96 * MIB;
+	uint8_t *v = random_bytes(n);
+	pthread_t th[8];
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int nth = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores, started = 0;
+	struct xfer_stats st;
+	double t0, secs;
+
+	if (setup() != 0 || v == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "a", v, n, 1000000) == 0 && write_file(src, "b", v, n, 1000000) == 0);
+	spinning = 1;
+	for (int i = 0; i < nth; i++)
+		started += pthread_create(&th[started], NULL, spin, NULL) == 0;
+	t0 = now_s();
+	CHECK(transfer("a", &st) == 0, "transfer under load");
+	secs = now_s() - t0;
+	spinning = 0;
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	CHECK(secs < 20, "a 96 MiB transfer took %.1f s with the cores busy", secs);
+	CHECK(transfer("b", &st) == 0 && st.bytes_moved == 0, "indexed whole all the same: moved %llu",
+	    (unsigned long long)st.bytes_moved);
+out:
+	free(v);
+	teardown();
+}
+
 /*
  * A file that grows from the small chunk class into the large one: the
  * receiver's rows of the old version were cut small, so it cuts the old
@@ -368,6 +426,8 @@ int main(void)
 	t_run("dedup: only what changed crosses", test_reuse);
 	t_run("dedup: a streamed file is indexed whole, after its sender is told",
 	    test_streamed_indexed);
+	t_run("dedup: the receiver does not wait for its idle-priority indexer when the cores are busy",
+	    test_streamed_under_load);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
 	t_run("dedup: a file that grows into the large chunk class still reuses its old bytes",
