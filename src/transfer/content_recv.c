@@ -76,7 +76,7 @@ struct xfer_crecv {
 	atomic_int cut_stop, cut_end, cut_sleeping;
 	sem_t cut_sem;
 	pthread_t cut_th;
-	int cutting, behind, cut_err, cut_fd;
+	int cutting, behind, cut_err, cut_fd, sem_ok;
 	struct worker *cut_wk;
 	/* A file in place whose index work is left for later (index_done). */
 	struct xfer_crecv *tail_next; /* on the tails list while ix_pending */
@@ -118,7 +118,8 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	pthread_mutex_destroy(&cr->ixmu);
 	pthread_mutex_destroy(&cr->tmu);
 	pthread_cond_destroy(&cr->tcv);
-	sem_destroy(&cr->cut_sem);
+	if (cr->sem_ok)
+		sem_destroy(&cr->cut_sem);
 	xc_win_free(&cr->w);
 	xc_lvl_free(&cr->items);
 	pqx_buf_free(cr->b);
@@ -162,7 +163,7 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	pthread_mutex_init(&cr->ixmu, NULL);
 	pthread_mutex_init(&cr->tmu, NULL);
 	pthread_cond_init(&cr->tcv, NULL);
-	(void)sem_init(&cr->cut_sem, 0, 0);
+	cr->sem_ok = sem_init(&cr->cut_sem, 0, 0) == 0;
 	{
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -202,11 +203,24 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
  * old version, and wait for their write lock all the same.
  */
 static pthread_mutex_t tails_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t tails_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t tails_cv;
+static pthread_once_t tails_once = PTHREAD_ONCE_INIT;
 static struct xfer_crecv *tails;
+
+/* The waits below are timed on the monotonic clock. */
+static void tails_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	(void)pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&tails_cv, &a);
+	pthread_condattr_destroy(&a);
+}
 
 static void tail_add(struct xfer_crecv *cr)
 {
+	pthread_once(&tails_once, tails_init);
 	pthread_mutex_lock(&tails_mu);
 	cr->tail_next = tails;
 	tails = cr;
@@ -236,7 +250,8 @@ static void tail_wait(const char *index_path)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	pthread_once(&tails_once, tails_init);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += TAIL_WAIT_S;
 	pthread_mutex_lock(&tails_mu);
 	for (;;) {
@@ -773,15 +788,18 @@ static int recv_data(struct xfer_crecv *cr)
  * worker that cuts the file behind the writes (reading it back from the page
  * cache), or inline on one core. The worker only takes idle time (Linux
  * SCHED_IDLE): the index is a cache and must not slow the transfer down
- * where the cores are busy. Nothing ever waits for it, since under load it
- * may get almost no time at all: where the receiver would have to (the
- * worker LAG_MAX behind, or the file's index work due), the main thread
- * stops it after its current step and cuts the rest itself (cut_take_over).
- * The two share no lock while the worker works: it publishes its progress
- * (cut_done) and sleeps on a semaphore only when it has caught up.
+ * where the cores are busy. Since it may get almost no time on a busy
+ * machine, the receiver never waits for it to finish: where it would have
+ * to (the worker LAG_MAX behind, or the file's index work due), it stops the
+ * worker after its current CUT_STEP and cuts the rest itself
+ * (cut_take_over). LAG_MAX bounds that pause while a peer waits: about 1 s
+ * at the 1 GB/s a core cuts here, 10 s on a machine ten times slower, well
+ * within the 60 s a peer waits. The two threads share no lock while the
+ * worker works: it publishes its progress (cut_done) and sleeps on a
+ * semaphore only when it has caught up.
  */
-#define LAG_MAX ((uint64_t)2 << 30)
-#define CUT_STEP (256u << 10)
+#define LAG_MAX ((uint64_t)1 << 30)
+#define CUT_STEP (64u << 10)
 
 static int index_emit(void *ctx, const struct xfer_node *n);
 
@@ -833,10 +851,15 @@ static void *cut_behind(void *arg)
 		}
 		if (atomic_load(&cr->cut_end))
 			break;
-		/* Caught up: sleep until the main thread posts (it sees cut_sleeping). */
+		/*
+		 * Caught up: sleep until the main thread posts. It posts once per
+		 * sleep, when it takes cut_sleeping from 1 to 0; a post already
+		 * made for a sleep that turned out unneeded is taken here.
+		 */
 		atomic_store(&cr->cut_sleeping, 1);
-		if (atomic_load(&cr->streamed) == done && !atomic_load(&cr->cut_stop) &&
-		    !atomic_load(&cr->cut_end))
+		if ((atomic_load(&cr->streamed) == done && !atomic_load(&cr->cut_stop) &&
+		        !atomic_load(&cr->cut_end)) ||
+		    !atomic_exchange(&cr->cut_sleeping, 0))
 			(void)sem_wait(&cr->cut_sem);
 		atomic_store(&cr->cut_sleeping, 0);
 	}
@@ -846,7 +869,7 @@ static void *cut_behind(void *arg)
 
 static void cut_wake(struct xfer_crecv *cr)
 {
-	if (atomic_load(&cr->cut_sleeping))
+	if (atomic_exchange(&cr->cut_sleeping, 0))
 		(void)sem_post(&cr->cut_sem);
 }
 
@@ -858,6 +881,8 @@ static void cut_take_over(struct xfer_crecv *cr)
 	atomic_store(&cr->cut_stop, 1);
 	(void)sem_post(&cr->cut_sem);
 	pthread_join(cr->cut_th, NULL);
+	while (sem_trywait(&cr->cut_sem) == 0)
+		; /* posts it did not need: none for the next file's worker */
 	cr->behind = 0;
 }
 
@@ -886,7 +911,7 @@ static int recv_stream(struct xfer_crecv *cr)
 	int r = 0;
 
 	cr->cutting = cr->ix != NULL && !cr->tiny;
-	cr->behind = cr->nw > 1 && cr->cutting;
+	cr->behind = cr->nw > 1 && cr->cutting && cr->sem_ok;
 	cr->cut_wk = &cr->wk[cr->behind ? 1 : 0];
 	cr->cut_fd = cr->fd; /* which stays open until finish_cut */
 	cr->cut_err = 0;
@@ -920,8 +945,8 @@ static int recv_stream(struct xfer_crecv *cr)
 				if (cr->cut_err == 0)
 					cr->cut_err = cut_range(cr, off, IO_BYTES);
 			}
-		} else if (cr->cutting && cr->cut_err == 0) {
-			cr->cut_err = xfer_tree_update(cr->cut_wk->tree, p, n);
+		} else if (cr->cutting && cr->cut_err == 0 &&
+			   (cr->cut_err = xfer_tree_update(cr->cut_wk->tree, p, n)) == 0) {
 			atomic_store(&cr->cut_done, off);
 		}
 		if (cr->o->progress != NULL)
@@ -1173,7 +1198,7 @@ static void index_done(struct xfer_crecv *cr)
 {
 	if (!cr->ix_pending)
 		return;
-	if (finish_cut(cr, 1) != 0 || cr->ix_tiny) {
+	if (finish_cut(cr, !cr->ix_tiny) != 0 || cr->ix_tiny) {
 		/* Not indexed (or not all of it): no rows, not even an older version's. */
 		xfer_index_rollback(cr->ix);
 		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_path);
