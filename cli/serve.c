@@ -73,12 +73,15 @@ static void logf_(struct server *s, int always, const char *fmt, ...)
 static void logf_(struct server *s, int always, const char *fmt, ...)
 {
 	va_list ap;
-	char ts[32];
+	char ts[32] = "";
+	struct tm tm;
 	time_t t = time(NULL);
 
 	if (s->quiet && !always)
 		return;
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	/* gmtime_r: connection threads log at once (gmtime shares one buffer). */
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	va_start(ap, fmt);
 	flockfile(stderr);
 	fprintf(stderr, "%s pqx serve: ", ts);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,12 +259,12 @@ out:
 }
 
 /* Threads that keep every core busy, at normal priority. */
-static volatile int spinning;
+static atomic_int spinning;
 
 static void *spin(void *arg)
 {
 	(void)arg;
-	while (spinning)
+	while (atomic_load(&spinning))
 		;
 	return NULL;
 }
@@ -297,13 +298,13 @@ static void test_streamed_under_load(void)
 		goto out;
 	}
 	CHECK(write_file(src, "a", v, n, 1000000) == 0 && write_file(src, "b", v, n, 1000000) == 0);
-	spinning = 1;
+	atomic_store(&spinning, 1);
 	for (int i = 0; i < nth; i++)
 		started += pthread_create(&th[started], NULL, spin, NULL) == 0;
 	t0 = now_s();
 	CHECK(transfer("a", &st) == 0, "transfer under load");
 	secs = now_s() - t0;
-	spinning = 0;
+	atomic_store(&spinning, 0);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	CHECK(secs < 20, "a 96 MiB transfer took %.1f s with the cores busy", secs);
