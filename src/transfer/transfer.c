@@ -460,6 +460,14 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 		if (pqx_channel_recv(ch, &d, &dlen) == PQX_ERR_PEER_ERROR)
 			r = PQX_ERR_PEER_ERROR;
 	}
+	/*
+	 * Any other failure here (a malformed answer, a file that can't be
+	 * read, no memory) gets a word to the receiver, a generic one (no
+	 * secrets); not one the receiver sent, nor a change already reported.
+	 */
+	if (r != 0 && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED && r != PQX_ERR_CHANGED &&
+	    !pqx_channel_write_failed(ch))
+		(void)xfer_fail(ch, r, pqx_strerror(r));
 out:
 	pqx_buf_free(s.b);
 	xfer_csend_free(s.cs);

@@ -43,6 +43,24 @@ struct recv_side {
 	int r;
 };
 
+/*
+ * A lying receiver (test_bad_answer): it answers the first FILE entry with
+ * a NEED in a state that does not exist, then reports (saw) what the
+ * sender says next.
+ */
+static int lie, saw;
+
+static void lie_once(pqx_channel *ch)
+{
+	static const uint8_t need[3] = { 7, 9, 0 }; /* K_NEED, state 9, no base */
+	const uint8_t *d;
+	size_t n;
+
+	saw = pqx_channel_recv(ch, &d, &n);
+	if (saw == 0 && (saw = pqx_channel_send(ch, PQX_RECORD_DATA, need, sizeof(need))) == 0)
+		saw = pqx_channel_recv(ch, &d, &n);
+}
+
 static void *receiver(void *arg)
 {
 	struct recv_side *rs = arg;
@@ -64,7 +82,9 @@ static void *receiver(void *arg)
 	xo.index_path = dbpath;
 	if ((rs->r = pqx_channel_server(&ch, &io, seed_s, &co)) != 0)
 		return NULL;
-	if ((dfd = open(dst, O_RDONLY | O_DIRECTORY)) < 0) {
+	if (lie) {
+		lie_once(ch);
+	} else if ((dfd = open(dst, O_RDONLY | O_DIRECTORY)) < 0) {
 		rs->r = PQX_ERR_IO;
 	} else {
 		rs->r = xfer_receive(ch, dfd, &xo, &rs->st);
@@ -315,6 +335,26 @@ out:
 	teardown();
 }
 
+/* A sender that gets a malformed answer says so to the receiver, not only hangs up. */
+static void test_bad_answer(void)
+{
+	uint8_t v[1000] = { 1 };
+	struct xfer_stats st;
+
+	if (setup() != 0) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "f", v, sizeof(v), 1000000) == 0);
+	lie = 1;
+	CHECK(transfer("f", &st) == PQX_ERR_FORMAT, "the sender refuses the answer");
+	lie = 0;
+	CHECK(saw == PQX_ERR_PEER_ERROR, "the receiver got an error record: %d", saw);
+out:
+	lie = 0;
+	teardown();
+}
+
 /*
  * A file that grows from the small chunk class into the large one: the
  * receiver's rows of the old version were cut small, so it cuts the old
@@ -429,6 +469,8 @@ int main(void)
 	    test_streamed_indexed);
 	t_run("dedup: the receiver does not wait for its idle-priority indexer when the cores are busy",
 	    test_streamed_under_load);
+	t_run("dedup: a malformed answer gets an error record back, not only a hang-up",
+	    test_bad_answer);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
 	t_run("dedup: a file that grows into the large chunk class still reuses its old bytes",
