@@ -25,6 +25,11 @@ ifeq ($(SANITIZE),1)
 EXTRA_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
+# SANITIZE=thread: ThreadSanitizer, for the tests whose code runs threads.
+ifeq ($(SANITIZE),thread)
+EXTRA_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+endif
 # The AVX2 code is built on x86-64 and chosen at run time by CPUID;
 # PORTABLE=1 leaves it out altogether (the portable code passes everything).
 ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
@@ -114,12 +119,15 @@ tests: all $(TEST_BIN) $(TOOL_BIN)
 deps:
 	@sh scripts/deps.sh
 
-# The whole test run: the normal build, the ASan+UBSan build, constant-time
-# checks under valgrind, interop with independent implementations, fuzz
-# target regressions. Ends with one line "N passed, N failed, N skipped".
+# The whole test run: the normal build, the ASan+UBSan build, the threaded
+# transfer tests under ThreadSanitizer, constant-time checks under valgrind,
+# interop with independent implementations, fuzz target regressions. Ends
+# with one line "N passed, N failed, N skipped".
+TSAN_TESTS = test_dedup test_index
 check: deps
 	$(MAKE) tests
 	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=1 OPT=-O1 tests
+	$(MAKE) BUILD=$(BUILD)/tsan SANITIZE=thread OPT=-O1 $(addprefix $(BUILD)/tsan/tests/,$(TSAN_TESTS))
 	sh tests/run.sh $(BUILD)
 
 ct: deps tests

@@ -1,6 +1,6 @@
 #!/bin/sh
 # pqx tests: runs every suite, counts PASS/FAIL/SKIP lines, ends with one total line.
-# Usage: tests/run.sh BUILD   (the build folder; BUILD/asan and BUILD/ct are used too)
+# Usage: tests/run.sh BUILD   (the build folder; BUILD/asan, BUILD/tsan and BUILD/ct are used too)
 set -u
 BUILD=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +32,13 @@ done
 if [ -d "$BUILD/asan/tests" ]; then
 	for t in "$BUILD"/asan/tests/test_*; do
 		[ -x "$t" ] && run_suite "$(basename "$t") (ASan+UBSan)" "[asan] " "$t"
+	done
+fi
+# A data race ends the binary with status 66: a failure.
+if [ -d "$BUILD/tsan/tests" ]; then
+	for t in "$BUILD"/tsan/tests/test_*; do
+		[ -x "$t" ] && run_suite "$(basename "$t") (ThreadSanitizer)" "[tsan] " \
+			env TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$t"
 	done
 fi
 for s in tests/ct/run.sh tests/interop/run.sh tests/cli/run.sh tests/transfer/run.sh fuzz/regress.sh; do
