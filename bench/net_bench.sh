@@ -52,8 +52,6 @@ trap 'exit 130' INT TERM
 cd "$dir" || exit 1
 
 . "$top/bench/lib.sh"
-# ms FROM TO: milliseconds between two now() stamps.
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
 # field NAME LINE: the value after NAME in a bench_exec line.
 field() { echo "$2" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
 # best OLD NEW: the smaller (empty OLD: NEW).

@@ -80,7 +80,7 @@ struct xfer_crecv {
 	struct worker *cut_wk;
 	/* A file in place whose index work is left for later (index_done). */
 	struct xfer_crecv *tail_next; /* on the tails list while ix_pending */
-	int ix_pending, ix_tiny, ix_fd;
+	int ix_pending, ix_norows, ix_fd;
 	struct stat ix_sb;
 	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
@@ -427,6 +427,7 @@ static int find_copy(struct xfer_crecv *cr, struct worker *wk, struct task *t)
 	return 0;
 }
 
+/* What a worker thread gets: the receiver, and its own worker state. */
 struct crew {
 	struct xfer_crecv *cr;
 	struct worker *wk;
@@ -620,14 +621,9 @@ static int push_item(void *ctx, const struct xfer_node *n)
  * them back from the partial file (the page cache) once they are complete:
  * the main thread only opens records, decompresses and writes.
  */
-struct checker {
-	struct xfer_crecv *cr;
-	struct worker *wk;
-};
-
 static void *check_items(void *arg)
 {
-	struct checker *c = arg;
+	struct crew *c = arg;
 	struct xfer_crecv *cr = c->cr;
 
 	for (;;) {
@@ -713,7 +709,7 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 /* Receives the bytes of every item, in order, verifying each. */
 static int recv_data(struct xfer_crecv *cr)
 {
-	struct checker ck[MAXW];
+	struct crew ck[MAXW];
 	pthread_t th[MAXW];
 	size_t it = 0;
 	uint64_t done = 0, left = 0;
@@ -1198,7 +1194,7 @@ static void index_done(struct xfer_crecv *cr)
 {
 	if (!cr->ix_pending)
 		return;
-	if (finish_cut(cr, !cr->ix_tiny) != 0 || cr->ix_tiny) {
+	if (finish_cut(cr, !cr->ix_norows) != 0 || cr->ix_norows) {
 		/* Not indexed (or not all of it): no rows, not even an older version's. */
 		xfer_index_rollback(cr->ix);
 		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_path);
@@ -1210,8 +1206,7 @@ static void index_done(struct xfer_crecv *cr)
 	close(cr->ix_fd);
 	cr->ix_fd = -1;
 	cr->ix_pending = 0;
-	if (cr->o->index_path != NULL)
-		tail_remove(cr);
+	tail_remove(cr);
 }
 
 int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
@@ -1360,20 +1355,19 @@ done:
 		goto out;
 	}
 	unlinkat(dfd, prev_name, 0);
-	/* The stat the index records is the one the file has now, as it lands. */
-	if (cr->ix != NULL && fstat(cr->fd, &cr->ix_sb) != 0)
-		cr->tiny = 1; /* no rows then */
 	if (cr->ix != NULL) {
-		/* The index learns the file later, with the peer not waiting. */
+		/*
+		 * The index learns the file later, with the peer not waiting, under
+		 * the stat the file has now, as it lands (without one: no rows).
+		 */
 		snprintf(cr->ix_part, sizeof(cr->ix_part), "%s", part);
 		snprintf(cr->ix_path, sizeof(cr->ix_path), "%s", path);
 		snprintf(cr->ix_prev, sizeof(cr->ix_prev), "%s", prev);
-		cr->ix_tiny = cr->tiny;
+		cr->ix_norows = cr->tiny || fstat(cr->fd, &cr->ix_sb) != 0;
 		cr->ix_fd = cr->fd;
 		cr->fd = -1;
 		cr->ix_pending = 1;
-		if (cr->o->index_path != NULL)
-			tail_add(cr);
+		tail_add(cr);
 	}
 	kind = K_FILE_OK;
 	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
