@@ -272,3 +272,17 @@ int xc_get_bitmap(pqx_channel *ch, struct lvl *l, int level, struct xfer_stats *
 	return 0;
 }
 
+
+int xc_file_hash(struct xfer_tree *t, pqx_hmac **h)
+{
+	static const uint8_t label = 4;
+
+	if ((*h = xfer_tree_idh(t)) == NULL)
+		return PQX_ERR_NOMEM;
+	if (pqx_hmac_init(*h) != 0 || pqx_hmac_update(*h, &label, 1) != 0) {
+		pqx_hmac_free(*h);
+		*h = NULL;
+		return PQX_ERR_INTERNAL;
+	}
+	return 0;
+}

@@ -27,6 +27,9 @@
 #define PAD 256u
 #define PREFIX_MARGIN (256u << 10)
 #define PREFIX_MAX (DATA_RAW_MAX + 2 * PREFIX_MARGIN)
+/* The session's zstd stream (codec 1): its window, and room for a message and a frame's end. */
+#define ZSTREAM_WLOG 22
+#define ZBUF (ZSTD_COMPRESSBOUND(DATA_RAW_MAX) + 64)
 #define WRITEBEHIND_BYTES (8u << 20)
 #define IO_BYTES (1u << 20)
 /*
@@ -36,8 +39,8 @@
 #define TINY 4096u
 
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
-/* NEED's state: compare chunk trees, skip (already identical), or stream it all. */
-enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2 };
+/* NEED's state: compare chunk trees, skip (already identical), stream it all, match blocks. */
+enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2, NEED_BLOCKS = 3 };
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };
 
 /* The nodes of one level of a window as both sides see them. */
@@ -93,5 +96,14 @@ int xc_win_items(struct win *w, int (*fn)(void *ctx, const struct xfer_node *n),
 int xc_put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int level);
 int xc_put_bitmap(pqx_buf *b, const struct lvl *l);
 int xc_get_bitmap(pqx_channel *ch, struct lvl *l, int level, struct xfer_stats *st);
+/*
+ * Block matching (NEED_BLOCKS, blocks.h): in file order, lit bytes that
+ * cross in DATA, then n blocks of the old version from block first on. The
+ * whole file's hash is HMAC(id key, u8 4 || bytes); xc_file_hash starts it.
+ */
+struct xb_run {
+	uint32_t lit, first, n;
+};
+int xc_file_hash(struct xfer_tree *t, pqx_hmac **h);
 
 #endif

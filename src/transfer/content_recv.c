@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "crypto/ossl.h"
+#include "transfer/blocks.h"
 #include "transfer/content.h"
 #include "util/util.h"
 
@@ -92,8 +93,12 @@ struct xfer_crecv {
 	int has_pending;
 	pqx_buf *b;
 	uint8_t *io, *raw, *pfx;
-	ZSTD_DCtx *zd;
+	ZSTD_DCtx *zd, *zs; /* one message against the base; the session's stream */
 	struct idcache ids;
+	/* block matching: the MAC of the strong sums, the runs the sender names */
+	pqx_hmac *bh;
+	struct xb_run *runs;
+	size_t capruns;
 	/* the file being received */
 	int fd, basefd;
 	uint64_t size, base_size;
@@ -115,6 +120,8 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 			close(cr->wk[i].srcfd);
 	}
 	free(cr->tasks);
+	pqx_hmac_free(cr->bh);
+	pqx_free(cr->runs);
 	pthread_mutex_destroy(&cr->ixmu);
 	pthread_mutex_destroy(&cr->tmu);
 	pthread_cond_destroy(&cr->tcv);
@@ -126,6 +133,7 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	pqx_free(cr->raw);
 	pqx_free(cr->pfx);
 	ZSTD_freeDCtx(cr->zd);
+	ZSTD_freeDCtx(cr->zs);
 	if (cr->dictfd >= 0)
 		close(cr->dictfd);
 	if (cr->basefd >= 0)
@@ -178,12 +186,13 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 			return PQX_ERR_NOMEM;
 		}
 	if ((cr->b = pqx_buf_new(MSG_MAX)) == NULL || (cr->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
-	    (cr->zd = ZSTD_createDCtx()) == NULL) {
+	    (cr->zd = ZSTD_createDCtx()) == NULL || (cr->zs = ZSTD_createDCtx()) == NULL) {
 		xfer_crecv_free(cr);
 		return PQX_ERR_NOMEM;
 	}
 	/* A window this side can't hold is refused; zstd frames stay within 8 MiB windows. */
 	ZSTD_DCtx_setParameter(cr->zd, ZSTD_d_windowLogMax, 23);
+	ZSTD_DCtx_setParameter(cr->zs, ZSTD_d_windowLogMax, 23);
 	if (o->dict_dir != NULL &&
 	    (cr->dictfd = open(o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		xfer_warn(o, "can't open the dictionary directory; going on without it", o->dict_dir);
@@ -659,6 +668,33 @@ static void *check_items(void *arg)
 	}
 }
 
+/*
+ * The next part of the sender's zstd stream (codec 1): exactly raw_len
+ * bytes, from all of the body. The stream spans the session, so one that
+ * goes wrong ends it.
+ */
+static int stream_part(struct xfer_crecv *cr, const uint8_t *body, size_t body_len, uint32_t raw_len,
+    const uint8_t **p)
+{
+	ZSTD_inBuffer in = { body, body_len, 0 };
+	ZSTD_outBuffer out = { cr->raw, raw_len, 0 };
+
+	for (;;) {
+		size_t in0 = in.pos, out0 = out.pos, r = ZSTD_decompressStream(cr->zs, &out, &in);
+
+		if (ZSTD_isError(r))
+			return fail_peer(cr, PQX_ERR_FORMAT, "invalid compressed data");
+		if (in.pos == in.size && (out.pos == out.size || r == 0 || out.pos == out0))
+			break;
+		if (in.pos == in0 && out.pos == out0)
+			break; /* no progress: output full with input left */
+	}
+	if (in.pos != in.size || out.pos != raw_len)
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid compressed data");
+	*p = cr->raw;
+	return 0;
+}
+
 /* Opens one DATA message: its raw bytes in *p (into cr->raw if compressed). */
 static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, uint32_t *raw_len)
 {
@@ -690,8 +726,10 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 		*p = body;
 		return 0;
 	}
+	if (codec == CODEC_ZSTD)
+		return stream_part(cr, body, body_len, *raw_len, p);
 	ZSTD_DCtx_reset(cr->zd, ZSTD_reset_session_only);
-	if (codec == CODEC_ZSTD_BASE) {
+	{
 		if (cr->pfx == NULL && (cr->pfx = pqx_malloc(PREFIX_MAX)) == NULL)
 			return PQX_ERR_NOMEM;
 		if (xc_pread_all(cr->basefd, cr->pfx, plen, poff) != 0)
@@ -901,13 +939,11 @@ static int finish_cut(struct xfer_crecv *cr, int ok)
 	return r;
 }
 
-static int recv_stream(struct xfer_crecv *cr)
+/* Starts the cut of a file that is not compared by trees: behind, on a worker, or by the main thread. */
+static void cut_start(struct xfer_crecv *cr, int behind)
 {
-	uint64_t off = 0;
-	int r = 0;
-
 	cr->cutting = cr->ix != NULL && !cr->tiny;
-	cr->behind = cr->nw > 1 && cr->cutting && cr->sem_ok;
+	cr->behind = behind && cr->nw > 1 && cr->cutting && cr->sem_ok;
 	cr->cut_wk = &cr->wk[cr->behind ? 1 : 0];
 	cr->cut_fd = cr->fd; /* which stays open until finish_cut */
 	cr->cut_err = 0;
@@ -920,6 +956,14 @@ static int recv_stream(struct xfer_crecv *cr)
 	xfer_tree_start(cr->cut_wk->tree, 0, 2, stream_emit, cr);
 	if (cr->behind && pthread_create(&cr->cut_th, NULL, cut_behind, cr) != 0)
 		cr->behind = 0; /* the main thread cuts, with the same tree */
+}
+
+static int recv_stream(struct xfer_crecv *cr)
+{
+	uint64_t off = 0;
+	int r = 0;
+
+	cut_start(cr, 1);
 	while (r == 0 && off < cr->size) {
 		const uint8_t *p;
 		uint32_t n;
@@ -952,6 +996,171 @@ static int recv_stream(struct xfer_crecv *cr)
 		atomic_store(&cr->cut_end, 1);
 		(void)sem_post(&cr->cut_sem);
 	}
+	return r;
+}
+
+/* ---- blocks: a small file matched against the old version (NEED_BLOCKS) ---- */
+
+/* SIGS: the weak and strong sums of the old version's whole blocks. */
+static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint32_t *block_len,
+    uint32_t *count)
+{
+	const uint32_t L = xb_block_len(old_size);
+	const size_t per = IO_BYTES / L * L;
+	uint8_t *io = cr->wk[0].io;
+	uint64_t n = old_size / L;
+	int r;
+
+	*block_len = L;
+	*count = n < XB_SIGS_MAX ? (uint32_t)n : XB_SIGS_MAX;
+	if (cr->bh == NULL && (cr->bh = xfer_tree_idh(cr->wk[0].tree)) == NULL)
+		return PQX_ERR_NOMEM;
+	pqx_buf_reset(cr->b);
+	if ((r = pqx_buf_put_u8(cr->b, K_SIGS)) != 0 || (r = pqx_buf_put_u32(cr->b, L)) != 0 ||
+	    (r = pqx_buf_put_u32(cr->b, *count)) != 0)
+		return r;
+	for (uint64_t off = 0, end = (uint64_t)*count * L; off < end;) {
+		size_t k = end - off < per ? (size_t)(end - off) : per;
+
+		if (xc_pread_all(oldfd, io, k, off) != 0)
+			return fail_peer(cr, PQX_ERR_IO, "can't read the old version on the receiver");
+		for (size_t i = 0; i < k; i += L) {
+			uint8_t strong[XB_STRONG];
+
+			if ((r = pqx_buf_put_u32(cr->b, xb_weak(io + i, L))) != 0 ||
+			    (r = xb_strong(cr->bh, strong, io + i, L)) != 0 ||
+			    (r = pqx_buf_put(cr->b, strong, XB_STRONG)) != 0)
+				return r;
+		}
+		off += k;
+	}
+	if ((r = xc_pad(cr->b)) != 0)
+		return r;
+	return xfer_send_buf(cr->ch, cr->b);
+}
+
+/* BLOCKS: runs in file order that fit the file and name blocks that were signed. */
+static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *nruns)
+{
+	uint64_t off = 0;
+	uint32_t n;
+	pqx_buf v;
+	int r;
+
+	if ((r = xfer_expect(cr->ch, &v, K_BLOCKS)) != 0)
+		return r;
+	if (pqx_buf_get_u32(&v, &n) != 0 || n > cr->size / L)
+		return PQX_ERR_FORMAT;
+	if (n > cr->capruns) {
+		struct xb_run *p = realloc(cr->runs, n * sizeof(*p));
+
+		if (p == NULL)
+			return PQX_ERR_NOMEM;
+		cr->runs = p;
+		cr->capruns = n;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct xb_run *u = &cr->runs[i];
+
+		if (pqx_buf_get_u32(&v, &u->lit) != 0 || pqx_buf_get_u32(&v, &u->first) != 0 ||
+		    pqx_buf_get_u32(&v, &u->n) != 0 || u->n == 0 || u->first > count ||
+		    u->n > count - u->first || u->lit > cr->size - off ||
+		    (uint64_t)u->n * L > cr->size - off - u->lit)
+			return PQX_ERR_FORMAT;
+		off += u->lit + (uint64_t)u->n * L;
+	}
+	*nruns = n;
+	return xc_padding_ok(&v) ? 0 : PQX_ERR_FORMAT;
+}
+
+/*
+ * Signs the old version, copies the blocks the sender names into place and
+ * writes the rest from DATA; the caller checks the whole file's hash.
+ */
+static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size)
+{
+	struct worker *wk = &cr->wk[0];
+	uint32_t L, count;
+	uint64_t off = 0, lit = 0, left = cr->size;
+	size_t nruns, ri = 0;
+	int r;
+
+	if ((r = send_sigs(cr, oldfd, old_size, &L, &count)) != 0)
+		return r;
+	if ((r = get_runs(cr, L, count, &nruns)) != 0)
+		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid block list") : r;
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t src = (uint64_t)cr->runs[i].first * L, m = (uint64_t)cr->runs[i].n * L;
+
+		off += cr->runs[i].lit;
+		for (uint64_t done = 0; done < m;) {
+			size_t k = m - done < IO_BYTES ? (size_t)(m - done) : IO_BYTES;
+
+			if (xc_pread_all(oldfd, wk->io, k, src + done) != 0)
+				return fail_peer(cr, PQX_ERR_IO, "can't read the old version on the receiver");
+			if (put(cr, wk, wk->io, k, off + done) != 0)
+				return io_fail(cr);
+			done += k;
+		}
+		off += m;
+		left -= m;
+		cr->st->bytes_reused += m;
+	}
+	/* The literal bytes, in file order: before each run, then the tail. */
+	off = 0;
+	lit = nruns > 0 ? cr->runs[0].lit : cr->size;
+	while (left > 0) {
+		const uint8_t *p;
+		uint32_t n;
+
+		if ((r = open_data(cr, left, &p, &n)) != 0)
+			return r;
+		left -= n;
+		cr->st->bytes_moved += n;
+		while (n > 0) {
+			size_t k;
+
+			while (lit == 0) {
+				/* Past run ri: its blocks are in place already. */
+				if (ri >= nruns)
+					return PQX_ERR_INTERNAL; /* more bytes than literal: open_data bounds them */
+				off += (uint64_t)cr->runs[ri].n * L;
+				ri++;
+				lit = ri < nruns ? cr->runs[ri].lit : cr->size - off;
+			}
+			k = lit < n ? (size_t)lit : n;
+			if (put(cr, wk, p, k, off) != 0)
+				return io_fail(cr);
+			p += k;
+			n -= (uint32_t)k;
+			off += k;
+			lit -= k;
+		}
+		if (cr->o->progress != NULL)
+			cr->o->progress(cr->o->progress_ctx, cr->st->bytes - cr->size + off, cr->st->bytes_moved);
+	}
+	return 0;
+}
+
+/* Whether the file as written has the hash the sender sent. */
+static int check_hash(struct xfer_crecv *cr, const uint8_t want[32])
+{
+	pqx_hmac *h = NULL;
+	uint8_t got[32];
+	int r;
+
+	if ((r = xc_file_hash(cr->wk[0].tree, &h)) != 0)
+		return r;
+	for (uint64_t off = 0; r == 0 && off < cr->size;) {
+		size_t k = cr->size - off < IO_BYTES ? (size_t)(cr->size - off) : IO_BYTES;
+
+		if ((r = xc_pread_all(cr->fd, cr->wk[0].io, k, off)) == 0)
+			r = pqx_hmac_update(h, cr->wk[0].io, k);
+		off += k;
+	}
+	if (r == 0 && (r = pqx_hmac_final(h, got)) == 0 && !pqx_ct_memeq(got, want, 32))
+		r = PQX_ERR_AUTH;
+	pqx_hmac_free(h);
 	return r;
 }
 
@@ -1120,6 +1329,26 @@ static uint64_t file_size_at(int dfd, const char *name)
 	return (uint64_t)sb.st_size;
 }
 
+/* The old version to match blocks against: the file in place, else what an interrupted run left. */
+static int open_old(int dfd, const char *last, const char *prev, uint64_t *size)
+{
+	const char *names[2] = { last, prev };
+
+	for (int i = 0; i < 2; i++) {
+		struct stat sb;
+		int fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+			*size = (uint64_t)sb.st_size;
+			return fd;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
 /*
  * What an interrupted run left (.NAME.pqx-part) becomes .NAME.pqx-prev, a
  * source like any other; of two, the larger is kept. The new partial file
@@ -1218,9 +1447,9 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	struct timespec times[2];
 	struct stat sb;
 	pqx_hmac *rh = NULL;
-	uint64_t cur = 0;
+	uint64_t cur = 0, old_size = 0;
 	struct base_claim bc;
-	int base_ok, stream, r;
+	int base_ok, stream, oldfd = -1, r;
 
 	index_done(cr);
 	cr->told = 0;
@@ -1274,12 +1503,21 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	stream = cr->tiny ||
 		 (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
 		     file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1));
-	reply[1] = stream ? NEED_STREAM : NEED_TREE;
+	/*
+	 * A small file with an old version here (or what an interrupted run
+	 * left) and no shared base is matched in blocks against it, as rsync
+	 * does: such files tend to change all over (a rebuilt binary), which
+	 * leaves few whole chunks in common, and lists of chunk ids cost more
+	 * than the signatures of blocks.
+	 */
+	if (!stream && !base_ok && xfer_tree_class(size))
+		oldfd = open_old(dfd, last, prev_name, &old_size);
+	reply[1] = stream ? NEED_STREAM : oldfd >= 0 ? NEED_BLOCKS : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
 	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0)
 		goto out;
 	/* While the sender cuts its file, index what we may already hold. */
-	if (!stream)
+	if (!stream && oldfd < 0)
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
 	/*
 	 * One transaction for the file: its spans go into the index at the
@@ -1308,6 +1546,23 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
 			goto out;
 		}
+		goto done;
+	}
+	if (oldfd >= 0) {
+		if ((r = recv_blocks(cr, oldfd, old_size)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+			goto out;
+		if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0) {
+			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+			goto out;
+		}
+		if ((r = check_hash(cr, want)) != 0) {
+			/* A false match, or the old version changed under us: nothing lands. */
+			r = r == PQX_ERR_AUTH ? fail_peer(cr, r, "file hash mismatch") : r;
+			goto out;
+		}
+		/* The index learns the file as a streamed one: cut whole, later. */
+		cut_start(cr, 0);
+		atomic_store(&cr->streamed, size);
 		goto done;
 	}
 	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
@@ -1381,6 +1636,8 @@ out:
 		xfer_index_rollback(cr->ix);
 	}
 	pqx_hmac_free(rh);
+	if (oldfd >= 0)
+		close(oldfd);
 	if (cr->fd >= 0)
 		close(cr->fd);
 	cr->fd = -1;

@@ -15,6 +15,7 @@
 #include <zstd.h>
 
 #include "crypto/ossl.h"
+#include "transfer/blocks.h"
 #include "transfer/content.h"
 #include "util/util.h"
 
@@ -133,9 +134,16 @@ struct xfer_csend {
 	struct win w;
 	pqx_buf *b;
 	uint8_t *io, *raw, *zbuf, *pfx;
-	ZSTD_CCtx *zc;
+	ZSTD_CCtx *zc, *zs; /* one message against a base; the session's stream */
+	int zs_level;       /* the level of the stream's open frame, 0 none */
 	struct zctl z;
 	struct idcache ids;
+	/* block matching: the MAC of the strong sums, the runs found */
+	pqx_hmac *bh;
+	struct xb_run *runs;
+	size_t nruns, capruns;
+	uint64_t runs_end;
+	uint32_t block_len;
 	int fd, basefd, dictfd; /* dictfd: --dict, opened once */
 	uint64_t base_size, size;
 	double bw_t0;
@@ -151,6 +159,8 @@ void xfer_csend_free(struct xfer_csend *cs)
 		return;
 	xfer_tree_free(cs->tree);
 	pqx_hmac_free(cs->root);
+	pqx_hmac_free(cs->bh);
+	pqx_free(cs->runs);
 	for (int i = 0; i < NSLOT; i++)
 		for (int l = 0; l < XFER_TREE_LEVELS; l++)
 			xc_lvl_free(&cs->slot[i].f[l]);
@@ -163,6 +173,7 @@ void xfer_csend_free(struct xfer_csend *cs)
 	pqx_free(cs->zbuf);
 	pqx_free(cs->pfx);
 	ZSTD_freeCCtx(cs->zc);
+	ZSTD_freeCCtx(cs->zs);
 	if (cs->basefd >= 0)
 		close(cs->basefd);
 	if (cs->dictfd >= 0)
@@ -187,8 +198,8 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 	zctl_init(&cs->z, o != NULL ? o->compress : -1);
 	if ((cs->tree = xfer_tree_new(o->key, 2)) == NULL || (cs->b = pqx_buf_new(MSG_MAX)) == NULL ||
 	    (cs->io = pqx_malloc(IO_BYTES)) == NULL || (cs->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
-	    (cs->zbuf = pqx_malloc(ZSTD_compressBound(DATA_RAW_MAX))) == NULL ||
-	    (cs->zc = ZSTD_createCCtx()) == NULL) {
+	    (cs->zbuf = pqx_malloc(ZBUF)) == NULL || (cs->zc = ZSTD_createCCtx()) == NULL ||
+	    (cs->zs = ZSTD_createCCtx()) == NULL) {
 		xfer_csend_free(cs);
 		return PQX_ERR_NOMEM;
 	}
@@ -239,7 +250,7 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *s
 		return r;
 	if ((r = xfer_send_buf(cs->ch, b)) != 0 || (r = xfer_expect(cs->ch, &v, K_NEED)) != 0)
 		return r;
-	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > NEED_STREAM ||
+	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > NEED_BLOCKS ||
 	    base_ok > has_base || pqx_buf_expect_end(&v) != 0)
 		return PQX_ERR_FORMAT;
 	if (!base_ok && cs->basefd >= 0) {
@@ -281,37 +292,84 @@ static int timed_send(struct xfer_csend *cs, pqx_buf *b)
 	return r;
 }
 
-/* Compresses raw[0..n) at level into zbuf; returns the size, or 0 if it does not pay. */
-static size_t compress(struct xfer_csend *cs, int level, size_t n, uint64_t *poff, size_t *plen)
+/*
+ * Compresses raw[0..n) into zbuf as the next part of the session's stream
+ * (codec 1): one zstd stream for the whole session, flushed after every
+ * message, so that each file's bytes are compressed with what came before
+ * (the many small files of a tree have much in common). A change of level
+ * ends the open frame (its last bytes lead this message) and starts
+ * another. Returns the size; once compressed, the bytes must be sent.
+ */
+static int zstream(struct xfer_csend *cs, int level, size_t n, size_t *zn)
 {
-	int base = cs->basefd >= 0;
-	double t;
-	size_t zn;
+	ZSTD_outBuffer out = { cs->zbuf, ZBUF, 0 };
+	ZSTD_inBuffer in = { cs->raw, n, 0 }, none = { NULL, 0, 0 };
+	size_t left;
+
+	if (cs->zs_level != level) {
+		if (cs->zs_level != 0)
+			do
+				left = ZSTD_compressStream2(cs->zs, &out, &none, ZSTD_e_end);
+			while (!ZSTD_isError(left) && left != 0 && out.pos < out.size);
+		if (cs->zs_level != 0 && left != 0)
+			return PQX_ERR_INTERNAL;
+		ZSTD_CCtx_reset(cs->zs, ZSTD_reset_session_and_parameters);
+		if (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zs, ZSTD_c_compressionLevel, level)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(cs->zs, ZSTD_c_windowLog, ZSTREAM_WLOG)))
+			return PQX_ERR_INTERNAL;
+		cs->zs_level = level;
+	}
+	do
+		left = ZSTD_compressStream2(cs->zs, &out, &in, ZSTD_e_flush);
+	while (!ZSTD_isError(left) && left != 0 && out.pos < out.size);
+	if (ZSTD_isError(left) || left != 0)
+		return PQX_ERR_INTERNAL; /* the stream can't go on: the transfer can't */
+	*zn = out.pos;
+	return 0;
+}
+
+/*
+ * Compresses raw[0..n) at level into zbuf: against the base around the same
+ * offsets (codec 2) where there is one, else as the stream's next part.
+ * *zn: the size, or 0 to send it raw.
+ */
+static int compress(struct xfer_csend *cs, int level, size_t n, uint64_t *poff, size_t *plen,
+    size_t *zn)
+{
+	double t = xc_mono();
+	int r;
 
 	*poff = 0;
 	*plen = 0;
-	if (base) {
-		/* The base around the same offsets: the prefix zstd may copy from. */
+	*zn = 0;
+	if (cs->basefd >= 0) {
+		/* The prefix zstd may copy from. */
 		*poff = cs->raw_off > PREFIX_MARGIN ? cs->raw_off - PREFIX_MARGIN : 0;
 		if (*poff < cs->base_size)
 			*plen = cs->base_size - *poff < PREFIX_MAX ? (size_t)(cs->base_size - *poff) : PREFIX_MAX;
 		if (*plen > 0 && xc_pread_all(cs->basefd, cs->pfx, *plen, *poff) != 0)
 			*plen = 0;
-		base = *plen > 0;
 	}
-	t = xc_mono();
+	if (*plen == 0) {
+		if ((r = zstream(cs, level, n, zn)) != 0)
+			return r;
+		zctl_note(&cs->z, 0, level, xc_mono() - t, n, *zn < n ? *zn : n);
+		return 0;
+	}
 	ZSTD_CCtx_reset(cs->zc, ZSTD_reset_session_and_parameters);
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zc, ZSTD_c_compressionLevel, level)) ||
-	    (base && (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zc, ZSTD_c_windowLog, 22)) ||
-			 ZSTD_isError(ZSTD_CCtx_refPrefix(cs->zc, cs->pfx, *plen)))))
+	    ZSTD_isError(ZSTD_CCtx_setParameter(cs->zc, ZSTD_c_windowLog, 22)) ||
+	    ZSTD_isError(ZSTD_CCtx_refPrefix(cs->zc, cs->pfx, *plen)))
 		return 0;
-	zn = ZSTD_compress2(cs->zc, cs->zbuf, ZSTD_compressBound(DATA_RAW_MAX), cs->raw, n);
-	if (ZSTD_isError(zn))
+	*zn = ZSTD_compress2(cs->zc, cs->zbuf, ZBUF, cs->raw, n);
+	if (ZSTD_isError(*zn)) {
+		*zn = 0;
 		return 0;
-	zctl_note(&cs->z, base, level, xc_mono() - t, n, zn < n ? zn : n);
-	if (!base)
-		*plen = 0;
-	return zn + zn / 32 < n ? zn : 0;
+	}
+	zctl_note(&cs->z, 1, level, xc_mono() - t, n, *zn < n ? *zn : n);
+	if (*zn + *zn / 32 >= n)
+		*zn = 0; /* not worth it: raw */
+	return 0;
 }
 
 /* Sends the DATA message filled so far. */
@@ -324,7 +382,9 @@ static int flush_data(struct xfer_csend *cs)
 
 	if (raw == 0)
 		return 0;
-	if (level > 0 && (zn = compress(cs, level, raw, &poff, &plen)) > 0) {
+	if (level > 0 && (r = compress(cs, level, raw, &poff, &plen, &zn)) != 0)
+		return r;
+	if (zn > 0) {
 		codec = plen > 0 ? CODEC_ZSTD_BASE : CODEC_ZSTD;
 		body = zn;
 	}
@@ -545,8 +605,110 @@ static int send_stream(struct xfer_csend *cs)
 	return 0;
 }
 
-int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int stream)
+/* ---- blocks: a small file matched against the receiver's old version ---- */
+
+static int on_match(void *ctx, uint64_t off, uint32_t index)
 {
+	struct xfer_csend *cs = ctx;
+	struct xb_run *last = cs->nruns > 0 ? &cs->runs[cs->nruns - 1] : NULL;
+
+	if (last != NULL && off == cs->runs_end && index == last->first + last->n) {
+		last->n++;
+	} else {
+		if (cs->nruns == cs->capruns) {
+			size_t cap = cs->capruns ? cs->capruns * 2 : 256;
+			struct xb_run *v = realloc(cs->runs, cap * sizeof(*v));
+
+			if (v == NULL)
+				return PQX_ERR_NOMEM;
+			cs->runs = v;
+			cs->capruns = cap;
+		}
+		cs->runs[cs->nruns].lit = (uint32_t)(off - cs->runs_end);
+		cs->runs[cs->nruns].first = index;
+		cs->runs[cs->nruns].n = 1;
+		cs->nruns++;
+	}
+	cs->runs_end = off + cs->block_len;
+	return 0;
+}
+
+/*
+ * Reads the receiver's signatures, finds their blocks in the file, names
+ * them in BLOCKS and sends the rest as DATA; hash: the whole file's.
+ */
+static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
+{
+	struct xb_table *t = NULL;
+	pqx_hmac *whole = NULL;
+	uint8_t *sigs = NULL;
+	uint32_t count;
+	uint64_t off = 0;
+	pqx_buf v;
+	int r;
+
+	if ((r = xfer_expect(cs->ch, &v, K_SIGS)) != 0)
+		return r;
+	if (pqx_buf_get_u32(&v, &cs->block_len) != 0 || cs->block_len < XB_BLOCK_MIN ||
+	    cs->block_len > XB_BLOCK_MAX || pqx_buf_get_u32(&v, &count) != 0 || count > XB_SIGS_MAX ||
+	    pqx_buf_len(&v) < (size_t)count * XB_SIG_BYTES)
+		return PQX_ERR_FORMAT;
+	if ((sigs = pqx_malloc((size_t)count * XB_SIG_BYTES + 1)) == NULL)
+		return PQX_ERR_NOMEM;
+	if (pqx_buf_get(&v, sigs, (size_t)count * XB_SIG_BYTES) != 0 || !xc_padding_ok(&v)) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	if ((cs->bh == NULL && (cs->bh = xfer_tree_idh(cs->tree)) == NULL) ||
+	    (t = xb_table_new(cs->block_len, sigs, count)) == NULL) {
+		r = PQX_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = xc_file_hash(cs->tree, &whole)) != 0)
+		goto out;
+	cs->nruns = 0;
+	cs->runs_end = 0;
+	if ((r = xb_scan(t, cs->bh, whole, cs->fd, cs->size, cs->io, IO_BYTES, on_match, cs)) != 0 ||
+	    (r = pqx_hmac_final(whole, hash)) != 0)
+		goto out;
+	pqx_buf_reset(cs->b);
+	if ((r = pqx_buf_put_u8(cs->b, K_BLOCKS)) != 0 || (r = pqx_buf_put_u32(cs->b, (uint32_t)cs->nruns)) != 0)
+		goto out;
+	for (size_t i = 0; i < cs->nruns; i++)
+		if ((r = pqx_buf_put_u32(cs->b, cs->runs[i].lit)) != 0 ||
+		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].first)) != 0 ||
+		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].n)) != 0)
+			goto out;
+	if ((r = xc_pad(cs->b)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0)
+		goto out;
+	/* What no block covers crosses as DATA, in file order. */
+	for (size_t i = 0; i <= cs->nruns && r == 0; i++) {
+		struct xfer_node lit;
+
+		memset(&lit, 0, sizeof(lit));
+		lit.off = off;
+		lit.len = i < cs->nruns ? cs->runs[i].lit : cs->size - off;
+		if (lit.len > 0)
+			r = send_item(cs, &lit);
+		if (i < cs->nruns) {
+			uint64_t m = (uint64_t)cs->runs[i].n * cs->block_len;
+
+			cs->st->bytes_reused += m;
+			off += lit.len + m;
+		}
+	}
+	if (r == 0)
+		r = flush_data(cs);
+out:
+	xb_table_free(t);
+	pqx_hmac_free(whole);
+	pqx_free(sigs);
+	return r;
+}
+
+int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int state)
+{
+	int stream = state == NEED_STREAM;
 	uint64_t size = (uint64_t)sb->st_size;
 	struct stat now;
 	uint8_t root[32];
@@ -559,6 +721,16 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 	cs->raw_len = 0;
 	if (stream) {
 		if ((r = send_stream(cs)) == PQX_ERR_TRUNCATED)
+			goto shrank;
+		if (r != 0)
+			return r;
+		goto end;
+	}
+	if (state == NEED_BLOCKS) {
+		/* The receiver asks for blocks only for a file of the small class. */
+		if (!xfer_tree_class(size))
+			return PQX_ERR_FORMAT;
+		if ((r = send_blocks(cs, root)) == PQX_ERR_TRUNCATED)
 			goto shrank;
 		if (r != 0)
 			return r;

@@ -274,7 +274,7 @@ static int send_file(struct sender *s, int fd, const char *path, const struct st
 		s->st->skipped++;
 		return 0;
 	}
-	return xfer_csend_file(s->cs, fd, sb, state == 2);
+	return xfer_csend_file(s->cs, fd, sb, state);
 }
 
 static int send_entry(struct sender *s, int dirfd, const char *name, const char *path, int depth);

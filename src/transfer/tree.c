@@ -209,6 +209,11 @@ int xfer_tree_node_id(struct xfer_tree *t, uint8_t id[XFER_ID_BYTES], int level,
 	return pqx_hmac_final(h, id);
 }
 
+pqx_hmac *xfer_tree_idh(struct xfer_tree *t)
+{
+	return pqx_hmac_dup(pqx_chunker_idh(t->c));
+}
+
 int xfer_tree_root_init(struct xfer_tree *t, pqx_hmac **h)
 {
 	static const uint8_t lv = 3;

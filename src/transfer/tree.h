@@ -76,6 +76,8 @@ PQX_MUST_CHECK int xfer_tree_node_id(struct xfer_tree *t, uint8_t id[XFER_ID_BYT
     const uint8_t *child_ids, size_t count);
 /* Whether a node closes after the child with this id (or at the fan-out). */
 int xfer_tree_closes(const uint8_t id[XFER_ID_BYTES], size_t children);
+/* A MAC under the id key for other uses (a new object; NULL on allocation failure). */
+pqx_hmac *xfer_tree_idh(struct xfer_tree *t);
 /* The file id: HMAC(id key, u8 3 || the level-2 ids): incremental. */
 PQX_MUST_CHECK int xfer_tree_root_init(struct xfer_tree *t, pqx_hmac **h);
 

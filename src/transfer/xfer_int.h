@@ -14,7 +14,7 @@
 enum {
 	K_REQUEST = 1, K_ACCEPT = 2, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6,
 	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
-	K_DONE = 13,
+	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
 };
 
 #define MSG_MAX PQX_CHANNEL_MAX_RECORD
@@ -42,17 +42,19 @@ void xfer_csend_free(struct xfer_csend *cs);
 /*
  * After the FILE entry (head already in b, not sent): adds the base fields,
  * sends, reads NEED. *state: 0 compare trees, 1 skip (the receiver already
- * has the file), 2 stream it whole.
+ * has the file), 2 stream it whole, 3 match blocks of the receiver's old
+ * version.
  */
 PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path,
     int *state);
 /*
- * Sends the contents of fd (sb: its stat when the entry was made) and waits
- * for FILE_OK. A file whose size or mtime changed meanwhile is refused to
+ * Sends the contents of fd (sb: its stat when the entry was made) as the
+ * receiver's NEED state asks (compare trees, stream, match blocks), and
+ * waits for FILE_OK. A file whose size or mtime changed meanwhile is refused to
  * the peer (PQX_ERR_CHANGED) before it can land.
  */
 PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb,
-    int stream);
+    int state);
 
 /* ---- the receiver's side (content_recv.c) ---- */
 

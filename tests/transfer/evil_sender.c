@@ -39,9 +39,9 @@
 enum {
 	K_REQUEST = 1, K_ACCEPT = 2, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6,
 	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
-	K_DONE = 13,
+	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
 };
-enum { BAD_HASH = 1, BAD_BLOCK = 2 };
+enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4 };
 
 struct ent {
 	uint8_t kind;
@@ -149,6 +149,26 @@ static int build_case(const char *name, const char *canary)
 	} else if (strcmp(name, "bad-block") == 0) {
 		e = add(K_FILE, "badblock", "contents\n");
 		e->flags = BAD_BLOCK;
+	} else if (strncmp(name, "blocks-", 7) == 0) {
+		/*
+		 * The target holds blk, 8192 'a' then 50 'x' (tests/transfer/run.sh),
+		 * so the receiver matches blocks: the new version is 8192 'a' or
+		 * 'b', then "tail\n".
+		 */
+		static char va[8198], vb[8198];
+
+		memset(va, 'a', 8192);
+		memset(vb, 'b', 8192);
+		memcpy(va + 8192, "tail\n", 6);
+		memcpy(vb + 8192, "tail\n", 6);
+		if (strcmp(name, "blocks-ok") == 0)
+			add(K_FILE, "blk", va);
+		else if (strcmp(name, "blocks-lie") == 0)
+			add(K_FILE, "blk", vb)->flags = BAD_BLOCK;
+		else if (strcmp(name, "blocks-bad-run") == 0)
+			add(K_FILE, "blk", va)->flags = BAD_RUN;
+		else
+			return -1;
 	} else if (strcmp(name, "req-get-dotdot") == 0) {
 		req_op = 2;
 		snprintf(req_path, sizeof(req_path), "../secret");
@@ -357,6 +377,77 @@ static int send_stream(pqx_channel *ch, const struct ent *e)
 	return xsend(ch);
 }
 
+/*
+ * The receiver matches blocks of its old version (NEED state 3): after its
+ * SIGS, a run of the leading blocks that are all 'a' in the data (the old
+ * version starts with 8192 'a'), the rest as DATA, then the file's hash.
+ * BAD_BLOCK names block 0 though the data differs; BAD_RUN names a block
+ * past the ones signed.
+ */
+static int send_blocks(pqx_channel *ch, const struct ent *e)
+{
+	static const uint8_t label = 4;
+	struct xfer_tree *t = xfer_tree_new(pair_key, 2);
+	size_t dl = strlen(e->data), lit;
+	uint32_t L, count, nb = 0, first = 0;
+	uint8_t hash[32];
+	const uint8_t *d;
+	pqx_hmac *h = NULL;
+	size_t n;
+	int r;
+
+	if (t == NULL || (h = xfer_tree_idh(t)) == NULL) {
+		r = PQX_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = recv_kind(ch, &d, &n, K_SIGS)) != 0)
+		goto out;
+	if (n < 9) {
+		r = PQX_ERR_FORMAT;
+		goto out;
+	}
+	L = pqx_load32_be(d + 1);
+	count = pqx_load32_be(d + 5);
+	while (nb < count && (size_t)(nb + 1) * L <= dl && e->data[(size_t)nb * L] == 'a' &&
+	       e->data[(size_t)(nb + 1) * L - 1] == 'a')
+		nb++;
+	if (e->flags & BAD_BLOCK)
+		nb = 1;
+	if (e->flags & BAD_RUN)
+		first = count;
+	put8(K_BLOCKS);
+	put32(nb > 0 ? 1 : 0);
+	if (nb > 0) {
+		put32(0);
+		put32(first);
+		put32(nb);
+	}
+	pad_msg();
+	if ((r = xsend(ch)) != 0)
+		goto out;
+	lit = dl - (size_t)nb * L;
+	put8(K_DATA);
+	put8(0);
+	put32((uint32_t)lit);
+	put32((uint32_t)lit);
+	memcpy(msg + mlen, e->data + (size_t)nb * L, lit);
+	mlen += lit;
+	pad_msg();
+	if ((r = xsend(ch)) != 0)
+		goto out;
+	if ((r = pqx_hmac_init(h)) != 0 || (r = pqx_hmac_update(h, &label, 1)) != 0 ||
+	    (r = pqx_hmac_update(h, (const uint8_t *)e->data, dl)) != 0 || (r = pqx_hmac_final(h, hash)) != 0)
+		goto out;
+	put8(K_FILE_END);
+	memcpy(msg + mlen, hash, 32);
+	mlen += 32;
+	r = xsend(ch);
+out:
+	pqx_hmac_free(h);
+	xfer_tree_free(t);
+	return r;
+}
+
 /* The sender's half of a session, with the case's entries. */
 static int run_entries(pqx_channel *ch, int client)
 {
@@ -390,7 +481,9 @@ static int run_entries(pqx_channel *ch, int client)
 			return report(ch, r);
 		if (n >= 2 && d[1] == 1)
 			continue; /* already there */
-		if ((r = n >= 2 && d[1] == 2 ? send_stream(ch, e) : send_contents(ch, e)) != 0)
+		if ((r = n >= 2 && d[1] == 2   ? send_stream(ch, e)
+			 : n >= 2 && d[1] == 3 ? send_blocks(ch, e)
+					       : send_contents(ch, e)) != 0)
 			return report(ch, r);
 		if ((r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
 			return report(ch, r);

@@ -448,8 +448,12 @@ ev_reset() {
 		ln -s "$EV/canary" "$d/esc"
 		ln -s "$EV/canary/f" "$d/escf"
 		ln -s "$EV/canary/p" "$d/.p.pqx-part"
+		{ head -c 8192 /dev/zero | tr '\0' a && head -c 50 /dev/zero | tr '\0' x; } >"$d/blk"
 	done
 }
+# the old and the honest new version of blk (the blocks-* cases)
+{ head -c 8192 /dev/zero | tr '\0' a && head -c 50 /dev/zero | tr '\0' x; } >blk.old
+{ head -c 8192 /dev/zero | tr '\0' a && printf 'tail\n'; } >blk.new
 ev_reset
 serve ev.log 0 "$EV/root" s.key auth
 EP=$SPORT
@@ -472,11 +476,27 @@ extra() {
 	setuid) [ "$(stat -c %a "$2/suid" 2>&1)" = 755 ] || echo "suid has mode $(stat -c %a "$2/suid" 2>&1)" ;;
 	existing-link-file) [ -f "$2/escf" ] && [ ! -L "$2/escf" ] || echo "escf is not a regular file" ;;
 	bad-hash | bad-block) [ ! -e "$2/badhash" ] && [ ! -e "$2/badblock" ] || echo "the file was placed" ;;
+	blocks-ok) cmp -s "$2/blk" blk.new || echo "blk is not the new version" ;;
+	blocks-*) cmp -s "$2/blk" blk.old || echo "the old blk was not left as it was" ;;
 	link-*) [ ! -L "$2/l" ] || [ "$(realpath -m "$2/l")" != "$EV/canary" ] || echo "l points at the canary" ;;
 	esac
 }
-REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block"
-SAFE="link-abs link-up link-canary link-chain existing-link-file setuid"
+# outcome CASE: what the check expects, in words; refusal CASE OUT: a wrong reason.
+outcome() {
+	case $1 in
+	blocks-ok) echo "completed from the old version's blocks" ;;
+	link-* | existing-link-file | setuid) echo "links refused or kept inside" ;;
+	*) echo refused ;;
+	esac
+}
+refusal() {
+	case $1 in
+	blocks-lie) case $2 in *"file hash mismatch"*) ;; *) echo " not refused for its hash: $2" ;; esac ;;
+	blocks-bad-run) case $2 in *"invalid block list"*) ;; *) echo " not refused for its block list: $2" ;; esac ;;
+	esac
+}
+REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block blocks-lie blocks-bad-run"
+SAFE="link-abs link-up link-canary link-chain existing-link-file setuid blocks-ok"
 for c in $REFUSED $SAFE req-get-dotdot req-get-abs req-send-dotdot; do
 	ev_reset
 	nw=$(count ev.log 'symbolic link refused')
@@ -490,7 +510,8 @@ for c in $REFUSED $SAFE req-get-dotdot req-get-abs req-send-dotdot; do
 	*" $c "*) [ "$out" = completed ] || why="$why not completed: $out" ;;
 	*) case $out in refused:*) ;; *) why="$why not refused: $out" ;; esac ;;
 	esac
-	check "hostile sender (client) $c: $(case " $SAFE " in *" $c "*) echo "links refused or kept inside" ;; *) echo refused ;; esac), nothing outside the root" "$why"
+	why="$why$(refusal "$c" "$out")"
+	check "hostile sender (client) $c: $(outcome "$c"), nothing outside the root" "$why"
 done
 # The same entries from a hostile server to pqx get.
 ERCPT=$(rcpt e.key)
@@ -519,7 +540,8 @@ for c in $REFUSED $SAFE; do
 	*) [ "$rc" -eq 1 ] && case $evs in refused:*) true ;; *) false ;; esac ||
 		why="$why pqx get exited $rc ($(errline)), the server: $evs" ;;
 	esac
-	check "hostile server to pqx get $c: $(case " $SAFE " in *" $c "*) echo "links refused or kept inside" ;; *) echo refused ;; esac), nothing outside -o DEST" "$why"
+	why="$why$(refusal "$c" "$evs")"
+	check "hostile server to pqx get $c: $(outcome "$c"), nothing outside -o DEST" "$why"
 done
 rm -rf "$EV"
 

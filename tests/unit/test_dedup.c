@@ -28,6 +28,7 @@
 #define MIB ((size_t)1 << 20)
 
 static char tmp[256], src[300], dst[300], dbpath[320];
+static int compress_level; /* the sender's --compress: 0 off, -1 auto */
 static uint8_t seed_s[32], seed_c[32], key[XFER_KEY_BYTES];
 
 static int accept_any(void *ctx, const uint8_t k[PQX_XWING_PUBLIC_KEY_BYTES])
@@ -121,7 +122,7 @@ static int transfer(const char *name, struct xfer_stats *st)
 	co.check_server = accept_any;
 	memset(&xo, 0, sizeof(xo));
 	memcpy(xo.key, key, sizeof(key));
-	xo.compress = 0;
+	xo.compress = compress_level;
 	memset(&sst, 0, sizeof(sst));
 	if ((r = pqx_channel_client(&ch, &io, seed_c, &co)) == 0 &&
 	    (sfd = open(src, O_RDONLY | O_DIRECTORY)) >= 0) {
@@ -407,20 +408,25 @@ static void test_lying_index(void)
 		CHECK(0, "setup");
 		goto out;
 	}
-	CHECK(write_file(dst, "f", old, n, 1000000) == 0);
+	/*
+	 * The rows lie about another file, g: with no old version of f, f is
+	 * compared by chunk trees against the index (an old f would be matched
+	 * in blocks instead).
+	 */
+	CHECK(write_file(dst, "g", old, n, 1000000) == 0);
 	CHECK(write_file(src, "f", want, n, 2000000) == 0);
-	snprintf(path, sizeof(path), "%s/f", dst);
+	snprintf(path, sizeof(path), "%s/g", dst);
 	CHECK(stat(path, &sb) == 0);
 	/* Rows for the wanted bytes, pointing into the file that holds others. */
 	CHECK(xfer_index_open(&ix, dbpath) == 0 && (t = xfer_tree_new(key, 2)) != NULL);
 	if (ix == NULL || t == NULL)
 		goto out;
-	CHECK(xfer_index_begin(ix) == 0 && xfer_index_add_file(ix, XFER_SRC_ROOT, "f", &sb) == 0);
+	CHECK(xfer_index_begin(ix) == 0 && xfer_index_add_file(ix, XFER_SRC_ROOT, "g", &sb) == 0);
 	xfer_tree_size(t, n);
 	xfer_tree_start(t, 0, 2, add_row, ix);
 	CHECK(xfer_tree_update(t, want, n) == 0 && xfer_tree_finish(t) == 0);
 	CHECK(xfer_index_commit(ix) == 0);
-	CHECK(xfer_index_file_current(ix, XFER_SRC_ROOT, "f", &sb) == 1, "the index believes it");
+	CHECK(xfer_index_file_current(ix, XFER_SRC_ROOT, "g", &sb) == 1, "the index believes it");
 	xfer_index_close(ix);
 	ix = NULL;
 	CHECK(transfer("f", &st) == 0);
@@ -433,6 +439,110 @@ out:
 	xfer_tree_free(t);
 	free(old);
 	free(want);
+	teardown();
+}
+
+/*
+ * A small file that changed all over (a rebuilt binary: a few bytes every
+ * 8 KiB) keeps few whole chunks, but most of its old blocks: it crosses as
+ * the blocks of the old version it matches and the bytes between them, and
+ * the index learns the result (the same bytes under another name then
+ * move nothing).
+ */
+static void test_blocks(void)
+{
+	size_t n = 2 * MIB;
+	uint8_t *v1 = random_bytes(n), *v2 = malloc(n + 700);
+	struct xfer_stats st;
+
+	if (setup() != 0 || v1 == NULL || v2 == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	/* 700 bytes inserted at the start shift everything: blocks are found at any offset. */
+	memset(v2, 0x5a, 700);
+	memcpy(v2 + 700, v1, n);
+	for (size_t off = 700 + 4096; off + 4 <= n + 700; off += 8192)
+		memset(v2 + off, 0xff, 4);
+	CHECK(write_file(src, "f", v1, n, 1000000) == 0);
+	CHECK(transfer("f", &st) == 0, "first transfer");
+	CHECK(write_file(src, "f", v2, n + 700, 2000000) == 0);
+	CHECK(transfer("f", &st) == 0, "second transfer");
+	CHECK(same_file(dst, "f", v2, n + 700), "the second version arrived exactly");
+	CHECK(st.bytes_moved < n / 3 && st.bytes_reused + st.bytes_moved == n + 700,
+	    "moved %llu, reused %llu of %zu", (unsigned long long)st.bytes_moved,
+	    (unsigned long long)st.bytes_reused, n + 700);
+	CHECK(write_file(src, "g", v2, n + 700, 2000000) == 0);
+	CHECK(transfer("g", &st) == 0 && same_file(dst, "g", v2, n + 700), "a copy under another name");
+	CHECK(st.bytes_moved == 0, "the index knew the new version: moved %llu",
+	    (unsigned long long)st.bytes_moved);
+out:
+	free(v1);
+	free(v2);
+	teardown();
+}
+
+/*
+ * Compressed DATA continues one zstd stream through the session, across
+ * files; the sender's automatic choice changes level on the way (it
+ * measures each level first), which ends a frame and starts another
+ * inside the stream. Every file arrives exactly, with --compress 3 and
+ * automatic.
+ */
+static void test_stream_codec(void)
+{
+	enum { FILES = 12 };
+	size_t n = 300 * 1024;
+	uint8_t *v[FILES];
+	char sub[400], name[32];
+	struct xfer_stats st;
+	int ok = 1;
+
+	memset(v, 0, sizeof(v));
+	if (setup() != 0) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	snprintf(sub, sizeof(sub), "%s/d", src);
+	CHECK(mkdir(sub, 0755) == 0);
+	for (int i = 0; i < FILES; i++) {
+		/* Text-like: a few random words repeated, different per file. */
+		uint8_t *w = random_bytes(64);
+
+		if ((v[i] = malloc(n)) == NULL || w == NULL) {
+			free(w);
+			CHECK(0, "setup");
+			goto out;
+		}
+		for (size_t j = 0; j < n; j++)
+			v[i][j] = (uint8_t)('a' + w[(j * 7 + j / 100) % 64] % 26);
+		free(w);
+		snprintf(name, sizeof(name), "f%02d", i);
+		CHECK(write_file(sub, name, v[i], n, 1000000 + i) == 0);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		compress_level = pass == 0 ? 3 : -1;
+		CHECK(transfer("d", &st) == 0, "transfer, compression %d", compress_level);
+		snprintf(sub, sizeof(sub), "%s/d", dst);
+		for (int i = 0; i < FILES; i++) {
+			snprintf(name, sizeof(name), "f%02d", i);
+			ok &= same_file(sub, name, v[i], n);
+		}
+		CHECK(ok, "every file arrived exactly, compression %d", compress_level);
+		if (pass == 0)
+			CHECK(st.bytes_data < FILES * n / 4, "compressed: %llu bytes of DATA for %zu",
+			    (unsigned long long)st.bytes_data, FILES * n);
+		for (int i = 0; i < FILES; i++) {
+			char path[600];
+
+			snprintf(path, sizeof(path), "%s/f%02d", sub, i);
+			unlink(path);
+		}
+	}
+out:
+	compress_level = 0;
+	for (int i = 0; i < FILES; i++)
+		free(v[i]);
 	teardown();
 }
 
@@ -472,6 +582,10 @@ int main(void)
 	t_run("dedup: a malformed answer gets an error record back, not only a hang-up",
 	    test_bad_answer);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
+	t_run("dedup: a small file that changed all over crosses as blocks of its old version",
+	    test_blocks);
+	t_run("dedup: compressed data is one zstd stream across files and level changes",
+	    test_stream_codec);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
 	t_run("dedup: a file that grows into the large chunk class still reuses its old bytes",
 	    test_class_change);

@@ -1,0 +1,207 @@
+/* pqx: fixed-block matching against the receiver's old version (rsync's weak and strong sums). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "transfer/blocks.h"
+#include "transfer/content.h"
+#include "util/util.h"
+
+uint32_t xb_block_len(uint64_t old_size)
+{
+	uint64_t r = 0, bit = (uint64_t)1 << 62;
+
+	/* The integer square root, then up to a multiple of 64 within bounds. */
+	while (bit > old_size)
+		bit >>= 2;
+	while (bit != 0) {
+		if (old_size >= r + bit) {
+			old_size -= r + bit;
+			r = (r >> 1) + bit;
+		} else {
+			r >>= 1;
+		}
+		bit >>= 2;
+	}
+	r = (r + 63) & ~(uint64_t)63;
+	if (r < XB_BLOCK_MIN)
+		r = XB_BLOCK_MIN;
+	return r > XB_BLOCK_MAX ? XB_BLOCK_MAX : (uint32_t)r;
+}
+
+uint32_t xb_weak(const uint8_t *p, size_t n)
+{
+	uint32_t a = 0, b = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		a += p[i];
+		b += a;
+	}
+	return (a & 0xffff) | (b << 16);
+}
+
+int xb_strong(pqx_hmac *h, uint8_t out[XB_STRONG], const uint8_t *p, size_t n)
+{
+	uint8_t mac[32];
+	int r;
+
+	if ((r = pqx_hmac_mac(h, mac, p, n)) == 0)
+		memcpy(out, mac, XB_STRONG);
+	pqx_wipe(mac, sizeof(mac));
+	return r;
+}
+
+struct xb_table {
+	uint32_t block_len, count, mask;
+	const uint8_t *sigs; /* the message's: count x (weak, strong) */
+	uint32_t *slot;      /* open addressing by weak sum: index + 1, 0 empty */
+};
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t spread(uint32_t w)
+{
+	return w * 0x9e3779b1u;
+}
+
+struct xb_table *xb_table_new(uint32_t block_len, const uint8_t *sigs, uint32_t count)
+{
+	struct xb_table *t = pqx_calloc(1, sizeof(*t));
+	uint32_t size = 16;
+
+	if (t == NULL)
+		return NULL;
+	while (size < 2 * count)
+		size *= 2;
+	if ((t->slot = pqx_calloc(size, sizeof(*t->slot))) == NULL) {
+		pqx_free(t);
+		return NULL;
+	}
+	t->block_len = block_len;
+	t->count = count;
+	t->mask = size - 1;
+	t->sigs = sigs;
+	for (uint32_t i = 0; i < count; i++) {
+		const uint8_t *s = sigs + (size_t)i * XB_SIG_BYTES;
+		uint32_t j = spread(get32(s)) & t->mask;
+
+		/* A block equal to an earlier one (zeros, padding) adds nothing. */
+		for (; t->slot[j] != 0; j = (j + 1) & t->mask)
+			if (memcmp(sigs + (size_t)(t->slot[j] - 1) * XB_SIG_BYTES, s, XB_SIG_BYTES) == 0)
+				break;
+		if (t->slot[j] == 0)
+			t->slot[j] = i + 1;
+	}
+	return t;
+}
+
+void xb_table_free(struct xb_table *t)
+{
+	if (t == NULL)
+		return;
+	pqx_free(t->slot);
+	pqx_free(t);
+}
+
+/*
+ * The block with this weak sum whose strong sum matches p's, preferring
+ * want (the one after the last match: runs stay runs); -1 if none.
+ */
+static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t *p, uint32_t want,
+    int *err)
+{
+	uint8_t strong[XB_STRONG];
+	int64_t found = -1;
+	int have = 0;
+
+	for (uint32_t j = spread(w) & t->mask; t->slot[j] != 0; j = (j + 1) & t->mask) {
+		const uint8_t *s = t->sigs + (size_t)(t->slot[j] - 1) * XB_SIG_BYTES;
+
+		if (get32(s) != w)
+			continue;
+		if (!have) {
+			if ((*err = xb_strong(h, strong, p, t->block_len)) != 0)
+				return -1;
+			have = 1;
+		}
+		if (memcmp(s + 4, strong, XB_STRONG) == 0) {
+			found = t->slot[j] - 1;
+			break;
+		}
+	}
+	/* The next block of the old version is worth one more compare. */
+	if (found >= 0 && (uint32_t)found != want && want < t->count &&
+	    memcmp(t->sigs + (size_t)want * XB_SIG_BYTES,
+		t->sigs + (size_t)found * XB_SIG_BYTES, XB_SIG_BYTES) == 0)
+		found = want;
+	return found;
+}
+
+int xb_scan(struct xb_table *t, pqx_hmac *h, pqx_hmac *whole, int fd, uint64_t size, uint8_t *buf,
+    size_t cap, int (*match)(void *ctx, uint64_t off, uint32_t index), void *ctx)
+{
+	const uint32_t L = t->block_len;
+	uint64_t pos = 0, bstart = 0, bend = 0; /* buf holds the file's [bstart, bend) */
+	uint32_t a = 0, b = 0, want = 0;
+	int have = 0, r, err = 0;
+
+	if (cap < 2 * (size_t)XB_BLOCK_MAX || L < XB_BLOCK_MIN || L > XB_BLOCK_MAX)
+		return PQX_ERR_INTERNAL;
+	for (;;) {
+		/* The window [pos, pos + L] (one byte more to roll into) in the buffer. */
+		uint64_t need = pos + L + 1 <= size ? pos + L + 1 : size;
+
+		if (need > bend) {
+			size_t keep = (size_t)(bend - pos), n;
+
+			memmove(buf, buf + (pos - bstart), keep);
+			bstart = pos;
+			n = size - bend < cap - keep ? (size_t)(size - bend) : cap - keep;
+			if ((r = xc_pread_all(fd, buf + keep, n, bend)) != 0)
+				return r;
+			if (whole != NULL && (r = pqx_hmac_update(whole, buf + keep, n)) != 0)
+				return r;
+			bend += n;
+		}
+		if (pos + L > size)
+			break;
+		const uint8_t *p = buf + (pos - bstart);
+
+		if (!have) {
+			uint32_t s = xb_weak(p, L);
+
+			a = s & 0xffff;
+			b = s >> 16;
+			have = 1;
+		}
+		int64_t i = lookup(t, h, (a & 0xffff) | (b << 16), p, want, &err);
+
+		if (err != 0)
+			return err;
+		if (i >= 0) {
+			if ((r = match(ctx, pos, (uint32_t)i)) != 0)
+				return r;
+			want = (uint32_t)i + 1;
+			pos += L;
+			have = 0;
+			continue;
+		}
+		if (pos + L == size)
+			break;
+		/* Roll one byte on. */
+		a = (a - p[0] + p[L]) & 0xffff;
+		b = (b - L * p[0] + a) & 0xffff;
+		pos++;
+	}
+	/* The tail no block covers is still part of the file hash. */
+	while (whole != NULL && bend < size) {
+		size_t n = size - bend < cap ? (size_t)(size - bend) : cap;
+
+		if ((r = xc_pread_all(fd, buf, n, bend)) != 0 || (r = pqx_hmac_update(whole, buf, n)) != 0)
+			return r;
+		bend += n;
+	}
+	return 0;
+}

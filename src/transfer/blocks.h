@@ -1,0 +1,50 @@
+/* pqx: matching a small file against the receiver's old version in fixed blocks (rsync's idea). */
+#ifndef PQX_TRANSFER_BLOCKS_H
+#define PQX_TRANSFER_BLOCKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/ossl.h"
+
+/*
+ * The receiver signs its old version in consecutive blocks of block_len
+ * bytes (the last, partial block is not signed): per block a weak sum
+ * that rolls (rsync's: a = the sum of the bytes, b = the sum of the
+ * running sums, each mod 2^16) and a strong one, the first XB_STRONG bytes
+ * of HMAC-SHA256 under the pair's chunk id key. The sender rolls the weak
+ * sum over every offset of its file and, where it and then the strong sum
+ * agree, names the block instead of sending its bytes. A false match
+ * (weak and strong sums agreeing on different bytes) is caught by the
+ * hash of the whole file; see docs/PROTOCOL.md, "Blocks".
+ */
+#define XB_BLOCK_MIN 512u
+#define XB_BLOCK_MAX 65536u
+#define XB_SIGS_MAX 65536u
+#define XB_STRONG 6u
+#define XB_SIG_BYTES (4u + XB_STRONG)
+
+/* The block length for an old version of this size: about its square root, as rsync. */
+uint32_t xb_block_len(uint64_t old_size);
+/* The weak sum of n bytes. */
+uint32_t xb_weak(const uint8_t *p, size_t n);
+/* The strong sum (h: a MAC under the chunk id key). */
+PQX_MUST_CHECK int xb_strong(pqx_hmac *h, uint8_t out[XB_STRONG], const uint8_t *p, size_t n);
+
+/* The signatures as the sender holds them: looked up by weak sum. */
+struct xb_table;
+
+/* sigs: count x (u32be weak, strong), as in the SIGS message. NULL on allocation failure. */
+struct xb_table *xb_table_new(uint32_t block_len, const uint8_t *sigs, uint32_t count);
+void xb_table_free(struct xb_table *t);
+
+/*
+ * Finds the blocks in the file (fd, size bytes, read in order into buf of
+ * cap >= 2 * XB_BLOCK_MAX bytes): match(ctx, off, index) for each, in file
+ * order, not overlapping. Every byte read is also fed to whole (the file
+ * hash) when it is not NULL. A short read is PQX_ERR_TRUNCATED.
+ */
+PQX_MUST_CHECK int xb_scan(struct xb_table *t, pqx_hmac *h, pqx_hmac *whole, int fd, uint64_t size,
+    uint8_t *buf, size_t cap, int (*match)(void *ctx, uint64_t off, uint32_t index), void *ctx);
+
+#endif
