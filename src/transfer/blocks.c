@@ -39,19 +39,38 @@ uint32_t xb_weak(const uint8_t *p, size_t n)
 	return (a & 0xffff) | (b << 16);
 }
 
-int xb_strong(pqx_hmac *h, uint8_t out[XB_STRONG], const uint8_t *p, size_t n)
+static uint32_t log2_up(uint64_t v)
+{
+	uint32_t l = 0;
+
+	while (l < 64 && ((uint64_t)1 << l) < v)
+		l++;
+	return l;
+}
+
+uint32_t xb_strong_len(uint64_t size, uint32_t count)
+{
+	uint32_t bits = log2_up(size) + log2_up(count) + 24, len;
+
+	len = bits > 32 ? (bits - 32 + 7) / 8 : 0;
+	if (len < XB_STRONG_MIN)
+		len = XB_STRONG_MIN;
+	return len > XB_STRONG_MAX ? XB_STRONG_MAX : len;
+}
+
+int xb_strong(pqx_hmac *h, uint8_t *out, size_t len, const uint8_t *p, size_t n)
 {
 	uint8_t mac[32];
 	int r;
 
 	if ((r = pqx_hmac_mac(h, mac, p, n)) == 0)
-		memcpy(out, mac, XB_STRONG);
+		memcpy(out, mac, len);
 	pqx_wipe(mac, sizeof(mac));
 	return r;
 }
 
 struct xb_table {
-	uint32_t block_len, count, mask;
+	uint32_t block_len, count, mask, slen, sig; /* strong length, signature bytes */
 	const uint8_t *sigs; /* the message's: count x (weak, strong) */
 	uint32_t *slot;      /* open addressing by weak sum: index + 1, 0 empty */
 };
@@ -66,7 +85,8 @@ static uint32_t spread(uint32_t w)
 	return w * 0x9e3779b1u;
 }
 
-struct xb_table *xb_table_new(uint32_t block_len, const uint8_t *sigs, uint32_t count)
+struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uint8_t *sigs,
+    uint32_t count)
 {
 	struct xb_table *t = pqx_calloc(1, sizeof(*t));
 	uint32_t size = 16;
@@ -80,16 +100,18 @@ struct xb_table *xb_table_new(uint32_t block_len, const uint8_t *sigs, uint32_t 
 		return NULL;
 	}
 	t->block_len = block_len;
+	t->slen = strong_len;
+	t->sig = 4 + strong_len;
 	t->count = count;
 	t->mask = size - 1;
 	t->sigs = sigs;
 	for (uint32_t i = 0; i < count; i++) {
-		const uint8_t *s = sigs + (size_t)i * XB_SIG_BYTES;
+		const uint8_t *s = sigs + (size_t)i * t->sig;
 		uint32_t j = spread(get32(s)) & t->mask;
 
 		/* A block equal to an earlier one (zeros, padding) adds nothing. */
 		for (; t->slot[j] != 0; j = (j + 1) & t->mask)
-			if (memcmp(sigs + (size_t)(t->slot[j] - 1) * XB_SIG_BYTES, s, XB_SIG_BYTES) == 0)
+			if (memcmp(sigs + (size_t)(t->slot[j] - 1) * t->sig, s, t->sig) == 0)
 				break;
 		if (t->slot[j] == 0)
 			t->slot[j] = i + 1;
@@ -112,29 +134,29 @@ void xb_table_free(struct xb_table *t)
 static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t *p, uint32_t want,
     int *err)
 {
-	uint8_t strong[XB_STRONG];
+	uint8_t strong[XB_STRONG_MAX];
 	int64_t found = -1;
 	int have = 0;
 
 	for (uint32_t j = spread(w) & t->mask; t->slot[j] != 0; j = (j + 1) & t->mask) {
-		const uint8_t *s = t->sigs + (size_t)(t->slot[j] - 1) * XB_SIG_BYTES;
+		const uint8_t *s = t->sigs + (size_t)(t->slot[j] - 1) * t->sig;
 
 		if (get32(s) != w)
 			continue;
 		if (!have) {
-			if ((*err = xb_strong(h, strong, p, t->block_len)) != 0)
+			if ((*err = xb_strong(h, strong, t->slen, p, t->block_len)) != 0)
 				return -1;
 			have = 1;
 		}
-		if (memcmp(s + 4, strong, XB_STRONG) == 0) {
+		if (memcmp(s + 4, strong, t->slen) == 0) {
 			found = t->slot[j] - 1;
 			break;
 		}
 	}
 	/* The next block of the old version is worth one more compare. */
 	if (found >= 0 && (uint32_t)found != want && want < t->count &&
-	    memcmp(t->sigs + (size_t)want * XB_SIG_BYTES,
-		t->sigs + (size_t)found * XB_SIG_BYTES, XB_SIG_BYTES) == 0)
+	    memcmp(t->sigs + (size_t)want * t->sig,
+		t->sigs + (size_t)found * t->sig, t->sig) == 0)
 		found = want;
 	return found;
 }

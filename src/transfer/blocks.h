@@ -11,31 +11,48 @@
  * The receiver signs its old version in consecutive blocks of block_len
  * bytes (the last, partial block is not signed): per block a weak sum
  * that rolls (rsync's: a = the sum of the bytes, b = the sum of the
- * running sums, each mod 2^16) and a strong one, the first XB_STRONG bytes
+ * running sums, each mod 2^16) and a strong one, the first strong_len bytes
  * of HMAC-SHA256 under the pair's chunk id key. The sender rolls the weak
  * sum over every offset of its file and, where it and then the strong sum
- * agree, names the block instead of sending its bytes. A false match
- * (weak and strong sums agreeing on different bytes) is caught by the
- * hash of the whole file; see docs/PROTOCOL.md, "Blocks".
+ * agree, names the block instead of sending its bytes. The hash of the
+ * whole file catches a false match (sums that agree on different bytes):
+ * the file then crosses whole. See docs/PROTOCOL.md, "Blocks".
  */
-#define XB_BLOCK_MIN 512u
+#define XB_BLOCK_MIN 1024u
 #define XB_BLOCK_MAX 65536u
 #define XB_SIGS_MAX 65536u
-#define XB_STRONG 6u
-#define XB_SIG_BYTES (4u + XB_STRONG)
+#define XB_STRONG_MIN 2u
+#define XB_STRONG_MAX 8u
+/*
+ * Files below XB_FILE_MAX with an old version of at most XB_OLD_MAX are
+ * matched in blocks; bigger ones by chunk trees, whose lists then cost less
+ * than signatures and which also find bytes that moved between files.
+ */
+#define XB_FILE_MAX (4u << 20)
+#define XB_OLD_MAX (16u << 20)
 
 /* The block length for an old version of this size: about its square root, as rsync. */
 uint32_t xb_block_len(uint64_t old_size);
+/*
+ * The strong sum's length for count blocks and a new file of size bytes:
+ * enough that a false match anywhere in the file has a chance of about
+ * 2^-24 if weak sums were uniform (they are not: the margin is for that).
+ */
+uint32_t xb_strong_len(uint64_t size, uint32_t count);
 /* The weak sum of n bytes. */
 uint32_t xb_weak(const uint8_t *p, size_t n);
-/* The strong sum (h: a MAC under the chunk id key). */
-PQX_MUST_CHECK int xb_strong(pqx_hmac *h, uint8_t out[XB_STRONG], const uint8_t *p, size_t n);
+/* The strong sum's first len bytes (h: a MAC under the chunk id key). */
+PQX_MUST_CHECK int xb_strong(pqx_hmac *h, uint8_t *out, size_t len, const uint8_t *p, size_t n);
 
 /* The signatures as the sender holds them: looked up by weak sum. */
 struct xb_table;
 
-/* sigs: count x (u32be weak, strong), as in the SIGS message. NULL on allocation failure. */
-struct xb_table *xb_table_new(uint32_t block_len, const uint8_t *sigs, uint32_t count);
+/*
+ * sigs: count x (u32be weak, strong_len bytes of strong), as in the SIGS
+ * message, kept by the table. NULL on allocation failure.
+ */
+struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uint8_t *sigs,
+    uint32_t count);
 void xb_table_free(struct xb_table *t);
 
 /*

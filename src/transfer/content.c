@@ -53,15 +53,20 @@ int xc_lvl_push(struct lvl *l, const struct xfer_node *n)
 	return 0;
 }
 
-/* Pads a message with zeros to a multiple of PAD (within the record cap). */
-int xc_pad(pqx_buf *b)
+/* Pads a message with zeros to a multiple of unit (within the record cap). */
+int xc_pad_to(pqx_buf *b, size_t unit)
 {
 	static const uint8_t zero[PAD];
-	size_t n = pqx_buf_len(b), want = (n + PAD - 1) / PAD * PAD;
+	size_t n = pqx_buf_len(b), want = (n + unit - 1) / unit * unit;
 
 	if (want > MSG_MAX)
 		want = MSG_MAX;
 	return want > n ? pqx_buf_put(b, zero, want - n) : 0;
+}
+
+int xc_pad(pqx_buf *b)
+{
+	return xc_pad_to(b, PAD);
 }
 
 /* The rest of a padded message must be zeros. */

@@ -25,6 +25,7 @@
 #define WIN_MAX (WIN_CHUNKS + XFER_TREE_FANOUT * XFER_TREE_FANOUT)
 #define DATA_RAW_MAX ((1u << 20) - 4096)
 #define PAD 256u
+#define PAD_BLOCKS 64u
 #define PREFIX_MARGIN (256u << 10)
 #define PREFIX_MAX (DATA_RAW_MAX + 2 * PREFIX_MARGIN)
 /* The session's zstd stream (codec 1): its window, and room for a message and a frame's end. */
@@ -76,8 +77,12 @@ struct idcache {
 /* A level's arrays: freed, or one node appended (grown as needed; PQX_ERR_NOMEM). */
 void xc_lvl_free(struct lvl *l);
 int xc_lvl_push(struct lvl *l, const struct xfer_node *n);
-/* Zero padding of LIST, BITMAP and DATA to a multiple of PAD; and its check. */
+/*
+ * Zero padding of LIST, BITMAP and DATA to a multiple of PAD, of SIGS and
+ * BLOCKS to PAD_BLOCKS (unit at most PAD); and its check.
+ */
 int xc_pad(pqx_buf *b);
+int xc_pad_to(pqx_buf *b, size_t unit);
 int xc_padding_ok(const pqx_buf *v);
 /* Monotonic seconds. */
 double xc_mono(void);

@@ -1009,15 +1009,17 @@ static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint32
 	const size_t per = IO_BYTES / L * L;
 	uint8_t *io = cr->wk[0].io;
 	uint64_t n = old_size / L;
+	uint32_t slen;
 	int r;
 
 	*block_len = L;
 	*count = n < XB_SIGS_MAX ? (uint32_t)n : XB_SIGS_MAX;
+	slen = xb_strong_len(cr->size, *count);
 	if (cr->bh == NULL && (cr->bh = xfer_tree_idh(cr->wk[0].tree)) == NULL)
 		return PQX_ERR_NOMEM;
 	pqx_buf_reset(cr->b);
 	if ((r = pqx_buf_put_u8(cr->b, K_SIGS)) != 0 || (r = pqx_buf_put_u32(cr->b, L)) != 0 ||
-	    (r = pqx_buf_put_u32(cr->b, *count)) != 0)
+	    (r = pqx_buf_put_u8(cr->b, (uint8_t)slen)) != 0 || (r = pqx_buf_put_u32(cr->b, *count)) != 0)
 		return r;
 	for (uint64_t off = 0, end = (uint64_t)*count * L; off < end;) {
 		size_t k = end - off < per ? (size_t)(end - off) : per;
@@ -1025,16 +1027,16 @@ static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint32
 		if (xc_pread_all(oldfd, io, k, off) != 0)
 			return fail_peer(cr, PQX_ERR_IO, "can't read the old version on the receiver");
 		for (size_t i = 0; i < k; i += L) {
-			uint8_t strong[XB_STRONG];
+			uint8_t strong[XB_STRONG_MAX];
 
 			if ((r = pqx_buf_put_u32(cr->b, xb_weak(io + i, L))) != 0 ||
-			    (r = xb_strong(cr->bh, strong, io + i, L)) != 0 ||
-			    (r = pqx_buf_put(cr->b, strong, XB_STRONG)) != 0)
+			    (r = xb_strong(cr->bh, strong, slen, io + i, L)) != 0 ||
+			    (r = pqx_buf_put(cr->b, strong, slen)) != 0)
 				return r;
 		}
 		off += k;
 	}
-	if ((r = xc_pad(cr->b)) != 0)
+	if ((r = xc_pad_to(cr->b, PAD_BLOCKS)) != 0)
 		return r;
 	return xfer_send_buf(cr->ch, cr->b);
 }
@@ -1329,7 +1331,10 @@ static uint64_t file_size_at(int dfd, const char *name)
 	return (uint64_t)sb.st_size;
 }
 
-/* The old version to match blocks against: the file in place, else what an interrupted run left. */
+/*
+ * The old version to match blocks against: the file in place, else what an
+ * interrupted run left (not too big to sign).
+ */
 static int open_old(int dfd, const char *last, const char *prev, uint64_t *size)
 {
 	const char *names[2] = { last, prev };
@@ -1340,7 +1345,8 @@ static int open_old(int dfd, const char *last, const char *prev, uint64_t *size)
 
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+		    (uint64_t)sb.st_size <= XB_OLD_MAX) {
 			*size = (uint64_t)sb.st_size;
 			return fd;
 		}
@@ -1510,7 +1516,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	 * leaves few whole chunks in common, and lists of chunk ids cost more
 	 * than the signatures of blocks.
 	 */
-	if (!stream && !base_ok && xfer_tree_class(size))
+	if (!stream && !base_ok && size < XB_FILE_MAX)
 		oldfd = open_old(dfd, last, prev_name, &old_size);
 	reply[1] = stream ? NEED_STREAM : oldfd >= 0 ? NEED_BLOCKS : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
@@ -1549,17 +1555,38 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		goto done;
 	}
 	if (oldfd >= 0) {
+		uint64_t reused = cr->st->bytes_reused;
+
 		if ((r = recv_blocks(cr, oldfd, old_size)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
 			goto out;
 		if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0) {
 			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
 			goto out;
 		}
-		if ((r = check_hash(cr, want)) != 0) {
-			/* A false match, or the old version changed under us: nothing lands. */
-			r = r == PQX_ERR_AUTH ? fail_peer(cr, r, "file hash mismatch") : r;
-			goto out;
+		if ((r = check_hash(cr, want)) == PQX_ERR_AUTH) {
+			/*
+			 * Sums that agreed on other bytes (or an old version that
+			 * changed under us): the file crosses again, whole.
+			 */
+			xfer_warn(cr->o, "the file's blocks did not match; receiving it whole", path);
+			reply[1] = NEED_STREAM;
+			reply[2] = 0;
+			if (ftruncate(cr->fd, 0) != 0) {
+				r = fail_peer(cr, PQX_ERR_IO, "write failed on the receiver");
+				goto out;
+			}
+			cr->st->bytes_reused = reused;
+			if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0 ||
+			    (r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+				goto out;
+			if (pqx_buf_expect_end(v) != 0) {
+				r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+				goto out;
+			}
+			goto done;
 		}
+		if (r != 0)
+			goto out;
 		/* The index learns the file as a streamed one: cut whole, later. */
 		cut_start(cr, 0);
 		atomic_store(&cr->streamed, size);

@@ -644,23 +644,26 @@ static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 	uint8_t *sigs = NULL;
 	uint32_t count;
 	uint64_t off = 0;
+	uint8_t slen;
+	size_t bytes;
 	pqx_buf v;
 	int r;
 
 	if ((r = xfer_expect(cs->ch, &v, K_SIGS)) != 0)
 		return r;
 	if (pqx_buf_get_u32(&v, &cs->block_len) != 0 || cs->block_len < XB_BLOCK_MIN ||
-	    cs->block_len > XB_BLOCK_MAX || pqx_buf_get_u32(&v, &count) != 0 || count > XB_SIGS_MAX ||
-	    pqx_buf_len(&v) < (size_t)count * XB_SIG_BYTES)
+	    cs->block_len > XB_BLOCK_MAX || pqx_buf_get_u8(&v, &slen) != 0 || slen < XB_STRONG_MIN ||
+	    slen > XB_STRONG_MAX || pqx_buf_get_u32(&v, &count) != 0 || count > XB_SIGS_MAX)
 		return PQX_ERR_FORMAT;
-	if ((sigs = pqx_malloc((size_t)count * XB_SIG_BYTES + 1)) == NULL)
+	bytes = (size_t)count * (4u + slen);
+	if ((sigs = pqx_malloc(bytes + 1)) == NULL)
 		return PQX_ERR_NOMEM;
-	if (pqx_buf_get(&v, sigs, (size_t)count * XB_SIG_BYTES) != 0 || !xc_padding_ok(&v)) {
+	if (pqx_buf_get(&v, sigs, bytes) != 0 || !xc_padding_ok(&v)) {
 		r = PQX_ERR_FORMAT;
 		goto out;
 	}
 	if ((cs->bh == NULL && (cs->bh = xfer_tree_idh(cs->tree)) == NULL) ||
-	    (t = xb_table_new(cs->block_len, sigs, count)) == NULL) {
+	    (t = xb_table_new(cs->block_len, slen, sigs, count)) == NULL) {
 		r = PQX_ERR_NOMEM;
 		goto out;
 	}
@@ -679,7 +682,7 @@ static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].first)) != 0 ||
 		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].n)) != 0)
 			goto out;
-	if ((r = xc_pad(cs->b)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0)
+	if ((r = xc_pad_to(cs->b, PAD_BLOCKS)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0)
 		goto out;
 	/* What no block covers crosses as DATA, in file order. */
 	for (size_t i = 0; i <= cs->nruns && r == 0; i++) {
@@ -714,6 +717,7 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 	uint8_t root[32];
 	pthread_t th;
 	pqx_buf v;
+	uint8_t kind;
 	int r, last = 0;
 
 	cs->fd = fd;
@@ -727,8 +731,8 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 		goto end;
 	}
 	if (state == NEED_BLOCKS) {
-		/* The receiver asks for blocks only for a file of the small class. */
-		if (!xfer_tree_class(size))
+		/* The receiver asks for blocks only for a small file. */
+		if (size >= XB_FILE_MAX)
 			return PQX_ERR_FORMAT;
 		if ((r = send_blocks(cs, root)) == PQX_ERR_TRUNCATED)
 			goto shrank;
@@ -773,8 +777,17 @@ shrank: /* or it ended early under our reads */
 	pqx_buf_reset(cs->b);
 	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 ||
 	    (!stream && (r = pqx_buf_put(cs->b, root, 32)) != 0) ||
-	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_expect(cs->ch, &v, K_FILE_OK)) != 0)
+	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_recv_msg(cs->ch, &v, &kind)) != 0)
 		return r;
-	return pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
+	if (kind == K_NEED && state == NEED_BLOCKS) {
+		/* The blocks did not make the file (sums that agreed on other bytes): once more, whole. */
+		uint8_t again, base;
+
+		if (pqx_buf_get_u8(&v, &again) != 0 || again != NEED_STREAM || pqx_buf_get_u8(&v, &base) != 0 ||
+		    base != 0 || pqx_buf_expect_end(&v) != 0)
+			return PQX_ERR_FORMAT;
+		return xfer_csend_file(cs, fd, sb, NEED_STREAM);
+	}
+	return kind == K_FILE_OK && pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
 }
 

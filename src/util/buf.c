@@ -33,8 +33,13 @@ void pqx_buf_view(pqx_buf *b, const uint8_t *p, size_t n)
 
 void pqx_buf_reset(pqx_buf *b)
 {
-	if (!b->readonly)
-		pqx_wipe(b->d, b->alloc);
+	/*
+	 * Every byte written lies below size (all writes go through reserve,
+	 * and growing wipes the old block): wiping the allocation would cost
+	 * a 1 MiB record buffer's worth for every small message.
+	 */
+	if (!b->readonly && b->d != NULL)
+		pqx_wipe(b->d, b->size);
 	b->off = b->size = 0;
 }
 

@@ -29,7 +29,7 @@ pqx_buf *pqx_buf_new(size_t max);
 void pqx_buf_free(pqx_buf *b);
 /* Initialises *b as a read-only view of n bytes at p (no allocation). */
 void pqx_buf_view(pqx_buf *b, const uint8_t *p, size_t n);
-/* Wipes the contents and empties the buffer (keeps the allocation). */
+/* Wipes the contents (what was written since the last reset) and empties the buffer (keeps the allocation). */
 void pqx_buf_reset(pqx_buf *b);
 
 /* Bytes not yet read, and a pointer to them (valid until the next write). */

@@ -381,8 +381,9 @@ static int send_stream(pqx_channel *ch, const struct ent *e)
  * The receiver matches blocks of its old version (NEED state 3): after its
  * SIGS, a run of the leading blocks that are all 'a' in the data (the old
  * version starts with 8192 'a'), the rest as DATA, then the file's hash.
- * BAD_BLOCK names block 0 though the data differs; BAD_RUN names a block
- * past the ones signed.
+ * BAD_BLOCK names block 0 though the data differs (the receiver finds the
+ * hash wrong and asks for the file whole: run_entries streams it); BAD_RUN
+ * names a block past the ones signed.
  */
 static int send_blocks(pqx_channel *ch, const struct ent *e)
 {
@@ -402,12 +403,12 @@ static int send_blocks(pqx_channel *ch, const struct ent *e)
 	}
 	if ((r = recv_kind(ch, &d, &n, K_SIGS)) != 0)
 		goto out;
-	if (n < 9) {
+	if (n < 10) {
 		r = PQX_ERR_FORMAT;
 		goto out;
 	}
 	L = pqx_load32_be(d + 1);
-	count = pqx_load32_be(d + 5);
+	count = pqx_load32_be(d + 6); /* after the strong sums' length */
 	while (nb < count && (size_t)(nb + 1) * L <= dl && e->data[(size_t)nb * L] == 'a' &&
 	       e->data[(size_t)(nb + 1) * L - 1] == 'a')
 		nb++;
@@ -485,8 +486,17 @@ static int run_entries(pqx_channel *ch, int client)
 			 : n >= 2 && d[1] == 3 ? send_blocks(ch, e)
 					       : send_contents(ch, e)) != 0)
 			return report(ch, r);
-		if ((r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
+		if ((r = pqx_channel_recv(ch, &d, &n)) != 0)
 			return report(ch, r);
+		if (n == 3 && d[0] == K_NEED && d[1] == 2) {
+			/* The blocks did not make the file: once more, whole (and honest). */
+			printf("asked again, whole\n");
+			e->flags = 0;
+			if ((r = send_stream(ch, e)) != 0 || (r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
+				return report(ch, r);
+		} else if (n < 1 || d[0] != K_FILE_OK) {
+			return report(ch, PQX_ERR_FORMAT);
+		}
 	}
 	put8(K_END);
 	if ((r = xsend(ch)) != 0)
