@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pqx/common.h>
+
 #include "transfer/blocks.h"
 #include "transfer/content.h"
 #include "util/util.h"
@@ -71,6 +73,8 @@ int xb_strong(pqx_hmac *h, uint8_t *out, size_t len, const uint8_t *p, size_t n)
 
 struct xb_table {
 	uint32_t block_len, count, mask, slen, sig; /* strong length, signature bytes */
+	uint32_t mul, shift;                        /* the slot hash: a random odd multiplier */
+	uint64_t probes;                            /* slots looked at, and strong sums computed */
 	const uint8_t *sigs; /* the message's: count x (weak, strong) */
 	uint32_t *slot;      /* open addressing by weak sum: index + 1, 0 empty */
 };
@@ -80,21 +84,29 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint32_t spread(uint32_t w)
+/*
+ * A slot for a weak sum. The peer chooses the sums: with a fixed hash it
+ * could fill one long run of slots and make every lookup walk it, so the
+ * multiplier is random per table.
+ */
+static uint32_t spread(const struct xb_table *t, uint32_t w)
 {
-	return w * 0x9e3779b1u;
+	return (w * t->mul) >> t->shift; /* multiply-shift: the top bits depend on all of w */
 }
 
 struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uint8_t *sigs,
     uint32_t count)
 {
 	struct xb_table *t = pqx_calloc(1, sizeof(*t));
-	uint32_t size = 16;
+	uint32_t size = 16, shift = 28;
 
 	if (t == NULL)
 		return NULL;
-	while (size < 2 * count)
+	while (size < 2 * count) {
 		size *= 2;
+		shift--;
+	}
+	t->shift = shift;
 	if ((t->slot = pqx_calloc(size, sizeof(*t->slot))) == NULL) {
 		pqx_free(t);
 		return NULL;
@@ -105,18 +117,35 @@ struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uin
 	t->count = count;
 	t->mask = size - 1;
 	t->sigs = sigs;
+	if (pqx_randombytes((uint8_t *)&t->mul, sizeof(t->mul)) != 0) {
+		xb_table_free(t);
+		return NULL;
+	}
+	t->mul |= 1;
 	for (uint32_t i = 0; i < count; i++) {
 		const uint8_t *s = sigs + (size_t)i * t->sig;
-		uint32_t j = spread(get32(s)) & t->mask;
+		uint32_t w = get32(s), j = spread(t, w) & t->mask, same = 0;
 
-		/* A block equal to an earlier one (zeros, padding) adds nothing. */
-		for (; t->slot[j] != 0; j = (j + 1) & t->mask)
-			if (memcmp(sigs + (size_t)(t->slot[j] - 1) * t->sig, s, t->sig) == 0)
+		/*
+		 * A block equal to an earlier one (zeros, padding) adds nothing,
+		 * nor does one more with a weak sum that XB_SAME blocks already
+		 * have: the peer could send thousands, making each lookup long.
+		 */
+		for (; t->slot[j] != 0; j = (j + 1) & t->mask) {
+			const uint8_t *o = sigs + (size_t)(t->slot[j] - 1) * t->sig;
+
+			if (get32(o) == w && (++same >= XB_SAME || memcmp(o, s, t->sig) == 0))
 				break;
+		}
 		if (t->slot[j] == 0)
 			t->slot[j] = i + 1;
 	}
 	return t;
+}
+
+uint64_t xb_table_work(const struct xb_table *t)
+{
+	return t->probes;
 }
 
 void xb_table_free(struct xb_table *t)
@@ -138,12 +167,14 @@ static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t
 	int64_t found = -1;
 	int have = 0;
 
-	for (uint32_t j = spread(w) & t->mask; t->slot[j] != 0; j = (j + 1) & t->mask) {
+	for (uint32_t j = spread(t, w) & t->mask; t->slot[j] != 0; j = (j + 1) & t->mask) {
 		const uint8_t *s = t->sigs + (size_t)(t->slot[j] - 1) * t->sig;
 
+		t->probes++;
 		if (get32(s) != w)
 			continue;
 		if (!have) {
+			t->probes++;
 			if ((*err = xb_strong(h, strong, t->slen, p, t->block_len)) != 0)
 				return -1;
 			have = 1;

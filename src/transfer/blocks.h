@@ -21,6 +21,8 @@
 #define XB_BLOCK_MIN 1024u
 #define XB_BLOCK_MAX 65536u
 #define XB_SIGS_MAX 65536u
+#define XB_SAME 8u /* blocks kept per weak sum */
+#define XB_TREES 0xffffffffu /* BLOCKS' count: too little matched, compare chunk trees */
 #define XB_STRONG_MIN 2u
 #define XB_STRONG_MAX 8u
 /*
@@ -54,6 +56,8 @@ struct xb_table;
 struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uint8_t *sigs,
     uint32_t count);
 void xb_table_free(struct xb_table *t);
+/* The lookups' work so far: slots looked at plus strong sums computed (for tests). */
+uint64_t xb_table_work(const struct xb_table *t);
 
 /*
  * Finds the blocks in the file (fd, size bytes, read in order into buf of

@@ -1051,7 +1051,14 @@ static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *n
 
 	if ((r = xfer_expect(cr->ch, &v, K_BLOCKS)) != 0)
 		return r;
-	if (pqx_buf_get_u32(&v, &n) != 0 || n > cr->size / L)
+	if (pqx_buf_get_u32(&v, &n) != 0)
+		return PQX_ERR_FORMAT;
+	if (n == XB_TREES) {
+		/* Too little matched: the sender goes on with chunk trees. */
+		*nruns = 0;
+		return xc_padding_ok(&v) ? 1 : PQX_ERR_FORMAT;
+	}
+	if (n > cr->size / L)
 		return PQX_ERR_FORMAT;
 	if (n > cr->capruns) {
 		struct xb_run *p = realloc(cr->runs, n * sizeof(*p));
@@ -1077,7 +1084,8 @@ static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *n
 
 /*
  * Signs the old version, copies the blocks the sender names into place and
- * writes the rest from DATA; the caller checks the whole file's hash.
+ * writes the rest from DATA; the caller checks the whole file's hash. 1:
+ * the sender found too little and goes on with chunk trees.
  */
 static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size)
 {
@@ -1090,7 +1098,7 @@ static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size)
 	if ((r = send_sigs(cr, oldfd, old_size, &L, &count)) != 0)
 		return r;
 	if ((r = get_runs(cr, L, count, &nruns)) != 0)
-		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid block list") : r;
+		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid block list") : r; /* or 1: trees */
 	for (size_t i = 0; i < nruns; i++) {
 		uint64_t src = (uint64_t)cr->runs[i].first * L, m = (uint64_t)cr->runs[i].n * L;
 
@@ -1345,8 +1353,8 @@ static int open_old(int dfd, const char *last, const char *prev, uint64_t *size)
 
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
-		    (uint64_t)sb.st_size <= XB_OLD_MAX) {
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size <= XB_OLD_MAX &&
+		    (uint64_t)sb.st_size >= xb_block_len((uint64_t)sb.st_size)) {
 			*size = (uint64_t)sb.st_size;
 			return fd;
 		}
@@ -1444,6 +1452,46 @@ static void index_done(struct xfer_crecv *cr)
 	tail_remove(cr);
 }
 
+/*
+ * The source files the workers keep open go: the last file may have
+ * replaced one of them under the same name, and an fd kept from before
+ * would read the old version's bytes (which then fail their ids: transfer
+ * lost, never bytes).
+ */
+static void drop_sources(struct xfer_crecv *cr)
+{
+	for (int i = 0; i < MAXW; i++) {
+		if (cr->wk[i].srcfd >= 0)
+			close(cr->wk[i].srcfd);
+		cr->wk[i].srcfd = -1;
+	}
+}
+
+/*
+ * One transaction for the file: its spans go into the index at the end,
+ * sorted, with its final name. If the run dies first, the next one indexes
+ * what it left (.pqx-prev) afresh. sb: the partial file's.
+ */
+static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat *sb)
+{
+	int r;
+
+	xfer_index_set_cut(cr->ix, xfer_tree_class(cr->size));
+	if (cr->ix == NULL || cr->tiny)
+		return;
+	if ((r = xfer_index_begin(cr->ix)) == 0)
+		r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, sb);
+	if (r == PQX_ERR_LIMIT) {
+		/* A name too long for the index: this file goes unindexed. */
+		xfer_index_rollback(cr->ix);
+		cr->tiny = 1;
+	} else if (r != 0) {
+		xfer_index_rollback(cr->ix);
+		xfer_index_close(cr->ix);
+		cr->ix = NULL;
+	}
+}
+
 int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
     const char *last, uint64_t size, uint32_t mode, const struct timespec *mt)
 {
@@ -1458,6 +1506,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	int base_ok, stream, oldfd = -1, r;
 
 	index_done(cr);
+	drop_sources(cr);
 	cr->told = 0;
 	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
@@ -1525,26 +1574,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	/* While the sender cuts its file, index what we may already hold. */
 	if (!stream && oldfd < 0)
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
-	/*
-	 * One transaction for the file: its spans go into the index at the
-	 * end, sorted, with its final name. If the run dies first, the next
-	 * one indexes what it left (.pqx-prev) afresh.
-	 */
-	xfer_index_set_cut(cr->ix, xfer_tree_class(size));
-	if (cr->ix != NULL && !cr->tiny) {
-		if ((r = xfer_index_begin(cr->ix)) == 0)
-			r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, &sb);
-		if (r == PQX_ERR_LIMIT) {
-			/* A name too long for the index: this file goes unindexed. */
-			xfer_index_rollback(cr->ix);
-			cr->tiny = 1;
-		} else if (r != 0) {
-			xfer_index_rollback(cr->ix);
-			xfer_index_close(cr->ix);
-			cr->ix = NULL;
-		}
-		r = 0;
-	}
+	file_rows(cr, part, &sb);
 	if (stream) {
 		if ((r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
 			goto out;
@@ -1557,7 +1587,22 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	if (oldfd >= 0) {
 		uint64_t reused = cr->st->bytes_reused;
 
-		if ((r = recv_blocks(cr, oldfd, old_size)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+		if ((r = recv_blocks(cr, oldfd, old_size)) < 0)
+			goto out;
+		if (r == 1) {
+			/*
+			 * The old version held too little of the file: its bytes
+			 * may be elsewhere (a rotated log, a moved file). Trees,
+			 * against everything the index knows.
+			 */
+			close(oldfd);
+			oldfd = -1;
+			xfer_index_rollback(cr->ix);
+			index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
+			file_rows(cr, part, &sb);
+			goto trees;
+		}
+		if ((r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
 			goto out;
 		if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0) {
 			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
@@ -1592,6 +1637,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		atomic_store(&cr->streamed, size);
 		goto done;
 	}
+trees:
 	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
 		goto out;
 	for (;;) {

@@ -635,7 +635,11 @@ static int on_match(void *ctx, uint64_t off, uint32_t index)
 
 /*
  * Reads the receiver's signatures, finds their blocks in the file, names
- * them in BLOCKS and sends the rest as DATA; hash: the whole file's.
+ * them in BLOCKS and sends the rest as DATA; hash: the whole file's. If the
+ * blocks cover less than an eighth of the file, the old version at the
+ * path is likely not its previous version (a rotated log, a moved file):
+ * BLOCKS says so and 1 is returned, for a comparison of chunk trees against
+ * everything the receiver holds. (Rebuilt binaries keep a fifth or more.)
  */
 static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 {
@@ -653,7 +657,8 @@ static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 		return r;
 	if (pqx_buf_get_u32(&v, &cs->block_len) != 0 || cs->block_len < XB_BLOCK_MIN ||
 	    cs->block_len > XB_BLOCK_MAX || pqx_buf_get_u8(&v, &slen) != 0 || slen < XB_STRONG_MIN ||
-	    slen > XB_STRONG_MAX || pqx_buf_get_u32(&v, &count) != 0 || count > XB_SIGS_MAX)
+	    slen > XB_STRONG_MAX || pqx_buf_get_u32(&v, &count) != 0 || count > XB_SIGS_MAX ||
+	    count > XB_OLD_MAX / cs->block_len)
 		return PQX_ERR_FORMAT;
 	bytes = (size_t)count * (4u + slen);
 	if ((sigs = pqx_malloc(bytes + 1)) == NULL)
@@ -674,6 +679,20 @@ static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 	if ((r = xb_scan(t, cs->bh, whole, cs->fd, cs->size, cs->io, IO_BYTES, on_match, cs)) != 0 ||
 	    (r = pqx_hmac_final(whole, hash)) != 0)
 		goto out;
+	{
+		uint64_t matched = 0;
+
+		for (size_t i = 0; i < cs->nruns; i++)
+			matched += (uint64_t)cs->runs[i].n * cs->block_len;
+		if (matched < cs->size / 8) {
+			pqx_buf_reset(cs->b);
+			if ((r = pqx_buf_put_u8(cs->b, K_BLOCKS)) == 0 &&
+			    (r = pqx_buf_put_u32(cs->b, XB_TREES)) == 0 &&
+			    (r = xc_pad_to(cs->b, PAD_BLOCKS)) == 0 && (r = xfer_send_buf(cs->ch, cs->b)) == 0)
+				r = 1;
+			goto out;
+		}
+	}
 	pqx_buf_reset(cs->b);
 	if ((r = pqx_buf_put_u8(cs->b, K_BLOCKS)) != 0 || (r = pqx_buf_put_u32(cs->b, (uint32_t)cs->nruns)) != 0)
 		goto out;
@@ -718,7 +737,8 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 	pthread_t th;
 	pqx_buf v;
 	uint8_t kind;
-	int r, last = 0;
+	uint64_t reused = cs->st->bytes_reused;
+	int r, last = 0, blocks = 0;
 
 	cs->fd = fd;
 	cs->size = size;
@@ -736,9 +756,12 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 			return PQX_ERR_FORMAT;
 		if ((r = send_blocks(cs, root)) == PQX_ERR_TRUNCATED)
 			goto shrank;
-		if (r != 0)
+		if (r < 0)
 			return r;
-		goto end;
+		blocks = r == 0;
+		if (blocks)
+			goto end;
+		/* 1: chunk trees after all. */
 	}
 	cs->filled = cs->taken = 0;
 	cs->stop = cs->perr = 0;
@@ -779,13 +802,14 @@ shrank: /* or it ended early under our reads */
 	    (!stream && (r = pqx_buf_put(cs->b, root, 32)) != 0) ||
 	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_recv_msg(cs->ch, &v, &kind)) != 0)
 		return r;
-	if (kind == K_NEED && state == NEED_BLOCKS) {
+	if (kind == K_NEED && blocks) {
 		/* The blocks did not make the file (sums that agreed on other bytes): once more, whole. */
 		uint8_t again, base;
 
 		if (pqx_buf_get_u8(&v, &again) != 0 || again != NEED_STREAM || pqx_buf_get_u8(&v, &base) != 0 ||
 		    base != 0 || pqx_buf_expect_end(&v) != 0)
 			return PQX_ERR_FORMAT;
+		cs->st->bytes_reused = reused; /* moved counts both tries: both crossed */
 		return xfer_csend_file(cs, fd, sb, NEED_STREAM);
 	}
 	return kind == K_FILE_OK && pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;

@@ -41,7 +41,7 @@ enum {
 	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
 	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
 };
-enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4 };
+enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8 };
 
 struct ent {
 	uint8_t kind;
@@ -149,6 +149,9 @@ static int build_case(const char *name, const char *canary)
 	} else if (strcmp(name, "bad-block") == 0) {
 		e = add(K_FILE, "badblock", "contents\n");
 		e->flags = BAD_BLOCK;
+	} else if (strcmp(name, "bad-zstd") == 0) {
+		e = add(K_FILE, "badzstd", "contents, not a zstd stream\n");
+		e->flags = BAD_ZSTD;
 	} else if (strncmp(name, "blocks-", 7) == 0) {
 		/*
 		 * The target holds blk, 8192 'a' then 50 'x' (tests/transfer/run.sh),
@@ -349,7 +352,8 @@ out:
  * The receiver asked for the file whole (it has nothing to compare with):
  * DATA then a bare FILE_END. A streamed file carries no ids, so the bad
  * cases break the framing instead: BAD_BLOCK sends a byte more than the
- * file has, BAD_HASH a FILE_END with a file id after it.
+ * file has, BAD_HASH a FILE_END with a file id after it, BAD_ZSTD the bytes
+ * as they are but marked as part of the session's zstd stream (codec 1).
  */
 static int send_stream(pqx_channel *ch, const struct ent *e)
 {
@@ -358,7 +362,7 @@ static int send_stream(pqx_channel *ch, const struct ent *e)
 
 	if (sent > 0) {
 		put8(K_DATA);
-		put8(0);
+		put8(e->flags & BAD_ZSTD ? 1 : 0);
 		put32((uint32_t)sent);
 		put32((uint32_t)sent);
 		memcpy(msg + mlen, e->data, dl);
@@ -482,6 +486,8 @@ static int run_entries(pqx_channel *ch, int client)
 			return report(ch, r);
 		if (n >= 2 && d[1] == 1)
 			continue; /* already there */
+		if (n >= 2 && d[1] == 3)
+			printf("matching blocks\n");
 		if ((r = n >= 2 && d[1] == 2   ? send_stream(ch, e)
 			 : n >= 2 && d[1] == 3 ? send_blocks(ch, e)
 					       : send_contents(ch, e)) != 0)

@@ -476,7 +476,7 @@ extra() {
 	case $1 in
 	setuid) [ "$(stat -c %a "$2/suid" 2>&1)" = 755 ] || echo "suid has mode $(stat -c %a "$2/suid" 2>&1)" ;;
 	existing-link-file) [ -f "$2/escf" ] && [ ! -L "$2/escf" ] || echo "escf is not a regular file" ;;
-	bad-hash | bad-block) [ ! -e "$2/badhash" ] && [ ! -e "$2/badblock" ] || echo "the file was placed" ;;
+	bad-hash | bad-block | bad-zstd) [ ! -e "$2/badhash" ] && [ ! -e "$2/badblock" ] && [ ! -e "$2/badzstd" ] || echo "the file was placed" ;;
 	blocks-ok) cmp -s "$2/blk" blk.new || echo "blk is not the new version" ;;
 	blocks-lie) cmp -s "$2/blk" blk.lie || echo "blk is not what the sender sent whole" ;;
 	blocks-*) cmp -s "$2/blk" blk.old || echo "the old blk was not left as it was" ;;
@@ -494,18 +494,21 @@ outcome() {
 }
 refusal() {
 	case $1 in
-	blocks-lie) case $2 in "asked again, whole completed"*) ;; *) echo " not asked again: $2" ;; esac ;;
-	blocks-bad-run) case $2 in *"invalid block list"*) ;; *) echo " not refused for its block list: $2" ;; esac ;;
+	blocks-ok) case $2 in "matching blocks completed"*) ;; *) echo " not matched in blocks: $2" ;; esac ;;
+	blocks-lie) case $2 in "matching blocks asked again, whole completed"*) ;; *) echo " not asked again: $2" ;; esac ;;
+	blocks-bad-run) case $2 in "matching blocks "*"invalid block list"*) ;; *) echo " not refused for its block list: $2" ;; esac ;;
+	bad-zstd) case $2 in *"invalid compressed data"*) ;; *) echo " not refused for its compressed data: $2" ;; esac ;;
 	esac
 }
-REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block blocks-bad-run"
+REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block bad-zstd blocks-bad-run"
 SAFE="link-abs link-up link-canary link-chain existing-link-file setuid blocks-ok blocks-lie"
 for c in $REFUSED $SAFE req-get-dotdot req-get-abs req-send-dotdot; do
 	ev_reset
 	nw=$(count ev.log 'symbolic link refused')
 	all=$(timeout 30 "$EVIL" client "$EP" evil.key "$c" "$EV/canary" 2>&1 | tr '\n' ' ')
 	out=${all% }
-	out=${out##*"asked again, whole "} # before the outcome: the receiver's retry, if any
+	out=${out##*"matching blocks "} # before the outcome: block mode and the receiver's retry
+	out=${out##*"asked again, whole "}
 	why=$(escapes | tr '\n' ' ')$(extra "$c" "$EV/root")
 	case $c in
 	link-abs | link-up | link-canary | link-chain)
@@ -535,7 +538,7 @@ for c in $REFUSED $SAFE; do
 	cl get -i c.key --server-key "$ERCPT" "pqx://127.0.0.1:$ep/x" -o "$EV/dest"
 	wait "$evpid" 2>/dev/null
 	all=$(grep -v '^ready' evs.out | tr '\n' ' ')
-	evs=$(grep -v '^ready' evs.out | grep -v '^asked again' | head -n 1)
+	evs=$(grep -v -e '^ready' -e '^asked again' -e '^matching blocks' evs.out | head -n 1)
 	why=$(escapes | tr '\n' ' ')$(extra "$c" "$EV/dest")
 	case $c in
 	link-abs | link-up | link-canary | link-chain)
