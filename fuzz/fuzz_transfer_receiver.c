@@ -17,8 +17,12 @@
  * LISTs of levels 1 and 0 are never read.
  *
  * Each input gets a fresh directory BASE/in holding a file keep.txt ("hello",
- * mtime 1700000000: a FILE entry of size 5 with that mtime is skipped) and
- * two planted links leading out: up -> ../outside and abs -> BASE/outside.
+ * mtime 1700000000: a FILE entry of size 5 with that mtime is skipped), a
+ * file blk.bin (BLK_BYTES bytes following blk_pattern() below, mtime
+ * 1700000100: the old version a FILE entry for blk.bin of 4096 bytes up to
+ * 4 MiB is matched against in blocks, NEED state 3, SIGS; gen_seeds.c makes
+ * its seeds from the same formula) and two planted links leading out:
+ * up -> ../outside and abs -> BASE/outside.
  * xfer_receive writes into BASE/in; afterwards:
  * - nothing in BASE/outside was opened, read, written or created, and
  *   nothing was made in BASE beside in/ (inotify);
@@ -29,6 +33,13 @@
  * - the result is 0 or a negative error, and the channel stays in step.
  * Then in/ is removed.
  */
+
+#define BLK_BYTES 8192u
+
+static uint8_t blk_pattern(size_t i)
+{
+	return (uint8_t)(i * 167u + (i >> 9) * 13u + 11u);
+}
 
 static void warn_quiet(void *ctx, const char *msg)
 {
@@ -42,6 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct xfer_opts xo;
 	struct xfer_stats st;
 	struct timespec times[2] = { { 1700000000, 0 }, { 1700000000, 0 } };
+	struct timespec btimes[2] = { { 1700000100, 0 }, { 1700000100, 0 } };
+	static uint8_t blk[BLK_BYTES];
 	int dfd, fd, r;
 
 	fuzz_fs_init("recv");
@@ -50,6 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(p, sizeof(p), "%s/keep.txt", in);
 	FUZZ_ASSERT((fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
 	FUZZ_ASSERT(write(fd, "hello", 5) == 5 && futimens(fd, times) == 0 && close(fd) == 0);
+	for (size_t i = 0; i < BLK_BYTES; i++)
+		blk[i] = blk_pattern(i);
+	snprintf(p, sizeof(p), "%s/blk.bin", in);
+	FUZZ_ASSERT((fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	FUZZ_ASSERT(write(fd, blk, BLK_BYTES) == (ssize_t)BLK_BYTES && futimens(fd, btimes) == 0 &&
+	    close(fd) == 0);
 	snprintf(p, sizeof(p), "%s/up", in);
 	FUZZ_ASSERT(symlink("../outside", p) == 0);
 	snprintf(p, sizeof(p), "%s/abs", in);

@@ -14,6 +14,7 @@
 #include <pqx/xwing.h>
 
 #include "crypto/ossl.h"
+#include "transfer/blocks.h"
 #include "transfer/tree.h"
 #include <pqx/age.h>
 
@@ -386,6 +387,13 @@ static void m_str(const char *s)
 	m_bytes(s, strlen(s));
 }
 
+/* Zeros up to a multiple of unit bytes (SIGS and BLOCKS: 64, as a sender pads them). */
+static void m_pad(size_t unit)
+{
+	while (msg_len % unit != 0 && !msg_over)
+		m_u8(0);
+}
+
 static void m_end(void)
 {
 	uint8_t l[2] = { (uint8_t)(msg_len >> 8), (uint8_t)msg_len };
@@ -402,7 +410,8 @@ static void m_end(void)
 
 /* Message kinds and states (docs/PROTOCOL.md, "Transfer"; src/transfer/xfer_int.h). */
 enum { K_REQUEST = 1, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6, K_NEED = 7, K_LIST = 8,
-	K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_DONE = 13 };
+	K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_DONE = 13, K_SIGS = 14,
+	K_BLOCKS = 15 };
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2, ST_UNLISTED = 0xff };
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };
 
@@ -600,9 +609,54 @@ static void ft_items(const struct ftree *f, const uint8_t *p)
 }
 
 /*
+ * Codec 1: the session's one zstd stream (docs/PROTOCOL.md, "Compression"),
+ * as a sender keeps it: started afresh with each seed session (rs_init),
+ * flushed at the end of every message, its frame ended where a sender
+ * changes level.
+ */
+static ZSTD_CCtx *zcs;
+
+static void z_session(void)
+{
+	if (zcs == NULL && (zcs = ZSTD_createCCtx()) == NULL) {
+		failed = 1;
+		return;
+	}
+	ZSTD_CCtx_reset(zcs, ZSTD_reset_session_and_parameters);
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(zcs, ZSTD_c_compressionLevel, 3)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(zcs, ZSTD_c_windowLog, 22)))
+		failed = 1;
+}
+
+/* The next part of the stream: p[0..n) flushed (or the frame ended) into zbody. */
+static size_t z_part(const uint8_t *p, size_t n, int end)
+{
+	ZSTD_inBuffer in = { p, n, 0 };
+	ZSTD_outBuffer out = { zbody, sizeof(zbody), 0 };
+	size_t left;
+
+	if (zcs == NULL)
+		z_session();
+	do {
+		left = ZSTD_compressStream2(zcs, &out, &in, end ? ZSTD_e_end : ZSTD_e_flush);
+		if (ZSTD_isError(left)) {
+			fprintf(stderr, "gen_seeds: zstd: %s\n", ZSTD_getErrorName(left));
+			failed = 1;
+			return 0;
+		}
+	} while (left != 0 && out.pos < out.size);
+	if (left != 0 || in.pos != in.size) {
+		fprintf(stderr, "gen_seeds: zstd part too large\n");
+		failed = 1;
+	}
+	return out.pos;
+}
+
+/*
  * The stream as DATA messages of at most cut raw bytes each (cuts fall
  * anywhere, as the sender's do), codecs[i % strlen] for message i: 'r' raw,
- * 'z' zstd.
+ * 'z' the next part of the session's zstd stream, 'e' that part and the end
+ * of its frame (the next 'z' or 'e' starts a new one).
  */
 static void m_data(const char *codecs, size_t cut)
 {
@@ -610,16 +664,10 @@ static void m_data(const char *codecs, size_t cut)
 
 	for (size_t off = 0, i = 0; off < stream_len; off += cut, i++) {
 		size_t raw = stream_len - off < cut ? stream_len - off : cut, body = raw;
-		int z = codecs[i % nc] == 'z';
+		int z = codecs[i % nc] != 'r';
 
-		if (z) {
-			body = ZSTD_compress(zbody, sizeof(zbody), stream + off, raw, 3);
-			if (ZSTD_isError(body)) {
-				fprintf(stderr, "gen_seeds: zstd: %s\n", ZSTD_getErrorName(body));
-				failed = 1;
-				return;
-			}
-		}
+		if (z)
+			body = z_part(stream + off, raw, codecs[i % nc] == 'e');
 		m_u8(K_DATA);
 		m_u8(z ? CODEC_ZSTD : CODEC_RAW);
 		m_u32((uint32_t)raw);
@@ -639,6 +687,147 @@ static void m_head(uint8_t kind, const char *path, uint32_t mode, uint64_t sec)
 }
 
 /*
+ * Blocks (docs/PROTOCOL.md, "Blocks"): a file under XB_FILE_MAX with an
+ * old version at the receiver is matched against that version's whole
+ * blocks of xb_block_len(old size) bytes. The seeds name blocks by
+ * comparing bytes (they know both versions); a sender finds the same by
+ * weak and strong sums.
+ */
+#define BLK_RUNS 4096
+
+static struct {
+	uint32_t lit, first, n;
+} runs[BLK_RUNS];
+static size_t nruns;
+
+/* The receiver's block length and count of signed blocks for an old version of old_n bytes. */
+static uint32_t blk_geometry(size_t old_n, uint32_t *count)
+{
+	uint32_t L = xb_block_len(old_n);
+	size_t c = old_n / L;
+
+	*count = c < XB_SIGS_MAX ? (uint32_t)c : XB_SIGS_MAX;
+	return L;
+}
+
+/* HMAC-SHA256(IK, u8 4 || p[0..n)): the hash in FILE_END after blocks (IK as the tree's). */
+static void blk_hash(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n, uint8_t out[32])
+{
+	static const uint8_t label = 4;
+	struct xfer_tree *t = xfer_tree_new(key, 2);
+	pqx_hmac *h = t != NULL ? xfer_tree_idh(t) : NULL;
+
+	memset(out, 0, 32);
+	if (h == NULL) {
+		failed = 1;
+	} else {
+		CHECK0(pqx_hmac_init(h));
+		CHECK0(pqx_hmac_update(h, &label, 1));
+		CHECK0(pqx_hmac_update(h, p, n));
+		CHECK0(pqx_hmac_final(h, out));
+	}
+	pqx_hmac_free(h);
+	xfer_tree_free(t);
+}
+
+/*
+ * The runs of p[0..n) over the count whole blocks of L bytes of old, as a
+ * sender's scan takes them: at each offset, the block after the last one
+ * taken if it matches, else the first that matches, else one byte on. The
+ * bytes no run covers go to stream, in order (what DATA carries).
+ */
+static void blk_match(const uint8_t *old, uint32_t L, uint32_t count, const uint8_t *p, size_t n)
+{
+	size_t pos = 0, end = 0;
+	uint32_t want = 0;
+
+	nruns = 0;
+	stream_len = 0;
+	while (pos + L <= n) {
+		int64_t found = -1;
+
+		if (want < count && memcmp(p + pos, old + (size_t)want * L, L) == 0)
+			found = want;
+		for (uint32_t b = 0; found < 0 && b < count; b++)
+			if (p[pos] == old[(size_t)b * L] && memcmp(p + pos, old + (size_t)b * L, L) == 0)
+				found = b;
+		if (found < 0) {
+			pos++;
+			continue;
+		}
+		if (nruns > 0 && pos == end && (uint32_t)found == runs[nruns - 1].first + runs[nruns - 1].n) {
+			runs[nruns - 1].n++;
+		} else if (nruns == BLK_RUNS) {
+			fprintf(stderr, "gen_seeds: too many runs\n");
+			failed = 1;
+			return;
+		} else {
+			runs[nruns].lit = (uint32_t)(pos - end);
+			runs[nruns].first = (uint32_t)found;
+			runs[nruns].n = 1;
+			nruns++;
+			memcpy(stream + stream_len, p + end, pos - end);
+			stream_len += pos - end;
+		}
+		pos += L;
+		end = pos;
+		want = (uint32_t)found + 1;
+	}
+	memcpy(stream + stream_len, p + end, n - end);
+	stream_len += n - end;
+}
+
+/* BLOCKS: the runs blk_match found (the sender's message), padded to 64 bytes. */
+static void m_blocks(void)
+{
+	m_u8(K_BLOCKS);
+	m_u32((uint32_t)nruns);
+	for (size_t i = 0; i < nruns; i++) {
+		m_u32(runs[i].lit);
+		m_u32(runs[i].first);
+		m_u32(runs[i].n);
+	}
+	m_pad(64);
+	m_end();
+}
+
+/*
+ * SIGS of an old version of old_n bytes for a new file of n bytes (the
+ * receiver's message): u32 block_len, u8 strong_len, u32 count, count x
+ * (u32 weak, strong), padded to 64 bytes.
+ */
+static void m_sigs(const uint8_t key[XFER_ID_BYTES], const uint8_t *old, size_t old_n, size_t n)
+{
+	struct xfer_tree *t = xfer_tree_new(key, 2);
+	pqx_hmac *h = t != NULL ? xfer_tree_idh(t) : NULL;
+	uint32_t count, L = blk_geometry(old_n, &count), slen = xb_strong_len(n, count);
+	uint8_t mac[32];
+
+	if (h == NULL)
+		failed = 1;
+	m_u8(K_SIGS);
+	m_u32(L);
+	m_u8((uint8_t)slen);
+	m_u32(count);
+	for (uint32_t i = 0; h != NULL && i < count; i++) {
+		const uint8_t *b = old + (size_t)i * L;
+		uint32_t a = 0, s = 0;
+
+		for (uint32_t j = 0; j < L; j++) {
+			a += b[j];
+			s += a;
+		}
+		m_u32((a & 0xffff) | s << 16);
+		CHECK0(pqx_hmac_mac(h, mac, b, L));
+		m_bytes(mac, slen);
+	}
+	m_pad(64);
+	m_end();
+	pqx_hmac_free(h);
+	xfer_tree_free(t);
+}
+
+/*
  * The receiver under test, as a seed session (playing its sender) leaves
  * it: the regular files it holds (those its target plants, then those the
  * session lands) and which of them its chunk index has rows for. From this
@@ -648,7 +837,7 @@ static void m_head(uint8_t kind, const char *path, uint32_t mode, uint64_t sec)
  * changes. The targets have no --dict (no base is ever shared) and no
  * session here leaves a .NAME.pqx-part behind (no .pqx-prev).
  */
-enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2 };
+enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2, NEED_BLOCKS = 3 };
 
 /*
  * content.h TINY: a file below it (without a shared base) always streams and
@@ -678,6 +867,7 @@ static void rs_init(struct rside *rs, const uint8_t key[XFER_ID_BYTES])
 {
 	memset(rs, 0, sizeof(*rs));
 	rs->key = key;
+	z_session(); /* a new session: a new zstd stream */
 }
 
 static void rs_free(struct rside *rs)
@@ -750,10 +940,23 @@ static int rs_known(const struct rside *rs, int l, const uint8_t id[XFER_ID_BYTE
 }
 
 /*
+ * The shortest old version matched in blocks (content_recv.c open_old): one
+ * byte; from the receiver that answers a poor match with trees (blocks.h
+ * XB_TREES) on, one whole block.
+ */
+#ifdef XB_TREES
+#define R_OLD_MIN(old_n) ((size_t)xb_block_len(old_n))
+#else
+#define R_OLD_MIN(old_n) ((size_t)1)
+#endif
+
+/*
  * The NEED state for a FILE entry of n bytes, mtime sec: skip when a file
  * of that size and time is at path (the quick check); stream when the file
  * is tiny, or when there is nothing to compare with (no old version with
- * bytes at path, an empty index); compare trees otherwise.
+ * bytes at path, an empty index); match blocks when the file is under
+ * XB_FILE_MAX and the old version at path is R_OLD_MIN to XB_OLD_MAX
+ * bytes (no base is ever shared here); compare trees otherwise.
  */
 static int r_need(struct rside *rs, const char *path, size_t n, uint64_t sec)
 {
@@ -765,6 +968,8 @@ static int r_need(struct rside *rs, const char *path, size_t n, uint64_t sec)
 		return NEED_STREAM;
 	if ((old == NULL || old->n == 0) && rs_index_empty(rs))
 		return NEED_STREAM;
+	if (old != NULL && old->n >= R_OLD_MIN(old->n) && old->n <= XB_OLD_MAX && n < XB_FILE_MAX)
+		return NEED_BLOCKS;
 	return NEED_TREE;
 }
 
@@ -811,10 +1016,12 @@ static void r_land(struct rside *rs, const char *path, const uint8_t *p, size_t 
  * declines it). The file fits one window (well under 32 MiB) and the
  * stream buffer.
  */
+static int r_wrong_hash; /* the next file matched in blocks ends with a wrong hash */
+
 static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8_t *p, size_t n,
     int has_base, const char *codecs, size_t cut)
 {
-	static const char *const names[3] = { "trees", "skip", "stream" };
+	static const char *const names[4] = { "trees", "skip", "stream", "blocks" };
 	struct ftree f;
 	int need = r_need(rs, path, n, sec), empty;
 
@@ -858,6 +1065,35 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 		m_u8(K_FILE_END);
 		m_bytes(f.id, XFER_ID_BYTES);
 		m_end();
+	} else if (need == NEED_BLOCKS) {
+		/*
+		 * SIGS of the old version at path (the receiver's), then BLOCKS,
+		 * the literal bytes as DATA and FILE_END with the whole file's
+		 * hash. A wrong hash: the receiver answers NEED 2 and the file
+		 * streams again whole.
+		 */
+		const struct rfile *old = rs_find(rs, path);
+		uint32_t count, L = blk_geometry(old->n, &count);
+		uint8_t hash[32];
+
+		blk_match(old->p, L, count, p, n);
+		m_blocks();
+		m_data(codecs, cut);
+		blk_hash(rs->key, p, n, hash);
+		hash[31] ^= (uint8_t)r_wrong_hash;
+		m_u8(K_FILE_END);
+		m_bytes(hash, 32);
+		m_end();
+		fprintf(stderr, "gen_seeds: %s: %u blocks of %u, %zu runs%s\n", path, count, L, nruns,
+		    r_wrong_hash ? ", wrong hash" : "");
+		if (r_wrong_hash) {
+			memcpy(stream, p, n);
+			stream_len = n;
+			m_data(codecs, cut);
+			m_u8(K_FILE_END);
+			m_end();
+		}
+		r_wrong_hash = 0;
 	}
 	fprintf(stderr, "gen_seeds: %s: %s, %zu bytes, nodes %zu/%zu/%zu, %zu bytes of data", path,
 	    names[need], n, f.n[2], f.n[1], f.n[0], stream_len);
@@ -982,7 +1218,8 @@ static void gen_deep(const uint8_t key[XFER_ID_BYTES])
  * change, the rest HAVE; raw DATA cut every 6000 bytes), v3 = v1 (every
  * level-2 node HAVE, no DATA), v4 = v1 without its first chunk (new level-2
  * and level-1 nodes over chunks that are all HAVE: no DATA), v1 again with
- * its first chunk changed (an old version at the path; zstd DATA), then
+ * its first chunk changed (an old version at the path under 4 MiB: matched
+ * in blocks, the one block around the change as zstd DATA), then
  * x.txt with a base the receiver declines, a link, keep.txt (skipped where
  * the receiver holds it), an empty file (a bare FILE_END).
  */
@@ -1016,7 +1253,8 @@ static void m_tree(struct rside *rs)
 	m_finish(rs);
 }
 
-/* fuzz_transfer_sender.c's file bytes. */
+/* fuzz_transfer_sender.c's file bytes, and the size of its file mid. */
+#define MID_BYTES ((12u << 10) + 77)
 static uint8_t sender_pattern(size_t i)
 {
 	return (uint8_t)(i * 131u + (i >> 8) * 7u + 3u);
@@ -1030,16 +1268,24 @@ static uint8_t sender_pattern(size_t i)
  * node NEED down to the chunks, 'm' the listed nodes of each level cycle
  * through NEED, WHOLE, HAVE (chunks: NEED, HAVE), so each level has some.
  */
+static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n, char how);
+
 static void s_file(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n, char how)
+{
+	m_u8(K_NEED);
+	m_u8(how == 's' ? NEED_STREAM : NEED_TREE);
+	m_u8(0);
+	m_end();
+	s_answers(key, p, n, how);
+}
+
+/* The answers after NEED: the BITMAPs of a tree compare (unless 's'), then FILE_OK. */
+static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n, char how)
 {
 	static const uint8_t mix[2][3] = { { ST_NEED, ST_WHOLE, ST_HAVE }, { ST_NEED, ST_HAVE, 0 } };
 	struct ftree f;
 
 	ft_build(&f, key, p, n);
-	m_u8(K_NEED);
-	m_u8(how == 's' ? NEED_STREAM : NEED_TREE);
-	m_u8(0);
-	m_end();
 	for (int l = 2; how != 's' && l >= 0 && f.n[2] > 0; l--) {
 		size_t c = 0;
 
@@ -1062,6 +1308,40 @@ static void s_file(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n,
 	ft_free(&f);
 }
 
+/*
+ * The receiver's answers to a file of n bytes it matches in blocks against
+ * its old version old[0..old_n) (the sender under test holds the new one):
+ * NEED 3, SIGS, and after the sender's FILE_END either FILE_OK or (retry:
+ * the hash did not match) NEED 2, the file streamed whole, then FILE_OK.
+ * With no block signed the sender finds too little and goes on with chunk
+ * trees: then the answers of a tree compare (how), for p[0..n).
+ */
+static void s_blocks(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n, const uint8_t *old,
+    size_t old_n, int retry, char how)
+{
+	uint32_t count, L = blk_geometry(old_n, &count);
+
+	m_u8(K_NEED);
+	m_u8(NEED_BLOCKS);
+	m_u8(0);
+	m_end();
+	m_sigs(key, old, old_n, n);
+	if (count == 0) {
+		s_answers(key, p, n, how);
+		return;
+	}
+	if (retry) {
+		m_u8(K_NEED);
+		m_u8(NEED_STREAM);
+		m_u8(0);
+		m_end();
+	}
+	m_u8(K_FILE_OK);
+	m_end();
+	fprintf(stderr, "gen_seeds: answers 'b': %zu bytes, old %zu bytes, %u blocks of %u%s\n", n, old_n,
+	    count, L, retry ? ", then whole" : "");
+}
+
 /* The receiver's answer for a file it already has. */
 static void s_skip(void)
 {
@@ -1079,20 +1359,62 @@ static void m_request(uint8_t op, const char *path)
 	m_end();
 }
 
-/* fuzz_transfer_receiver.c's BASE/in before a session: keep.txt, "hello". */
+/* fuzz_transfer_receiver.c's blk.bin: BLK_BYTES bytes of blk_pattern, mtime 1700000100. */
+#define BLK_BYTES 8192u
+static uint8_t blk_old[BLK_BYTES];
+
+static uint8_t blk_pattern(size_t i)
+{
+	return (uint8_t)(i * 167u + (i >> 9) * 13u + 11u);
+}
+
+/* fuzz_transfer_receiver.c's BASE/in before a session: keep.txt, "hello"; blk.bin. */
 static void rs_receiver(struct rside *rs)
 {
+	for (size_t i = 0; i < BLK_BYTES; i++)
+		blk_old[i] = blk_pattern(i);
 	rs_init(rs, key_zero);
 	rs_plant(rs, "keep.txt", (const uint8_t *)"hello", 5, 1700000000);
+	rs_plant(rs, "blk.bin", blk_old, BLK_BYTES, 1700000100);
+}
+
+/*
+ * New versions of blk.bin. blk1: blk.bin with 300 bytes changed in its
+ * third block, 500 new bytes inserted at 5000 and 700 appended (blocks
+ * 0-1, 3 and 5-7 found, the last three shifted). blk2: blk1 with 100 bytes
+ * changed at 6000 and its first 3000 bytes appended again (a block named
+ * twice). blk_same: blk.bin's own bytes (every block, no DATA).
+ */
+static uint8_t blk1[BLK_BYTES + 1200], blk2[BLK_BYTES + 1200 + 3000], blk_same[BLK_BYTES];
+
+static void gen_blk(void)
+{
+	size_t n = 0;
+
+	memcpy(blk1, blk_old, 5000);
+	for (size_t i = 2100; i < 2400; i++)
+		blk1[i] ^= 0x33;
+	n = 5000;
+	for (size_t i = 0; i < 500; i++)
+		blk1[n++] = (uint8_t)(blk_pattern(i + 100000) ^ 0x5a);
+	memcpy(blk1 + n, blk_old + 5000, BLK_BYTES - 5000);
+	n += BLK_BYTES - 5000;
+	for (size_t i = 0; i < 700; i++)
+		blk1[n++] = (uint8_t)(i * 7u);
+	memcpy(blk2, blk1, sizeof(blk1));
+	for (size_t i = 6000; i < 6100; i++)
+		blk2[i] ^= 0xc3;
+	memcpy(blk2 + sizeof(blk1), blk1, 3000);
+	memcpy(blk_same, blk_old, BLK_BYTES);
 }
 
 static void transfer_seeds(const char *dir)
 {
-	static uint8_t two[(1u << 20) + 17], split[40u << 10], big[96u << 10];
+	static uint8_t two[(1u << 20) + 17], split[40u << 10], big[96u << 10], old[64u << 10];
 	uint8_t small[100], df[10];
 	struct rside rs;
 
-	/* Receiver (key zero; BASE/in holds keep.txt, "hello"): the seed plays the sender. */
+	/* Receiver (key zero; BASE/in holds keep.txt, "hello", and blk.bin): the seed plays the sender. */
 	rs_receiver(&rs);
 	m_tree(&rs);
 	emit(dir, "transfer_receiver", "tree");
@@ -1115,8 +1437,9 @@ static void transfer_seeds(const char *dir)
 	emit(dir, "transfer_receiver", "empty");
 	rs_free(&rs);
 	/*
-	 * A new keep.txt too large to stream: the old one is indexed first, so
-	 * nothing is WHOLE: NEED at every level, DATA raw and zstd in turn.
+	 * A new keep.txt too large to stream, under 4 MiB: matched in blocks
+	 * against the old one, too short for a whole block (SIGS of none, all
+	 * of it DATA, raw and zstd in turn).
 	 */
 	rs_receiver(&rs);
 	gen_blocks(big, sizeof(big), 9);
@@ -1139,10 +1462,32 @@ static void transfer_seeds(const char *dir)
 	m_finish(&rs);
 	emit(dir, "transfer_receiver", "link-chain");
 	rs_free(&rs);
+	/*
+	 * Blocks: blk.bin against the planted one (DATA raw and zstd in turn),
+	 * then against the version just landed (zstd, a frame ended midway).
+	 */
+	rs_receiver(&rs);
+	gen_blk();
+	r_file(&rs, "blk.bin", 1700000300, blk1, sizeof(blk1), 0, "rz", 700);
+	r_file(&rs, "blk.bin", 1700000301, blk2, sizeof(blk2), 0, "zez", 1500);
+	m_finish(&rs);
+	emit(dir, "transfer_receiver", "blocks");
+	rs_free(&rs);
+	/*
+	 * Blocks: the same bytes under a new mtime (every block, no DATA), then
+	 * blk1 with a wrong hash: NEED 2, and it streams whole (zstd, raw).
+	 */
+	rs_receiver(&rs);
+	r_file(&rs, "blk.bin", 1700000300, blk_same, sizeof(blk_same), 0, "r", 60000);
+	r_wrong_hash = 1;
+	r_file(&rs, "blk.bin", 1700000301, blk1, sizeof(blk1), 0, "zr", 4000);
+	m_finish(&rs);
+	emit(dir, "transfer_receiver", "blocks-retry");
+	rs_free(&rs);
 
 	/*
-	 * Sender (key zero): the selector (bit 0 confined, bits 1-3 the set,
-	 * bit 4 zstd), then the receiver's answers.
+	 * Sender (key zero): the selector (bit 0 confined, bits 1-3 the set
+	 * mod 7, bit 4 zstd), then the receiver's answers.
 	 */
 	for (size_t i = 0; i < sizeof(two); i++)
 		two[i] = sender_pattern(i);
@@ -1194,6 +1539,44 @@ static void transfer_seeds(const char *dir)
 	emit(dir, "transfer_sender", "all-stream");
 	put_u8(8); /* up/secret: refused */
 	emit(dir, "transfer_sender", "escape");
+	/*
+	 * Blocks (NEED 3): mid (set 6, fuzz_pattern) against an old version
+	 * with 300 bytes inserted at 3000 and 50 changed at 8000 (in the new
+	 * file's terms), its end cut: blocks 0-1 found in place, later ones
+	 * shifted.
+	 */
+	{
+		size_t on = 0;
+
+		memcpy(old, two, 3000);
+		on = 3000;
+		for (size_t i = 0; i < 300; i++)
+			old[on++] = (uint8_t)(two[i + 5000] ^ 0xa5);
+		memcpy(old + on, two + 3000, 5000);
+		on += 5000;
+		for (size_t i = 8000; i < 8050; i++)
+			old[on++] = (uint8_t)~two[i];
+		memcpy(old + on, two + 8050, 3950);
+		on += 3950;
+		put_u8(0x0c); /* mid */
+		s_blocks(key_zero, NULL, MID_BYTES, old, on, 0, 0);
+		emit(dir, "transfer_sender", "mid-blocks");
+		put_u8(0x1d); /* mid, confined, zstd */
+		s_blocks(key_zero, NULL, MID_BYTES, old, on, 0, 0);
+		emit(dir, "transfer_sender", "mid-blocks-zstd");
+		put_u8(0x0c); /* mid: the hash does not match, it streams whole */
+		s_blocks(key_zero, NULL, MID_BYTES, old, on, 1, 0);
+		emit(dir, "transfer_sender", "mid-blocks-retry");
+		put_u8(0); /* small against 500 bytes: no whole block to sign, so chunk trees */
+		s_blocks(key_zero, small, sizeof(small), old, 500, 0, 'n');
+		emit(dir, "transfer_sender", "small-blocks");
+		/* two, zstd, against 32 KiB of its start and 32 KiB from 600000 */
+		memcpy(old, two, 32u << 10);
+		memcpy(old + (32u << 10), two + 600000, 32u << 10);
+		put_u8(0x12);
+		s_blocks(key_zero, NULL, sizeof(two), old, 64u << 10, 0, 0);
+		emit(dir, "transfer_sender", "two-blocks");
+	}
 
 	/*
 	 * Server (fuzz_key): the selector (bit 0 send-only, 1 get-only, 2
@@ -1214,7 +1597,10 @@ static void transfer_seeds(const char *dir)
 	rs_free(&rs);
 	m_close();
 	emit(dir, "server", "push-tree");
-	/* A new file (tiny: streamed), and h.txt replaced by one too large to stream (trees). */
+	/*
+	 * A new file (tiny: streamed), and h.txt replaced by one too large to
+	 * stream (blocks, against an old version shorter than a block).
+	 */
 	put_u8(4);
 	m_request(1, "");
 	rs_init(&rs, key_server);
@@ -1249,6 +1635,17 @@ static void transfer_seeds(const char *dir)
 	s_file(key_server, (const uint8_t *)"\x01\x02\x03", 3, 's');
 	m_close();
 	emit(dir, "server", "pull-dir-stream");
+	put_u8(8);
+	m_request(2, "pub/a.txt");
+	/* Nothing signed (an old version shorter than a block): chunk trees after all. */
+	s_blocks(key_server, (const uint8_t *)"a public file\n", 14, (const uint8_t *)"a public", 8, 0, 'n');
+	m_close();
+	emit(dir, "server", "pull-file-blocks");
+	put_u8(0);
+	m_request(2, "pub/a.txt");
+	s_blocks(key_server, (const uint8_t *)"a public file\n", 14, (const uint8_t *)"a public", 8, 0, 'w');
+	m_close();
+	emit(dir, "server", "pull-file-blocks-trees");
 	put_u8(0);
 	m_request(2, "up/secret");
 	emit(dir, "server", "pull-escape");
