@@ -46,20 +46,37 @@ struct recv_side {
 
 /*
  * A lying receiver (test_bad_answer): it answers the first FILE entry with
- * a NEED in a state that does not exist, then reports (saw) what the
- * sender says next.
+ * a NEED in a state that does not exist (lie 1), or asks for blocks and
+ * sends more block sums than any old version it may sign has (lie 2), then
+ * reports (saw) what the sender says next.
  */
 static int lie, saw;
 
 static void lie_once(pqx_channel *ch)
 {
-	static const uint8_t need[3] = { 7, 9, 0 }; /* K_NEED, state 9, no base */
+	static const uint8_t need[2][3] = { { 7, 9, 0 }, { 7, 3, 0 } }; /* K_NEED, state, no base */
+	/* K_SIGS, u32 block_len, u8 strong_len, u32 count, count x 6 bytes, padded to 64 */
+	enum { COUNT = (16u << 20) / 1024 + 1, SIGS = (9 + COUNT * 6 + 63) / 64 * 64 };
+	uint8_t *sigs = calloc(1, SIGS);
 	const uint8_t *d;
 	size_t n;
 
+	if (sigs == NULL) {
+		saw = PQX_ERR_NOMEM;
+		return;
+	}
+	sigs[0] = 14;
+	pqx_store32_be(sigs + 1, 1024);
+	sigs[5] = 2;
+	pqx_store32_be(sigs + 6, COUNT);
 	saw = pqx_channel_recv(ch, &d, &n);
-	if (saw == 0 && (saw = pqx_channel_send(ch, PQX_RECORD_DATA, need, sizeof(need))) == 0)
+	if (saw == 0)
+		saw = pqx_channel_send(ch, PQX_RECORD_DATA, need[lie - 1], sizeof(need[0]));
+	if (saw == 0 && lie == 2)
+		saw = pqx_channel_send(ch, PQX_RECORD_DATA, sigs, SIGS);
+	if (saw == 0)
 		saw = pqx_channel_recv(ch, &d, &n);
+	free(sigs);
 }
 
 static void *receiver(void *arg)
@@ -353,10 +370,11 @@ static void test_bad_answer(void)
 		goto out;
 	}
 	CHECK(write_file(src, "f", v, sizeof(v), 1000000) == 0);
-	lie = 1;
-	CHECK(transfer("f", &st) == PQX_ERR_FORMAT, "the sender refuses the answer");
-	lie = 0;
-	CHECK(saw == PQX_ERR_PEER_ERROR, "the receiver got an error record: %d", saw);
+	for (lie = 1; lie <= 2; lie++) {
+		saw = 0;
+		CHECK(transfer("f", &st) == PQX_ERR_FORMAT, "the sender refuses answer %d", lie);
+		CHECK(saw == PQX_ERR_PEER_ERROR, "the receiver got an error record: %d", saw);
+	}
 out:
 	lie = 0;
 	teardown();
@@ -644,7 +662,7 @@ int main(void)
 	    test_streamed_indexed);
 	t_run("dedup: the receiver does not wait for its idle-priority indexer when the cores are busy",
 	    test_streamed_under_load);
-	t_run("dedup: a malformed answer gets an error record back, not only a hang-up",
+	t_run("dedup: a malformed answer (a NEED state, too many block sums) gets an error record back",
 	    test_bad_answer);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
 	t_run("dedup: a small file that changed all over crosses as blocks of its old version",
