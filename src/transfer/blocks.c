@@ -75,6 +75,7 @@ struct xb_table {
 	uint32_t block_len, count, mask, slen, sig; /* strong length, signature bytes */
 	uint32_t mul, shift;                        /* the slot hash: a random odd multiplier */
 	uint64_t probes;                            /* slots looked at, and strong sums computed */
+	uint64_t wasted, budget;                    /* bytes hashed for strong sums that differed */
 	const uint8_t *sigs; /* the message's: count x (weak, strong) */
 	uint32_t *slot;      /* open addressing by weak sum: index + 1, 0 empty */
 };
@@ -174,7 +175,7 @@ static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t
 		if (get32(s) != w)
 			continue;
 		if (!have) {
-			t->probes++;
+			t->probes += t->block_len / 64; /* a strong sum: about one step per 64 bytes */
 			if ((*err = xb_strong(h, strong, t->slen, p, t->block_len)) != 0)
 				return -1;
 			have = 1;
@@ -184,6 +185,8 @@ static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t
 			break;
 		}
 	}
+	if (have && found < 0)
+		t->wasted += t->block_len;
 	/* The next block of the old version is worth one more compare. */
 	if (found >= 0 && (uint32_t)found != want && want < t->count &&
 	    memcmp(t->sigs + (size_t)want * t->sig,
@@ -202,6 +205,14 @@ int xb_scan(struct xb_table *t, pqx_hmac *h, pqx_hmac *whole, int fd, uint64_t s
 
 	if (cap < 2 * (size_t)XB_BLOCK_MAX || L < XB_BLOCK_MIN || L > XB_BLOCK_MAX)
 		return PQX_ERR_INTERNAL;
+	/*
+	 * Weak sums agree more often than chance on some data (zeros and a run
+	 * of spaces share one) and the peer chooses them: once strong sums
+	 * that differed have cost twice the file's bytes in hashing, stop
+	 * looking (the rest crosses as data).
+	 */
+	t->wasted = 0;
+	t->budget = 2 * size + ((uint64_t)1 << 20);
 	for (;;) {
 		/* The window [pos, pos + L] (one byte more to roll into) in the buffer. */
 		uint64_t need = pos + L + 1 <= size ? pos + L + 1 : size;
@@ -218,7 +229,7 @@ int xb_scan(struct xb_table *t, pqx_hmac *h, pqx_hmac *whole, int fd, uint64_t s
 				return r;
 			bend += n;
 		}
-		if (pos + L > size)
+		if (pos + L > size || t->wasted > t->budget)
 			break;
 		const uint8_t *p = buf + (pos - bstart);
 

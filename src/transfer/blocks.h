@@ -56,14 +56,15 @@ struct xb_table;
 struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uint8_t *sigs,
     uint32_t count);
 void xb_table_free(struct xb_table *t);
-/* The lookups' work so far: slots looked at plus strong sums computed (for tests). */
+/* The lookups' work so far: slots looked at, plus a step per 64 bytes of strong sums (for tests). */
 uint64_t xb_table_work(const struct xb_table *t);
 
 /*
  * Finds the blocks in the file (fd, size bytes, read in order into buf of
  * cap >= 2 * XB_BLOCK_MAX bytes): match(ctx, off, index) for each, in file
- * order, not overlapping. Every byte read is also fed to whole (the file
- * hash) when it is not NULL. A short read is PQX_ERR_TRUNCATED.
+ * order, not overlapping. It stops looking once strong sums that did not
+ * match have hashed twice the file's size. Every byte is also fed to whole
+ * (the file hash) when it is not NULL. A short read is PQX_ERR_TRUNCATED.
  */
 PQX_MUST_CHECK int xb_scan(struct xb_table *t, pqx_hmac *h, pqx_hmac *whole, int fd, uint64_t size,
     uint8_t *buf, size_t cap, int (*match)(void *ctx, uint64_t off, uint32_t index), void *ctx);

@@ -167,19 +167,29 @@ static void test_hostile_sums(void)
 	for (size_t off = L; off < n; off += L)
 		memcpy(data + off, data, L);
 	CHECK(pwrite(fd, data, n, 0) == (ssize_t)n);
-	for (int kind = 0; kind < 2; kind++) {
+	for (int kind = 0; kind < 3; kind++) {
 		struct xb_table *t;
-		uint32_t w0 = xb_weak(data + 1, L);
+		uint32_t w0 = xb_weak(data + 1, L), n_sigs = kind == 2 ? 1 : count, len = kind == 2 ? 4096 : L;
 
-		for (uint32_t i = 0; i < count; i++) {
+		/*
+		 * 0: all one weak sum, found at every offset, with strong sums that
+		 * never match; 1: sums that fill one run of slots under a fixed
+		 * multiplier (0x9e3779b1); 2: the weak sum of zeros (and of 4096
+		 * spaces) with a strong sum that does not match, against a file of
+		 * zeros: a strong sum at every offset unless the scan stops.
+		 */
+		if (kind == 2) {
+			memset(data, 0, n);
+			CHECK(pwrite(fd, data, n, 0) == (ssize_t)n);
+		}
+		for (uint32_t i = 0; i < n_sigs; i++) {
 			uint8_t *s = sig + (size_t)i * (4 + slen);
 
-			/* 0: all one weak sum, found at every offset, with strong sums that never match; 1: sums that fill one run of slots under a fixed multiplier (0x9e3779b1). */
-			pqx_store32_be(s, kind == 0 ? w0 : i * 0x0e8b2f51u);
+			pqx_store32_be(s, kind == 0 ? w0 : kind == 1 ? i * 0x0e8b2f51u : 0);
 			s[4] = (uint8_t)i;
 			s[5] = (uint8_t)(i >> 8) ^ 0x5a;
 		}
-		if ((t = xb_table_new(L, slen, sig, count)) == NULL) {
+		if ((t = xb_table_new(len, slen, sig, n_sigs)) == NULL) {
 			CHECK(0, "table");
 			goto out;
 		}
