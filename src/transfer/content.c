@@ -125,6 +125,20 @@ int xc_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
+int xc_mac_file(pqx_hmac *h, int fd, uint64_t size, uint8_t *buf)
+{
+	int r = 0;
+
+	for (uint64_t off = 0; r == 0 && off < size;) {
+		size_t n = size - off < IO_BYTES ? (size_t)(size - off) : IO_BYTES;
+
+		if ((r = xc_pread_all(fd, buf, n, off)) == 0)
+			r = pqx_hmac_update(h, buf, n);
+		off += n;
+	}
+	return r;
+}
+
 /* SHA-256 of a whole file (the shared base's identity). */
 static int hash_file(int fd, uint64_t size, uint8_t out[32], uint8_t *buf)
 {
@@ -134,17 +148,8 @@ static int hash_file(int fd, uint64_t size, uint8_t out[32], uint8_t *buf)
 	/* HMAC-SHA256 under a fixed label: an incremental hash, as good an identity as SHA-256. */
 	if ((h = pqx_hmac_new((const uint8_t *)"pqx base", 8)) == NULL)
 		return PQX_ERR_NOMEM;
-	if ((r = pqx_hmac_init(h)) != 0)
-		goto out;
-	for (uint64_t off = 0; off < size;) {
-		size_t n = size - off < IO_BYTES ? (size_t)(size - off) : IO_BYTES;
-
-		if ((r = xc_pread_all(fd, buf, n, off)) != 0 || (r = pqx_hmac_update(h, buf, n)) != 0)
-			goto out;
-		off += n;
-	}
-	r = pqx_hmac_final(h, out);
-out:
+	if ((r = pqx_hmac_init(h)) == 0 && (r = xc_mac_file(h, fd, size, buf)) == 0)
+		r = pqx_hmac_final(h, out);
 	pqx_hmac_free(h);
 	return r;
 }

@@ -90,6 +90,8 @@ double xc_mono(void);
  * failed write: -1 with errno, ENOSPC for a short one). */
 int xc_pread_all(int fd, uint8_t *p, size_t n, uint64_t off);
 int xc_pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off);
+/* Feeds fd's first size bytes to h, read through buf (IO_BYTES). */
+int xc_mac_file(pqx_hmac *h, int fd, uint64_t size, uint8_t *buf);
 /* A base file's id (HMAC-SHA256 under "pqx base" of its bytes), cached by identity and times. */
 int xc_base_id(struct idcache *c, int fd, uint8_t out[32], uint8_t *buf);
 /* A window: emptied, freed, and walked for the nodes whose bytes must cross, in file order. */

@@ -728,15 +728,14 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 	}
 	if (codec == CODEC_ZSTD)
 		return stream_part(cr, body, body_len, *raw_len, p);
+	/* Against the base. */
 	ZSTD_DCtx_reset(cr->zd, ZSTD_reset_session_only);
-	{
-		if (cr->pfx == NULL && (cr->pfx = pqx_malloc(PREFIX_MAX)) == NULL)
-			return PQX_ERR_NOMEM;
-		if (xc_pread_all(cr->basefd, cr->pfx, plen, poff) != 0)
-			return fail_peer(cr, PQX_ERR_IO, "can't read the base on the receiver");
-		if (ZSTD_isError(ZSTD_DCtx_refPrefix(cr->zd, cr->pfx, plen)))
-			return PQX_ERR_INTERNAL;
-	}
+	if (cr->pfx == NULL && (cr->pfx = pqx_malloc(PREFIX_MAX)) == NULL)
+		return PQX_ERR_NOMEM;
+	if (xc_pread_all(cr->basefd, cr->pfx, plen, poff) != 0)
+		return fail_peer(cr, PQX_ERR_IO, "can't read the base on the receiver");
+	if (ZSTD_isError(ZSTD_DCtx_refPrefix(cr->zd, cr->pfx, plen)))
+		return PQX_ERR_INTERNAL;
 	n = ZSTD_decompressDCtx(cr->zd, cr->raw, *raw_len, body, body_len);
 	if (ZSTD_isError(n) || n != *raw_len)
 		return fail_peer(cr, PQX_ERR_FORMAT, "invalid compressed data");
@@ -1091,7 +1090,7 @@ static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size)
 {
 	struct worker *wk = &cr->wk[0];
 	uint32_t L, count;
-	uint64_t off = 0, lit = 0, left = cr->size;
+	uint64_t off = 0, lit, left = cr->size;
 	size_t nruns, ri = 0;
 	int r;
 
@@ -1102,7 +1101,7 @@ static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size)
 	for (size_t i = 0; i < nruns; i++) {
 		uint64_t src = (uint64_t)cr->runs[i].first * L, m = (uint64_t)cr->runs[i].n * L;
 
-		off += cr->runs[i].lit;
+		off += cr->runs[i].lit; /* the blocks' place in the file */
 		for (uint64_t done = 0; done < m;) {
 			size_t k = m - done < IO_BYTES ? (size_t)(m - done) : IO_BYTES;
 
@@ -1161,17 +1160,58 @@ static int check_hash(struct xfer_crecv *cr, const uint8_t want[32])
 
 	if ((r = xc_file_hash(cr->wk[0].tree, &h)) != 0)
 		return r;
-	for (uint64_t off = 0; r == 0 && off < cr->size;) {
-		size_t k = cr->size - off < IO_BYTES ? (size_t)(cr->size - off) : IO_BYTES;
-
-		if ((r = xc_pread_all(cr->fd, cr->wk[0].io, k, off)) == 0)
-			r = pqx_hmac_update(h, cr->wk[0].io, k);
-		off += k;
-	}
-	if (r == 0 && (r = pqx_hmac_final(h, got)) == 0 && !pqx_ct_memeq(got, want, 32))
+	if ((r = xc_mac_file(h, cr->fd, cr->size, cr->wk[0].io)) == 0 && (r = pqx_hmac_final(h, got)) == 0 &&
+	    !pqx_ct_memeq(got, want, 32))
 		r = PQX_ERR_AUTH;
 	pqx_hmac_free(h);
 	return r;
+}
+
+/* A file that streams whole: its DATA, then a bare FILE_END. */
+static int recv_whole(struct xfer_crecv *cr, pqx_buf *v)
+{
+	int r;
+
+	if ((r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+		return r;
+	return pqx_buf_expect_end(v) == 0 ? 0 : fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+}
+
+/*
+ * A file matched in blocks against its old version (oldfd): 0 once it is
+ * written and its hash checked (or, after a hash that differed, received
+ * again whole), 1 if the sender goes on with chunk trees, or an error.
+ */
+static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint64_t old_size,
+    const char *path)
+{
+	static const uint8_t again[3] = { K_NEED, NEED_STREAM, 0 };
+	uint64_t reused = cr->st->bytes_reused;
+	uint8_t want[32];
+	int r;
+
+	if ((r = recv_blocks(cr, oldfd, old_size)) != 0)
+		return r;
+	if ((r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+		return r;
+	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0)
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+	if ((r = check_hash(cr, want)) != PQX_ERR_AUTH) {
+		if (r == 0) {
+			/* The index learns the file as a streamed one: cut whole, later. */
+			cut_start(cr, 0);
+			atomic_store(&cr->streamed, cr->size);
+		}
+		return r;
+	}
+	/* Sums that agreed on other bytes (or an old version that changed under us): once more, whole. */
+	xfer_warn(cr->o, "the file's blocks did not match; receiving it whole", path);
+	if (ftruncate(cr->fd, 0) != 0)
+		return fail_peer(cr, PQX_ERR_IO, "write failed on the receiver");
+	cr->st->bytes_reused = reused;
+	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, again, sizeof(again))) != 0)
+		return r;
+	return recv_whole(cr, v);
 }
 
 static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
@@ -1576,68 +1616,26 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
 	file_rows(cr, part, &sb);
 	if (stream) {
-		if ((r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+		if ((r = recv_whole(cr, v)) != 0)
 			goto out;
-		if (pqx_buf_expect_end(v) != 0) {
-			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
-			goto out;
-		}
 		goto done;
 	}
 	if (oldfd >= 0) {
-		uint64_t reused = cr->st->bytes_reused;
-
-		if ((r = recv_blocks(cr, oldfd, old_size)) < 0)
+		if ((r = blocks_file(cr, v, oldfd, old_size, path)) < 0)
 			goto out;
-		if (r == 1) {
-			/*
-			 * The old version held too little of the file: its bytes
-			 * may be elsewhere (a rotated log, a moved file). Trees,
-			 * against everything the index knows.
-			 */
-			close(oldfd);
-			oldfd = -1;
-			xfer_index_rollback(cr->ix);
-			index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
-			file_rows(cr, part, &sb);
-			goto trees;
-		}
-		if ((r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
-			goto out;
-		if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0) {
-			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
-			goto out;
-		}
-		if ((r = check_hash(cr, want)) == PQX_ERR_AUTH) {
-			/*
-			 * Sums that agreed on other bytes (or an old version that
-			 * changed under us): the file crosses again, whole.
-			 */
-			xfer_warn(cr->o, "the file's blocks did not match; receiving it whole", path);
-			reply[1] = NEED_STREAM;
-			reply[2] = 0;
-			if (ftruncate(cr->fd, 0) != 0) {
-				r = fail_peer(cr, PQX_ERR_IO, "write failed on the receiver");
-				goto out;
-			}
-			cr->st->bytes_reused = reused;
-			if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0 ||
-			    (r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
-				goto out;
-			if (pqx_buf_expect_end(v) != 0) {
-				r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
-				goto out;
-			}
+		if (r == 0)
 			goto done;
-		}
-		if (r != 0)
-			goto out;
-		/* The index learns the file as a streamed one: cut whole, later. */
-		cut_start(cr, 0);
-		atomic_store(&cr->streamed, size);
-		goto done;
+		/*
+		 * 1: the old version held too little of the file: its bytes may
+		 * be elsewhere (a rotated log, a moved file). Trees, against
+		 * everything the index knows.
+		 */
+		close(oldfd);
+		oldfd = -1;
+		xfer_index_rollback(cr->ix);
+		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
+		file_rows(cr, part, &sb);
 	}
-trees:
 	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
 		goto out;
 	for (;;) {

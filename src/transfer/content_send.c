@@ -307,12 +307,13 @@ static int zstream(struct xfer_csend *cs, int level, size_t n, size_t *zn)
 	size_t left;
 
 	if (cs->zs_level != level) {
-		if (cs->zs_level != 0)
+		if (cs->zs_level != 0) {
 			do
 				left = ZSTD_compressStream2(cs->zs, &out, &none, ZSTD_e_end);
 			while (!ZSTD_isError(left) && left != 0 && out.pos < out.size);
-		if (cs->zs_level != 0 && left != 0)
-			return PQX_ERR_INTERNAL;
+			if (left != 0) /* an error, or no room: the frame can't end */
+				return PQX_ERR_INTERNAL;
+		}
 		ZSTD_CCtx_reset(cs->zs, ZSTD_reset_session_and_parameters);
 		if (ZSTD_isError(ZSTD_CCtx_setParameter(cs->zs, ZSTD_c_compressionLevel, level)) ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(cs->zs, ZSTD_c_windowLog, ZSTREAM_WLOG)))
@@ -647,11 +648,11 @@ static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 	pqx_hmac *whole = NULL;
 	uint8_t *sigs = NULL;
 	uint32_t count;
-	uint64_t off = 0;
+	uint64_t off = 0, matched = 0;
 	uint8_t slen;
 	size_t bytes;
 	pqx_buf v;
-	int r;
+	int r, trees;
 
 	if ((r = xfer_expect(cs->ch, &v, K_SIGS)) != 0)
 		return r;
@@ -679,30 +680,24 @@ static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 	if ((r = xb_scan(t, cs->bh, whole, cs->fd, cs->size, cs->io, IO_BYTES, on_match, cs)) != 0 ||
 	    (r = pqx_hmac_final(whole, hash)) != 0)
 		goto out;
-	{
-		uint64_t matched = 0;
-
-		for (size_t i = 0; i < cs->nruns; i++)
-			matched += (uint64_t)cs->runs[i].n * cs->block_len;
-		if (matched < cs->size / 8) {
-			pqx_buf_reset(cs->b);
-			if ((r = pqx_buf_put_u8(cs->b, K_BLOCKS)) == 0 &&
-			    (r = pqx_buf_put_u32(cs->b, XB_TREES)) == 0 &&
-			    (r = xc_pad_to(cs->b, PAD_BLOCKS)) == 0 && (r = xfer_send_buf(cs->ch, cs->b)) == 0)
-				r = 1;
-			goto out;
-		}
-	}
-	pqx_buf_reset(cs->b);
-	if ((r = pqx_buf_put_u8(cs->b, K_BLOCKS)) != 0 || (r = pqx_buf_put_u32(cs->b, (uint32_t)cs->nruns)) != 0)
-		goto out;
 	for (size_t i = 0; i < cs->nruns; i++)
+		matched += (uint64_t)cs->runs[i].n * cs->block_len;
+	trees = matched < cs->size / 8;
+	pqx_buf_reset(cs->b);
+	if ((r = pqx_buf_put_u8(cs->b, K_BLOCKS)) != 0 ||
+	    (r = pqx_buf_put_u32(cs->b, trees ? XB_TREES : (uint32_t)cs->nruns)) != 0)
+		goto out;
+	for (size_t i = 0; !trees && i < cs->nruns; i++)
 		if ((r = pqx_buf_put_u32(cs->b, cs->runs[i].lit)) != 0 ||
 		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].first)) != 0 ||
 		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].n)) != 0)
 			goto out;
 	if ((r = xc_pad_to(cs->b, PAD_BLOCKS)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0)
 		goto out;
+	if (trees) {
+		r = 1;
+		goto out;
+	}
 	/* What no block covers crosses as DATA, in file order. */
 	for (size_t i = 0; i <= cs->nruns && r == 0; i++) {
 		struct xfer_node lit;
