@@ -1070,7 +1070,8 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 		 * SIGS of the old version at path (the receiver's), then BLOCKS,
 		 * the literal bytes as DATA and FILE_END with the whole file's
 		 * hash. A wrong hash: the receiver answers NEED 2 and the file
-		 * streams again whole.
+		 * comes again after the last entry, to stream whole (here at
+		 * once: such a file must be the seed's last).
 		 */
 		const struct rfile *old = rs_find(rs, path);
 		uint32_t count, L = blk_geometry(old->n, &count);
@@ -1087,6 +1088,10 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 		fprintf(stderr, "gen_seeds: %s: %u blocks of %u, %zu runs%s\n", path, count, L, nruns,
 		    r_wrong_hash ? ", wrong hash" : "");
 		if (r_wrong_hash) {
+			m_head(K_FILE, path, 0644, sec);
+			m_u64(n);
+			m_u8(0);
+			m_end();
 			memcpy(stream, p, n);
 			stream_len = n;
 			m_data(codecs, cut);
@@ -1312,7 +1317,8 @@ static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t
  * The receiver's answers to a file of n bytes it matches in blocks against
  * its old version old[0..old_n) (the sender under test holds the new one):
  * NEED 3, SIGS, and after the sender's FILE_END either FILE_OK or (retry:
- * the hash did not match) NEED 2, the file streamed whole, then FILE_OK.
+ * the hash did not match) NEED 2, and for the file sent again after the
+ * last entry NEED 2 once more (it streams whole), then FILE_OK.
  * With no block signed the sender finds too little and goes on with chunk
  * trees: then the answers of a tree compare (how), for p[0..n).
  */
@@ -1330,7 +1336,7 @@ static void s_blocks(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t 
 		s_answers(key, p, n, how);
 		return;
 	}
-	if (retry) {
+	for (int i = 0; i < 2 * retry; i++) {
 		m_u8(K_NEED);
 		m_u8(NEED_STREAM);
 		m_u8(0);

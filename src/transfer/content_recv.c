@@ -82,6 +82,16 @@ struct xfer_crecv {
 	/* A file in place whose index work is left for later (index_done). */
 	struct xfer_crecv *tail_next; /* on the tails list while ix_pending */
 	int ix_pending, ix_norows, ix_fd;
+	/*
+	 * The last file, verified and confirmed but not yet durable and in
+	 * place (commit): its directory, its descriptor and names.
+	 */
+	int cm_pending, cm_dfd, cm_fd;
+	char cm_path[XFER_MAX_PATH + 1], cm_part[XFER_MAX_NAME + 1], cm_last[XFER_MAX_NAME + 1],
+	    cm_prev[XFER_MAX_NAME + 1];
+	/* Files whose blocks did not make them, asked for again: they come back, to stream. */
+	char **redo;
+	size_t nredo, capredo;
 	struct stat ix_sb;
 	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
@@ -105,12 +115,18 @@ struct xfer_crecv {
 };
 
 static void index_done(struct xfer_crecv *cr);
+static int commit(struct xfer_crecv *cr, int tell);
+static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat *sb);
 
 void xfer_crecv_free(struct xfer_crecv *cr)
 {
 	if (cr == NULL)
 		return;
+	(void)commit(cr, 0);
 	index_done(cr);
+	for (size_t i = 0; i < cr->nredo; i++)
+		free(cr->redo[i]);
+	free(cr->redo);
 	xfer_index_close(cr->ix);
 	for (int i = 0; i < MAXW; i++) {
 		xfer_tree_free(cr->wk[i].tree);
@@ -167,7 +183,7 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	cr->root = root;
 	cr->o = o;
 	cr->st = st;
-	cr->dictfd = cr->fd = cr->basefd = cr->ix_fd = -1;
+	cr->dictfd = cr->fd = cr->basefd = cr->ix_fd = cr->cm_dfd = cr->cm_fd = -1;
 	pthread_mutex_init(&cr->ixmu, NULL);
 	pthread_mutex_init(&cr->tmu, NULL);
 	pthread_cond_init(&cr->tcv, NULL);
@@ -1086,7 +1102,8 @@ static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *n
  * writes the rest from DATA; the caller checks the whole file's hash. 1:
  * the sender found too little and goes on with chunk trees.
  */
-static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size)
+static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size, const char *part,
+    const struct stat *part_sb)
 {
 	struct worker *wk = &cr->wk[0];
 	uint32_t L, count;
@@ -1096,6 +1113,11 @@ static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size)
 
 	if ((r = send_sigs(cr, oldfd, old_size, &L, &count)) != 0)
 		return r;
+	/* The last file's commit and index work, while the sender matches. */
+	if ((r = commit(cr, 1)) != 0)
+		return r;
+	index_done(cr);
+	file_rows(cr, part, part_sb);
 	if ((r = get_runs(cr, L, count, &nruns)) != 0)
 		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid block list") : r; /* or 1: trees */
 	for (size_t i = 0; i < nruns; i++) {
@@ -1179,18 +1201,19 @@ static int recv_whole(struct xfer_crecv *cr, pqx_buf *v)
 
 /*
  * A file matched in blocks against its old version (oldfd): 0 once it is
- * written and its hash checked (or, after a hash that differed, received
- * again whole), 1 if the sender goes on with chunk trees, or an error.
+ * written and its hash checked, 1 if the sender goes on with chunk trees,
+ * 2 if the hash differed (the file is asked for again, to stream at the
+ * end of the session), or an error.
  */
 static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint64_t old_size,
-    const char *path)
+    const char *path, const char *part, const struct stat *part_sb)
 {
 	static const uint8_t again[3] = { K_NEED, NEED_STREAM, 0 };
 	uint64_t reused = cr->st->bytes_reused;
 	uint8_t want[32];
 	int r;
 
-	if ((r = recv_blocks(cr, oldfd, old_size)) != 0)
+	if ((r = recv_blocks(cr, oldfd, old_size, part, part_sb)) != 0)
 		return r;
 	if ((r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
 		return r;
@@ -1204,14 +1227,42 @@ static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint64_t ol
 		}
 		return r;
 	}
-	/* Sums that agreed on other bytes (or an old version that changed under us): once more, whole. */
-	xfer_warn(cr->o, "the file's blocks did not match; receiving it whole", path);
-	if (ftruncate(cr->fd, 0) != 0)
-		return fail_peer(cr, PQX_ERR_IO, "write failed on the receiver");
+	/*
+	 * Sums that agreed on other bytes (or an old version that changed
+	 * under us): once more, whole. The sender has gone on to its next
+	 * entry; this file comes back after its last one.
+	 */
+	xfer_warn(cr->o, "the file's blocks did not match; asking for it again, whole", path);
+	if (cr->nredo == XFER_REDO_MAX)
+		return fail_peer(cr, PQX_ERR_LIMIT, "too many files to receive again");
+	if (cr->nredo == cr->capredo) {
+		size_t cap = cr->capredo ? cr->capredo * 2 : 8;
+		char **nr = realloc(cr->redo, cap * sizeof(*nr));
+
+		if (nr == NULL)
+			return PQX_ERR_NOMEM;
+		cr->redo = nr;
+		cr->capredo = cap;
+	}
+	if ((cr->redo[cr->nredo] = strdup(path)) == NULL)
+		return PQX_ERR_NOMEM;
+	cr->nredo++;
 	cr->st->bytes_reused = reused;
 	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, again, sizeof(again))) != 0)
 		return r;
-	return recv_whole(cr, v);
+	return 2;
+}
+
+/* 1 if path was asked for again (it leaves the list: once). */
+static int take_redo(struct xfer_crecv *cr, const char *path)
+{
+	for (size_t i = 0; i < cr->nredo; i++)
+		if (strcmp(cr->redo[i], path) == 0) {
+			free(cr->redo[i]);
+			cr->redo[i] = cr->redo[--cr->nredo];
+			return 1;
+		}
+	return 0;
 }
 
 static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
@@ -1469,6 +1520,50 @@ static int base_check(struct xfer_crecv *cr, const struct base_claim *bc)
 }
 
 /*
+ * Makes the last file durable and puts it in place: its bytes reach the
+ * disk before its name does, so a crash leaves the old version or the new
+ * one, never part of it. A failure goes to the peer (tell) and fails the
+ * session: the sender took FILE_OK for delivered.
+ */
+static int commit(struct xfer_crecv *cr, int tell)
+{
+	const char *why = NULL;
+	struct stat sb;
+	int dfd = cr->cm_dfd;
+
+	if (!cr->cm_pending)
+		return 0;
+	cr->cm_pending = 0;
+	if (fsync(cr->cm_fd) != 0)
+		why = errno == ENOSPC ? "no space left on the receiver" : "can't finish the file on the receiver";
+	else if (fstatat(dfd, cr->cm_last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
+		why = "a directory is in the way";
+	else if (renameat(dfd, cr->cm_part, dfd, cr->cm_last) != 0 || fsync(dfd) != 0)
+		why = "can't rename the file into place";
+	else
+		unlinkat(dfd, cr->cm_prev, 0);
+	/* The index learns the file under the stat it has in place (a rename changes its ctime). */
+	if (cr->ix_pending && !cr->ix_norows && (why != NULL || fstat(cr->cm_fd, &cr->ix_sb) != 0))
+		cr->ix_norows = 1;
+	close(cr->cm_fd);
+	close(dfd);
+	cr->cm_fd = cr->cm_dfd = -1;
+	if (why == NULL)
+		return 0;
+	return tell ? fail_peer(cr, PQX_ERR_IO, why) : PQX_ERR_IO;
+}
+
+int xfer_crecv_settle(struct xfer_crecv *cr)
+{
+	return commit(cr, 1);
+}
+
+size_t xfer_crecv_redo_left(const struct xfer_crecv *cr)
+{
+	return cr->nredo;
+}
+
+/*
  * The index work left from the last file, once it is in place and its sender
  * told: the rest of a streamed file's chunks, then its rows under the final
  * name, in one commit. The index is a cache: failures here lose only rows.
@@ -1543,11 +1638,16 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	pqx_hmac *rh = NULL;
 	uint64_t cur = 0, old_size = 0;
 	struct base_claim bc;
-	int base_ok, stream, oldfd = -1, r;
+	int base_ok, stream, oldfd = -1, again, r;
 
-	index_done(cr);
-	drop_sources(cr);
 	cr->told = 0;
+	/* The same name again (a path sent twice): the first goes in place first. */
+	if (cr->cm_pending && strcmp(cr->cm_path, path) == 0) {
+		if ((r = commit(cr, 1)) != 0)
+			return r;
+		index_done(cr);
+	}
+	drop_sources(cr);
 	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
 	if (sibling(part, sizeof(part), path, last, "pqx-part") != 0 ||
@@ -1555,11 +1655,14 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		return fail_peer(cr, PQX_ERR_LIMIT, "file name too long");
 	part_name = part + (last - path);
 	prev_name = prev + (last - path);
-	cr->st->files++;
-	cr->st->bytes += size;
+	/* A file asked for again streams, and was counted the first time. */
+	if (!(again = take_redo(cr, path))) {
+		cr->st->files++;
+		cr->st->bytes += size;
+	}
 	cr->size = size;
 	/* The quick check: same size and modification time means the same file. */
-	if (fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	if (!again && fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 	    (uint64_t)sb.st_size == size && sb.st_mtim.tv_sec == mt->tv_sec &&
 	    sb.st_mtim.tv_nsec == mt->tv_nsec) {
 		cr->st->skipped++;
@@ -1595,9 +1698,10 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	cr->tiny = size < TINY && !base_ok;
 	if (!cr->tiny)
 		open_index(cr);
-	stream = cr->tiny ||
+	stream = cr->tiny || again ||
 		 (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
-		     file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1));
+		     file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1) &&
+		     (!cr->ix_pending || cr->ix_norows));
 	/*
 	 * A small file with an old version here (or what an interrupted run
 	 * left) and no shared base is matched in blocks against it, as rsync
@@ -1612,19 +1716,31 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0)
 		goto out;
 	/* While the sender cuts its file, index what we may already hold. */
-	if (!stream && oldfd < 0)
-		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
-	file_rows(cr, part, &sb);
+	/* (Matching blocks, after its SIGS: recv_blocks.) */
+	if (oldfd < 0) {
+		if ((r = commit(cr, 1)) != 0)
+			goto out;
+		index_done(cr);
+		if (!stream)
+			index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
+		file_rows(cr, part, &sb);
+	}
 	if (stream) {
 		if ((r = recv_whole(cr, v)) != 0)
 			goto out;
 		goto done;
 	}
 	if (oldfd >= 0) {
-		if ((r = blocks_file(cr, v, oldfd, old_size, path)) < 0)
+		if ((r = blocks_file(cr, v, oldfd, old_size, path, part, &sb)) < 0)
 			goto out;
 		if (r == 0)
 			goto done;
+		if (r == 2) {
+			/* Asked for again: the partial file goes (the old version stays). */
+			unlinkat(dfd, part_name, 0);
+			r = 0;
+			goto out;
+		}
 		/*
 		 * 1: the old version held too little of the file: its bytes may
 		 * be elsewhere (a rotated log, a moved file). Trees, against
@@ -1667,20 +1783,28 @@ done:
 	times[0] = *mt;
 	times[1] = *mt;
 	if (ftruncate(cr->fd, (off_t)size) != 0 || fchmod(cr->fd, (mode_t)mode) != 0 ||
-	    fsync(cr->fd) != 0 || futimens(cr->fd, times) != 0) {
+	    futimens(cr->fd, times) != 0) {
 		r = fail_peer(cr, PQX_ERR_IO, errno == ENOSPC ? "no space left on the receiver"
 							      : "can't finish the file on the receiver");
 		goto out;
 	}
-	if (fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode)) {
-		r = fail_peer(cr, PQX_ERR_IO, "a directory is in the way");
+	/*
+	 * FILE_OK goes now; the fsync and the rename (commit) wait for the
+	 * next file's first exchange, so that they overlap the sender's work.
+	 */
+	if ((cr->cm_dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    (cr->cm_fd = fcntl(cr->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		if (cr->cm_dfd >= 0)
+			close(cr->cm_dfd);
+		cr->cm_dfd = -1;
+		r = fail_peer(cr, PQX_ERR_IO, "can't finish the file on the receiver");
 		goto out;
 	}
-	if (renameat(dfd, part_name, dfd, last) != 0 || fsync(dfd) != 0) {
-		r = fail_peer(cr, PQX_ERR_IO, "can't rename the file into place");
-		goto out;
-	}
-	unlinkat(dfd, prev_name, 0);
+	snprintf(cr->cm_path, sizeof(cr->cm_path), "%s", path);
+	snprintf(cr->cm_part, sizeof(cr->cm_part), "%s", part_name);
+	snprintf(cr->cm_last, sizeof(cr->cm_last), "%s", last);
+	snprintf(cr->cm_prev, sizeof(cr->cm_prev), "%s", prev_name);
+	cr->cm_pending = 1;
 	if (cr->ix != NULL) {
 		/*
 		 * The index learns the file later, with the peer not waiting, under
@@ -1689,7 +1813,7 @@ done:
 		snprintf(cr->ix_part, sizeof(cr->ix_part), "%s", part);
 		snprintf(cr->ix_path, sizeof(cr->ix_path), "%s", path);
 		snprintf(cr->ix_prev, sizeof(cr->ix_prev), "%s", prev);
-		cr->ix_norows = cr->tiny || fstat(cr->fd, &cr->ix_sb) != 0;
+		cr->ix_norows = cr->tiny; /* and its stat once in place (commit) */
 		cr->ix_fd = cr->fd;
 		cr->fd = -1;
 		cr->ix_pending = 1;

@@ -151,12 +151,38 @@ struct xfer_csend {
 	/* the DATA message being filled */
 	size_t raw_len;
 	uint64_t raw_off, raw_next; /* file offset of raw[0], of the byte after */
+	/*
+	 * The last file's answer, read when the next one is due (the next
+	 * entry goes out first: a round trip less per file). A file matched
+	 * in blocks may be asked for again (await_fd, its path and stat, the
+	 * bytes it reused): it joins redo, sent again whole at the end.
+	 */
+	int awaiting, await_fd;
+	char *await_path;
+	struct stat await_sb;
+	uint64_t await_reused;
+	struct xfer_redo *redo;
+	size_t nredo, capredo;
+};
+
+struct xfer_redo {
+	int fd;
+	char *path;
+	struct stat sb;
 };
 
 void xfer_csend_free(struct xfer_csend *cs)
 {
 	if (cs == NULL)
 		return;
+	if (cs->await_fd >= 0)
+		close(cs->await_fd);
+	free(cs->await_path);
+	for (size_t i = 0; i < cs->nredo; i++) {
+		close(cs->redo[i].fd);
+		free(cs->redo[i].path);
+	}
+	free(cs->redo);
 	xfer_tree_free(cs->tree);
 	pqx_hmac_free(cs->root);
 	pqx_hmac_free(cs->bh);
@@ -192,7 +218,7 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 	cs->ch = ch;
 	cs->o = o;
 	cs->st = st;
-	cs->basefd = cs->dictfd = -1;
+	cs->basefd = cs->dictfd = cs->await_fd = -1;
 	pthread_mutex_init(&cs->mu, NULL);
 	pthread_cond_init(&cs->cv, NULL);
 	zctl_init(&cs->z, o != NULL ? o->compress : -1);
@@ -248,7 +274,8 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *s
 			    (r = pqx_buf_put_u64(b, cs->base_size)) != 0 ||
 			    (r = pqx_buf_put(b, bh, 32)) != 0))
 		return r;
-	if ((r = xfer_send_buf(cs->ch, b)) != 0 || (r = xfer_expect(cs->ch, &v, K_NEED)) != 0)
+	if ((r = xfer_send_buf(cs->ch, b)) != 0 || (r = xfer_csend_settle(cs)) != 0 ||
+	    (r = xfer_expect(cs->ch, &v, K_NEED)) != 0)
 		return r;
 	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > NEED_BLOCKS ||
 	    base_ok > has_base || pqx_buf_expect_end(&v) != 0)
@@ -259,6 +286,63 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *s
 	}
 	*state_out = state;
 	return 0;
+}
+
+int xfer_csend_settle(struct xfer_csend *cs)
+{
+	uint8_t kind, again, base;
+	pqx_buf v;
+	int r;
+
+	if (!cs->awaiting)
+		return 0;
+	cs->awaiting = 0;
+	if ((r = xfer_recv_msg(cs->ch, &v, &kind)) != 0)
+		return r;
+	if (kind == K_FILE_OK)
+		r = pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
+	else if (kind != K_NEED || cs->await_fd < 0 || pqx_buf_get_u8(&v, &again) != 0 ||
+		 again != NEED_STREAM || pqx_buf_get_u8(&v, &base) != 0 || base != 0 ||
+		 pqx_buf_expect_end(&v) != 0)
+		r = PQX_ERR_FORMAT;
+	else if (cs->nredo == XFER_REDO_MAX)
+		r = PQX_ERR_LIMIT;
+	else {
+		/* The blocks did not make the file (sums that agreed on other bytes): whole, at the end. */
+		if (cs->nredo == cs->capredo) {
+			size_t cap = cs->capredo ? cs->capredo * 2 : 8;
+			struct xfer_redo *nr = realloc(cs->redo, cap * sizeof(*nr));
+
+			if (nr == NULL)
+				return PQX_ERR_NOMEM;
+			cs->redo = nr;
+			cs->capredo = cap;
+		}
+		cs->redo[cs->nredo].fd = cs->await_fd;
+		cs->redo[cs->nredo].path = cs->await_path;
+		cs->redo[cs->nredo].sb = cs->await_sb;
+		cs->nredo++;
+		cs->await_fd = -1;
+		cs->await_path = NULL;
+		cs->st->bytes_reused -= cs->await_reused; /* moved counts both tries: both crossed */
+	}
+	if (cs->await_fd >= 0)
+		close(cs->await_fd);
+	cs->await_fd = -1;
+	free(cs->await_path);
+	cs->await_path = NULL;
+	return r;
+}
+
+int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct stat *sb)
+{
+	if (cs->nredo == 0)
+		return 0;
+	cs->nredo--;
+	*fd = cs->redo[cs->nredo].fd;
+	*path = cs->redo[cs->nredo].path;
+	*sb = cs->redo[cs->nredo].sb;
+	return 1;
 }
 
 /* Waits as --bwlimit asks before n more bytes go out. */
@@ -723,15 +807,13 @@ out:
 	return r;
 }
 
-int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int state)
+int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, const char *path, int state)
 {
 	int stream = state == NEED_STREAM;
 	uint64_t size = (uint64_t)sb->st_size;
 	struct stat now;
 	uint8_t root[32];
 	pthread_t th;
-	pqx_buf v;
-	uint8_t kind;
 	uint64_t reused = cs->st->bytes_reused;
 	int r, last = 0, blocks = 0;
 
@@ -795,18 +877,16 @@ shrank: /* or it ended early under our reads */
 	pqx_buf_reset(cs->b);
 	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 ||
 	    (!stream && (r = pqx_buf_put(cs->b, root, 32)) != 0) ||
-	    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xfer_recv_msg(cs->ch, &v, &kind)) != 0)
+	    (r = xfer_send_buf(cs->ch, cs->b)) != 0)
 		return r;
-	if (kind == K_NEED && blocks) {
-		/* The blocks did not make the file (sums that agreed on other bytes): once more, whole. */
-		uint8_t again, base;
-
-		if (pqx_buf_get_u8(&v, &again) != 0 || again != NEED_STREAM || pqx_buf_get_u8(&v, &base) != 0 ||
-		    base != 0 || pqx_buf_expect_end(&v) != 0)
-			return PQX_ERR_FORMAT;
-		cs->st->bytes_reused = reused; /* moved counts both tries: both crossed */
-		return xfer_csend_file(cs, fd, sb, NEED_STREAM);
+	/* Its answer comes with the next one (xfer_csend_settle). */
+	cs->awaiting = 1;
+	if (blocks) {
+		if ((cs->await_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0 || (cs->await_path = strdup(path)) == NULL)
+			return PQX_ERR_NOMEM;
+		cs->await_sb = *sb;
+		cs->await_reused = cs->st->bytes_reused - reused;
 	}
-	return kind == K_FILE_OK && pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
+	return 0;
 }
 

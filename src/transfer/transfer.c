@@ -260,7 +260,8 @@ static int put_entry_head(pqx_buf *b, uint8_t kind, const char *path, const stru
 	return pqx_buf_put_u32(b, (uint32_t)sb->st_mtim.tv_nsec);
 }
 
-static int send_file(struct sender *s, int fd, const char *path, const struct stat *sb)
+/* again: a file the receiver asked for again (its blocks did not make it), counted already. */
+static int send_file(struct sender *s, int fd, const char *path, const struct stat *sb, int again)
 {
 	uint64_t size = (uint64_t)sb->st_size;
 	int state, r;
@@ -268,13 +269,34 @@ static int send_file(struct sender *s, int fd, const char *path, const struct st
 	if ((r = put_entry_head(s->b, K_FILE, path, sb)) != 0 || (r = pqx_buf_put_u64(s->b, size)) != 0 ||
 	    (r = xfer_csend_offer(s->cs, s->b, path, &state)) != 0)
 		return r;
-	s->st->files++;
-	s->st->bytes += size;
+	if (again) {
+		if (state != 2)
+			return PQX_ERR_FORMAT;
+	} else {
+		s->st->files++;
+		s->st->bytes += size;
+	}
 	if (state == 1) {
 		s->st->skipped++;
 		return 0;
 	}
-	return xfer_csend_file(s->cs, fd, sb, state);
+	return xfer_csend_file(s->cs, fd, sb, path, state);
+}
+
+/* The last answer, then the files asked for again, whole, each answered before the next. */
+static int send_again(struct sender *s)
+{
+	struct stat sb;
+	char *path;
+	int fd, r = xfer_csend_settle(s->cs);
+
+	while (r == 0 && xfer_csend_take_redo(s->cs, &fd, &path, &sb)) {
+		if ((r = send_file(s, fd, path, &sb, 1)) == 0)
+			r = xfer_csend_settle(s->cs);
+		close(fd);
+		free(path);
+	}
+	return r;
 }
 
 static int send_entry(struct sender *s, int dirfd, const char *name, const char *path, int depth);
@@ -339,7 +361,7 @@ static int send_entry(struct sender *s, int dirfd, const char *name, const char 
 			xfer_warn(s->o, "skipped: can't open it", path);
 			return 0;
 		}
-		r = send_file(s, fd, path, &sb);
+		r = send_file(s, fd, path, &sb, 0);
 		close(fd);
 		return r;
 	}
@@ -448,6 +470,8 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 		if (pfd != basefd)
 			close(pfd);
 	}
+	if (r == 0)
+		r = send_again(&s);
 	if (r == 0 && (r = pqx_buf_put_u8(s.b, K_END)) == 0 && (r = xfer_send_buf(ch, s.b)) == 0 &&
 	    (r = pqx_buf_put_u8(s.b, K_DONE)) == 0 && (r = pqx_buf_put_u64(s.b, st->files)) == 0 &&
 	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0)
@@ -662,12 +686,16 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 	for (;;) {
 		if ((r = xfer_recv_msg(ch, &v, &kind)) != 0)
 			goto out;
+		if (kind != K_FILE && (r = xfer_crecv_settle(rv.cr)) != 0)
+			goto out;
 		if (kind == K_FILE)
 			r = recv_file(&rv, &v);
 		else if (kind == K_DIR)
 			r = recv_dir(&rv, &v);
 		else if (kind == K_SYMLINK)
 			r = recv_link(&rv, &v);
+		else if (kind == K_END && xfer_crecv_redo_left(rv.cr) > 0)
+			r = fail_peer(&rv, PQX_ERR_FORMAT, "a file asked for again did not come");
 		else if (kind == K_END)
 			break;
 		else

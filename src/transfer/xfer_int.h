@@ -49,12 +49,23 @@ PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const cha
     int *state);
 /*
  * Sends the contents of fd (sb: its stat when the entry was made) as the
- * receiver's NEED state asks (compare trees, stream, match blocks), and
- * waits for FILE_OK. A file whose size or mtime changed meanwhile is refused to
- * the peer (PQX_ERR_CHANGED) before it can land.
+ * receiver's NEED state asks (compare trees, stream, match blocks). Its
+ * answer (FILE_OK) is read with the next one (xfer_csend_settle). A file
+ * whose size or mtime changed meanwhile is refused to the peer
+ * (PQX_ERR_CHANGED) before it can land.
  */
 PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb,
-    int state);
+    const char *path, int state);
+/*
+ * Reads the last file's answer if it is still to come: FILE_OK, or for a
+ * file matched in blocks a request to send it again, whole (the receiver
+ * found its hash wrong): it is kept for xfer_csend_take_redo.
+ */
+PQX_MUST_CHECK int xfer_csend_settle(struct xfer_csend *cs);
+/* A file to send again, whole (1; 0 when none is left); fd and path are the caller's now. */
+int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct stat *sb);
+/* At most this many files asked for again in a session. */
+#define XFER_REDO_MAX 256
 
 /* ---- the receiver's side (content_recv.c) ---- */
 
@@ -64,11 +75,22 @@ PQX_MUST_CHECK int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int 
     const struct xfer_opts *o, struct xfer_stats *st);
 void xfer_crecv_free(struct xfer_crecv *cr);
 /*
+ * Puts the last file received in place (it is verified and confirmed, but
+ * its fsync and rename wait for the next file): before an entry that is not
+ * a file, and at the end, before the receiver says that all is done.
+ */
+PQX_MUST_CHECK int xfer_crecv_settle(struct xfer_crecv *cr);
+/* Files asked for again that have not come back yet (at END: none may be left). */
+size_t xfer_crecv_redo_left(const struct xfer_crecv *cr);
+/*
  * One file: v holds the rest of the FILE entry after the size (the base
  * fields). dfd/last: the target's directory and name, path its relative
  * path from the root. Answers NEED, receives the contents into the
- * partial file, verifies, fsyncs, sets mode and times, renames into place,
- * and answers FILE_OK. Errors are reported to the peer here.
+ * partial file, verifies, sets mode and times and answers FILE_OK; the
+ * fsync and the rename into place come with the next file (or
+ * xfer_crecv_settle). A file whose blocks did not make it is asked for
+ * again, to come after the sender's last entry. Errors are reported to
+ * the peer here.
  */
 PQX_MUST_CHECK int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
     const char *last, uint64_t size, uint32_t mode, const struct timespec *mt);

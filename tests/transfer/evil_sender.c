@@ -41,7 +41,7 @@ enum {
 	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
 	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
 };
-enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8 };
+enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8, NO_AGAIN = 16 };
 
 struct ent {
 	uint8_t kind;
@@ -168,6 +168,8 @@ static int build_case(const char *name, const char *canary)
 			add(K_FILE, "blk", va);
 		else if (strcmp(name, "blocks-lie") == 0)
 			add(K_FILE, "blk", vb)->flags = BAD_BLOCK;
+		else if (strcmp(name, "blocks-lie-gone") == 0) /* and never sends it again */
+			add(K_FILE, "blk", vb)->flags = BAD_BLOCK | NO_AGAIN;
 		else if (strcmp(name, "blocks-bad-run") == 0)
 			add(K_FILE, "blk", va)->flags = BAD_RUN;
 		else
@@ -453,29 +455,36 @@ out:
 	return r;
 }
 
+static int send_entry(pqx_channel *ch, const struct ent *e)
+{
+	size_t dl = e->data ? strlen(e->data) : 0;
+
+	put8(e->kind);
+	putstr(e->path, e->plen);
+	put32(e->mode);
+	put64(1700000000);
+	put32(0);
+	if (e->kind == K_FILE) {
+		put64(dl);
+		put8(0); /* no shared base */
+	} else if (e->kind == K_SYMLINK)
+		putstr(e->data, dl);
+	return xsend(ch);
+}
+
 /* The sender's half of a session, with the case's entries. */
 static int run_entries(pqx_channel *ch, int client)
 {
 	const uint8_t *d;
 	size_t n;
 	uint64_t files = 0, bytes = 0;
-	int r;
+	int again[8] = { 0 }, r;
 
 	for (int i = 0; i < nents; i++) {
 		struct ent *e = &ents[i];
 		size_t dl = e->data ? strlen(e->data) : 0;
 
-		put8(e->kind);
-		putstr(e->path, e->plen);
-		put32(e->mode);
-		put64(1700000000);
-		put32(0);
-		if (e->kind == K_FILE) {
-			put64(dl);
-			put8(0); /* no shared base */
-		} else if (e->kind == K_SYMLINK)
-			putstr(e->data, dl);
-		if ((r = xsend(ch)) != 0)
+		if ((r = send_entry(ch, e)) != 0)
 			return report(ch, r);
 		if (e->kind != K_FILE)
 			continue;
@@ -495,14 +504,23 @@ static int run_entries(pqx_channel *ch, int client)
 		if ((r = pqx_channel_recv(ch, &d, &n)) != 0)
 			return report(ch, r);
 		if (n == 3 && d[0] == K_NEED && d[1] == 2) {
-			/* The blocks did not make the file: once more, whole (and honest). */
+			/* The blocks did not make the file: once more, whole (and honest), after the last entry. */
 			printf("asked again, whole\n");
+			again[i] = !(e->flags & NO_AGAIN);
 			e->flags = 0;
-			if ((r = send_stream(ch, e)) != 0 || (r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
-				return report(ch, r);
 		} else if (n < 1 || d[0] != K_FILE_OK) {
 			return report(ch, PQX_ERR_FORMAT);
 		}
+	}
+	for (int i = 0; i < nents; i++) {
+		if (!again[i])
+			continue;
+		if ((r = send_entry(ch, &ents[i])) != 0 || (r = recv_kind(ch, &d, &n, K_NEED)) != 0)
+			return report(ch, r);
+		if (n != 3 || d[1] != 2)
+			return report(ch, PQX_ERR_FORMAT);
+		if ((r = send_stream(ch, &ents[i])) != 0 || (r = recv_kind(ch, &d, &n, K_FILE_OK)) != 0)
+			return report(ch, r);
 	}
 	put8(K_END);
 	if ((r = xsend(ch)) != 0)

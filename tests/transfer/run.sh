@@ -235,6 +235,7 @@ elif [ "$(tree_list tree)" != "$(tree_list root/trees/tree)" ]; then
 	why="the server's tree differs: $(diff tl1 tl2 | head -n 5 | tr '\n' ' ')"
 fi
 check "send of a tree: nested dirs, links kept as links, modes and mtimes" "$why"
+
 why=""
 if [ -e root/trees/tree/fifo ] || [ -L root/trees/tree/fifo ] || [ -e root/trees/tree/dev ]; then
 	why="a FIFO or device was created on the server"
@@ -245,6 +246,23 @@ elif [ "$have_dev" = 1 ] && ! grep -q 'dev.*skipped' err; then
 fi
 check "send of a tree skips a FIFO$([ "$have_dev" = 1 ] && echo ' and a device') with a warning" "$why"
 [ "$have_dev" = 1 ] || skip "a device file in the source" "mknod is not permitted here"
+# One name twice in a send (a/same, b/same): the receiver puts each in
+# place before the next of that name (its fsync and rename wait for the
+# next file otherwise), so the later one is what stays, and nothing partial.
+mkdir -p twice/a twice/b
+head -c 300000 /dev/urandom >twice/a/same
+head -c 200000 /dev/urandom >twice/b/same
+# shellcheck disable=SC2086
+cl send $C twice/a/same twice/b/same "$U/twice"
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="send exited $rc: $(errline)"
+elif ! cmp -s twice/b/same root/twice/same; then
+	why="the server holds $(size root/twice/same) bytes, not the later file"
+elif [ -n "$(ls -A root/twice | grep -v '^same$')" ]; then
+	why="left beside it: $(ls -A root/twice | tr '\n' ' ')"
+fi
+check "one name twice in a send: the later file stays, nothing partial beside it" "$why"
 # A FIFO in the server's tree is skipped by the server (and logged).
 mkfifo root/trees/tree/a/fifo2
 touch -h -r tree/a root/trees/tree/a # as it was
@@ -497,10 +515,11 @@ refusal() {
 	blocks-ok) case $2 in "matching blocks completed"*) ;; *) echo " not matched in blocks: $2" ;; esac ;;
 	blocks-lie) case $2 in "matching blocks asked again, whole completed"*) ;; *) echo " not asked again: $2" ;; esac ;;
 	blocks-bad-run) case $2 in "matching blocks "*"invalid block list"*) ;; *) echo " not refused for its block list: $2" ;; esac ;;
+	blocks-lie-gone) case $2 in *"a file asked for again did not come"*) ;; *) echo " not refused for the file that did not come again: $2" ;; esac ;;
 	bad-zstd) case $2 in *"invalid compressed data"*) ;; *) echo " not refused for its compressed data: $2" ;; esac ;;
 	esac
 }
-REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block bad-zstd blocks-bad-run"
+REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block bad-zstd blocks-bad-run blocks-lie-gone"
 SAFE="link-abs link-up link-canary link-chain existing-link-file setuid blocks-ok blocks-lie"
 for c in $REFUSED $SAFE req-get-dotdot req-get-abs req-send-dotdot; do
 	ev_reset
