@@ -103,7 +103,8 @@ struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uin
 
 	if (t == NULL)
 		return NULL;
-	while (size < 2 * count) {
+	/* An eighth full: most offsets of the file, matching nothing, look at one empty slot. */
+	while (size < 8 * count) {
 		size *= 2;
 		shift--;
 	}
