@@ -46,6 +46,11 @@
 # content did not change, which keep the old time (both tools skip a file of
 # the same size and mtime without reading it: rsync's best case, and correct).
 #
+# PQX_DEDUP_RTT_MS=N (default 0): both tools reach their server through
+# bench/delay_proxy.py, which holds every byte N/2 ms each way: a network
+# round trip of N ms (no loss, no bandwidth limit; the proxy copies at a few
+# hundred MB/s, so keep PQX_DEDUP_MIB and PQX_DEDUP_MODEL_MIB small).
+#
 # Everything runs on 127.0.0.1 in one temporary directory under /var/tmp
 # (removed at exit; about 5 x PQX_DEDUP_MIB + 6 x PQX_DEDUP_MODEL_MIB MiB at
 # peak): pqx serve, and a throwaway sshd (our config, host key and authorized
@@ -65,6 +70,7 @@ CACHE=${PQX_BENCH_CACHE:-/var/tmp/pqx-bench-cache}
 TS_OLD=${PQX_DEDUP_TS_OLD:-5.4.5}
 TS_NEW=${PQX_DEDUP_TS_NEW:-5.5.4}
 DEB=${PQX_DEDUP_DEB:-libc6}
+RTT=${PQX_DEDUP_RTT_MS:-0}
 [ -x "$PQX" ] || { echo "bench: $PQX is missing (make BUILD=$BUILD)"; exit 1; }
 for c in rsync ssh ssh-keygen python3 cmp diff; do
 	command -v "$c" >/dev/null 2>&1 || { echo "bench: $c is not installed"; exit 1; }
@@ -73,18 +79,19 @@ done
 for v in "$ROUNDS" "$MIB" "$MMIB"; do
 	case $v in '' | *[!0-9]* | 0) echo "bench: PQX_BENCH_ROUNDS, PQX_DEDUP_MIB and PQX_DEDUP_MODEL_MIB must be positive numbers"; exit 2 ;; esac
 done
+case $RTT in '' | *[!0-9]*) echo "bench: PQX_DEDUP_RTT_MS must be a number of milliseconds"; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "bench: the sshd peer runs as root (it logs in as root on 127.0.0.1)"; exit 1; }
 need=$((5 * MIB + 6 * MMIB + 512))
 avail=$(df -Pm /var/tmp | awk 'NR == 2 { print $4 }')
 [ "${avail:-0}" -ge "$need" ] || { echo "bench: /var/tmp has ${avail:-?} MiB free, $need needed"; exit 1; }
 
 dir=$(mktemp -d /var/tmp/pqx-dedup.XXXXXX) || exit 1
-serve_pid="" sshd_pid=""
+serve_pid="" sshd_pid="" delay_pid="" sdelay_pid=""
 cleanup() {
-	for p in $serve_pid $sshd_pid; do
+	for p in $serve_pid $sshd_pid $delay_pid $sdelay_pid; do
 		kill "$p" 2>/dev/null
 	done
-	for p in $serve_pid $sshd_pid; do
+	for p in $serve_pid $sshd_pid $delay_pid $sdelay_pid; do
 		wait "$p" 2>/dev/null
 	done
 	rm -rf "$dir"
@@ -192,27 +199,42 @@ SK=$("$PQX" keygen -y server.key)
 echo "$("$PQX" keygen -y client.key) bench" >authorized
 has_dict=1
 "$PQX" send --help 2>&1 | grep -q -- '--dict' && "$PQX" serve --help 2>&1 | grep -q -- '--dict' || has_dict=0
+# delay PORT: with PQX_DEDUP_RTT_MS, a delaying proxy to 127.0.0.1:PORT
+# (sets DPORT, the port to use, and DPID; without, DPORT is PORT).
+delay() {
+	DPORT=$1 DPID=""
+	[ "$RTT" -gt 0 ] || return 0
+	DPORT=$(free_port) || fail "no free port"
+	python3 "$top/bench/delay_proxy.py" "$DPORT" "$1" "$(awk -v r="$RTT" 'BEGIN { print r / 2 }')" &
+	DPID=$!
+	wait_listen "$DPORT" || fail "the delaying proxy did not start"
+}
 # start_serve ROOT [ARGS...]: a fresh pqx serve on a new port with fresh state
-# (sets serve_pid, PP).
+# (sets serve_pid, PP: the port clients use).
 start_serve() {
 	sroot=$1
 	shift
-	PP=$(free_port) || fail "no free port"
+	port=$(free_port) || fail "no free port"
 	mkdir -p "$dir/state/srv"
 	PQX_CONFIG_DIR=$dir/state/srv HOME=$dir/state/srv "$PQX" serve -q --root "$sroot" \
-		--identity server.key --authorized authorized --listen "127.0.0.1:$PP" "$@" 2>>serve.log &
+		--identity server.key --authorized authorized --listen "127.0.0.1:$port" "$@" 2>>serve.log &
 	serve_pid=$!
-	wait_listen "$PP" || fail "pqx serve did not start: $(tail -3 serve.log)"
+	wait_listen "$port" || fail "pqx serve did not start: $(tail -3 serve.log)"
+	delay "$port"
+	PP=$DPORT delay_pid=$DPID
 }
 stop_serve() {
-	[ -n "$serve_pid" ] || return 0
-	kill "$serve_pid" 2>/dev/null
-	wait "$serve_pid" 2>/dev/null
-	serve_pid=""
+	for p in $serve_pid $delay_pid; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	serve_pid="" delay_pid=""
 }
 
 # ---- a throwaway sshd, as root ----
 start_sshd
+delay "$SP"
+SP=$DPORT sdelay_pid=$DPID
 # ssh -v: its "Transferred: sent N, received M bytes" line (debug1) is the
 # wire count; -v comes first so that it sets the log level.
 RSH="ssh -v $SSHO -p $SP"
@@ -343,6 +365,7 @@ cores=$(nproc)
 echo "== pqx vs rsync over ssh, on loopback: bytes on the wire and wall time when the receiver holds an old version"
 echo "   $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); pqx $("$PQX" version | cut -d' ' -f2),"
 echo "   $(rsync --version | head -1 | sed 's/  */ /g'), -az compressor: ${zc:-?}; $(ssh -V 2>&1 | cut -d, -f1) -c aes256-gcm@openssh.com"
+[ "$RTT" -eq 0 ] || echo "   both through bench/delay_proxy.py: a round trip of $RTT ms"
 mkdir -p p r "$CACHE" 2>/dev/null
 
 # ---- (a) a big random file, a few edits ----
