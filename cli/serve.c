@@ -282,6 +282,7 @@ out:
 	if (base >= 0)
 		close(base);
 	pqx_channel_free(ch);
+	pqx_socket_io_release(&sio);
 	pqx_wipe(&xo, sizeof(xo));
 }
 

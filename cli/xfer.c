@@ -403,6 +403,7 @@ static int run_client(int is_send, int argc, char **argv)
 	ret = 0;
 out:
 	pqx_channel_free(ch);
+	pqx_socket_io_release(&sio);
 	if (fd >= 0)
 		close(fd);
 	if (dfd >= 0)

@@ -44,13 +44,24 @@ typedef struct {
 	void *ctx;
 } pqx_channel_io;
 
-/* A transport over a connected socket, with a per-read/write timeout. */
+/*
+ * A transport over a connected socket, with a per-read/write timeout. A
+ * write that has to wait reads what the peer sends meanwhile (up to
+ * PQX_SOCKET_STASH_MAX bytes), for the next reads: two ends that both write
+ * ahead of what they read can't block each other. Zero it, set fd and the
+ * limits; pqx_socket_io_release frees what it kept.
+ */
 typedef struct {
 	int fd;
 	int timeout_ms;       /* each read or write; 0: none */
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC milliseconds for everything; 0: none */
 	uint64_t bytes_in, bytes_out;
+	uint8_t *stash; /* read while a write waited, not yet taken */
+	size_t stash_off, stash_len, stash_cap;
+	int stash_eof;
 } pqx_socket_io;
+#define PQX_SOCKET_STASH_MAX (64u << 20)
+void pqx_socket_io_release(pqx_socket_io *s);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t pqx_now_ms(void);
 void pqx_channel_io_socket(pqx_channel_io *io, pqx_socket_io *s);

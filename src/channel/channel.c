@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -704,7 +705,7 @@ uint64_t pqx_now_ms(void)
  * Socket transport: exact reads and writes, each bounded by timeout_ms and
  * all by the deadline, so a slow peer cannot hold a connection forever.
  */
-static int sock_wait(const pqx_socket_io *s, short ev)
+static int sock_wait(const pqx_socket_io *s, short ev, short *revents)
 {
 	struct pollfd p = { s->fd, ev, 0 };
 	int timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : -1, r;
@@ -722,6 +723,8 @@ static int sock_wait(const pqx_socket_io *s, short ev)
 	} while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return PQX_ERR_TIMEOUT;
+	if (revents != NULL)
+		*revents = p.revents;
 	return r < 0 ? PQX_ERR_IO : 0;
 }
 
@@ -730,10 +733,24 @@ static int sock_read(void *ctx, uint8_t *buf, size_t n)
 	pqx_socket_io *s = ctx;
 	int r;
 
+	/* First what a waiting write read. */
+	if (s->stash_len > 0) {
+		size_t k = n < s->stash_len ? n : s->stash_len;
+
+		memcpy(buf, s->stash + s->stash_off, k);
+		s->stash_off += k;
+		s->stash_len -= k;
+		if (s->stash_len == 0)
+			s->stash_off = 0;
+		buf += k;
+		n -= k;
+	}
+	if (n > 0 && s->stash_eof)
+		return PQX_ERR_TRUNCATED;
 	while (n > 0) {
 		ssize_t k;
 
-		if ((r = sock_wait(s, POLLIN)) != 0)
+		if ((r = sock_wait(s, POLLIN, NULL)) != 0)
 			return r;
 		k = read(s->fd, buf, n);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN))
@@ -749,6 +766,41 @@ static int sock_read(void *ctx, uint8_t *buf, size_t n)
 	return 0;
 }
 
+/*
+ * The socket is not writable but readable: what the peer sent goes to the
+ * stash, so that a peer that waits to write before it reads gets on.
+ */
+static int sock_stash(pqx_socket_io *s)
+{
+	ssize_t k;
+
+	if (s->stash_off > 0) {
+		memmove(s->stash, s->stash + s->stash_off, s->stash_len);
+		s->stash_off = 0;
+	}
+	if (s->stash_cap - s->stash_len < 65536 && s->stash_cap < PQX_SOCKET_STASH_MAX) {
+		size_t cap = s->stash_cap ? s->stash_cap * 2 : 262144;
+		uint8_t *p;
+
+		if (cap > PQX_SOCKET_STASH_MAX)
+			cap = PQX_SOCKET_STASH_MAX;
+		if ((p = realloc(s->stash, cap)) == NULL)
+			return PQX_ERR_NOMEM;
+		s->stash = p;
+		s->stash_cap = cap;
+	}
+	k = read(s->fd, s->stash + s->stash_len, s->stash_cap - s->stash_len);
+	if (k < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (k < 0)
+		return PQX_ERR_IO;
+	if (k == 0)
+		s->stash_eof = 1;
+	s->stash_len += (size_t)k;
+	s->bytes_in += (uint64_t)k;
+	return 0;
+}
+
 static int sock_write(void *ctx, const uint8_t *buf, size_t n)
 {
 	pqx_socket_io *s = ctx;
@@ -756,9 +808,16 @@ static int sock_write(void *ctx, const uint8_t *buf, size_t n)
 
 	while (n > 0) {
 		ssize_t k;
+		int in = !s->stash_eof && s->stash_len < PQX_SOCKET_STASH_MAX;
+		short rev = 0;
 
-		if ((r = sock_wait(s, POLLOUT)) != 0)
+		if ((r = sock_wait(s, (short)(POLLOUT | (in ? POLLIN : 0)), &rev)) != 0)
 			return r;
+		if (in && (rev & POLLIN) && !(rev & (POLLOUT | POLLERR | POLLHUP))) {
+			if ((r = sock_stash(s)) != 0)
+				return r;
+			continue;
+		}
 		/*
 		 * Without waiting: a blocking write of a whole record would wait
 		 * on a peer that stops reading past every timeout. Without
@@ -776,6 +835,13 @@ static int sock_write(void *ctx, const uint8_t *buf, size_t n)
 		s->bytes_out += (uint64_t)k;
 	}
 	return 0;
+}
+
+void pqx_socket_io_release(pqx_socket_io *s)
+{
+	free(s->stash);
+	s->stash = NULL;
+	s->stash_off = s->stash_len = s->stash_cap = 0;
 }
 
 void pqx_channel_io_socket(pqx_channel_io *io, pqx_socket_io *s)

@@ -1955,12 +1955,74 @@ static void test_fingerprint(void)
 	CHECK(fp[7] == "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[h[0] >> 2]);
 }
 
+/*
+ * Both ends write 4 MiB before they read: over a socket pair whose buffers
+ * hold far less, each write has to wait on the other end, which only reads
+ * once its own write is done. The transport's writes read what arrives
+ * meanwhile, so both finish (without that: a timeout).
+ */
+struct both {
+	int fd, r;
+	uint8_t *out, *in;
+};
+
+#define BOTH_BYTES (4u << 20)
+
+static void *both_ends(void *arg)
+{
+	struct both *b = arg;
+	pqx_socket_io sio;
+	pqx_channel_io io;
+
+	memset(&sio, 0, sizeof(sio));
+	sio.fd = b->fd;
+	sio.timeout_ms = 5000;
+	pqx_channel_io_socket(&io, &sio);
+	if ((b->r = io.write(io.ctx, b->out, BOTH_BYTES)) == 0)
+		b->r = io.read(io.ctx, b->in, BOTH_BYTES);
+	pqx_socket_io_release(&sio);
+	return NULL;
+}
+
+static void test_socket_both_write(void)
+{
+	struct both b[2];
+	pthread_t th[2];
+	int sv[2], small = 65536;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	for (int i = 0; i < 2; i++) {
+		(void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		(void)setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		b[i].fd = sv[i];
+		b[i].out = malloc(BOTH_BYTES);
+		b[i].in = malloc(BOTH_BYTES);
+		CHECK(b[i].out != NULL && b[i].in != NULL);
+		for (size_t j = 0; j < BOTH_BYTES; j++)
+			b[i].out[j] = (uint8_t)(j * 7 + (size_t)i * 13 + (j >> 12));
+	}
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&th[i], NULL, both_ends, &b[i]) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 2; i++) {
+		CHECK(b[i].r == 0, "end %d: %s", i, pqx_strerror(b[i].r));
+		CHECK(memcmp(b[i].in, b[1 - i].out, BOTH_BYTES) == 0, "end %d read what the other wrote", i);
+	}
+	for (int i = 0; i < 2; i++) {
+		free(b[i].out);
+		free(b[i].in);
+		close(sv[i]);
+	}
+}
+
 int main(void)
 {
 	keys_init();
 	/* Measured once, before any thread. */
 	CHECK(pqx_channel_default_ciphers()[0] != 0);
 	t_run("channel: handshake over sockets, each cipher, ids, keys", test_handshake_sockets);
+	t_run("channel: socket transport: both ends write ahead of their reads", test_socket_both_write);
 	t_run("channel: handshake in memory, deterministic", test_handshake_memory);
 	t_run("channel: refused by authorize", test_refused_by_authorize);
 	t_run("channel: check_server refuses before sending", test_check_server_refuses);

@@ -109,6 +109,7 @@ static void *receiver(void *arg)
 		close(dfd);
 	}
 	pqx_channel_free(ch);
+	pqx_socket_io_release(&sio);
 	return NULL;
 }
 
@@ -146,6 +147,7 @@ static int transfer_n(const char *const *names, size_t count, struct xfer_stats 
 		close(sfd);
 	}
 	pqx_channel_free(ch);
+	pqx_socket_io_release(&sio);
 	close(sv[0]);
 	pthread_join(th, NULL);
 	close(sv[1]);
