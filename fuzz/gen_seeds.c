@@ -411,7 +411,7 @@ static void m_end(void)
 /* Message kinds and states (docs/PROTOCOL.md, "Transfer"; src/transfer/xfer_int.h). */
 enum { K_REQUEST = 1, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6, K_NEED = 7, K_LIST = 8,
 	K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_DONE = 13, K_SIGS = 14,
-	K_BLOCKS = 15 };
+	K_BLOCKS = 15, K_AGAIN = 16 };
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2, ST_UNLISTED = 0xff };
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };
 
@@ -1069,7 +1069,7 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 		/*
 		 * SIGS of the old version at path (the receiver's), then BLOCKS,
 		 * the literal bytes as DATA and FILE_END with the whole file's
-		 * hash. A wrong hash: the receiver answers NEED 2 and the file
+		 * hash. A wrong hash: the receiver answers AGAIN and the file
 		 * comes again after the last entry, to stream whole (here at
 		 * once: such a file must be the seed's last).
 		 */
@@ -1317,8 +1317,8 @@ static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t
  * The receiver's answers to a file of n bytes it matches in blocks against
  * its old version old[0..old_n) (the sender under test holds the new one):
  * NEED 3, SIGS, and after the sender's FILE_END either FILE_OK or (retry:
- * the hash did not match) NEED 2, and for the file sent again after the
- * last entry NEED 2 once more (it streams whole), then FILE_OK.
+ * the hash did not match) AGAIN, and for the file sent again after the
+ * last entry NEED 2 (it streams whole), then FILE_OK.
  * With no block signed the sender finds too little and goes on with chunk
  * trees: then the answers of a tree compare (how), for p[0..n).
  */
@@ -1336,7 +1336,9 @@ static void s_blocks(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t 
 		s_answers(key, p, n, how);
 		return;
 	}
-	for (int i = 0; i < 2 * retry; i++) {
+	if (retry) {
+		m_u8(K_AGAIN);
+		m_end();
 		m_u8(K_NEED);
 		m_u8(NEED_STREAM);
 		m_u8(0);

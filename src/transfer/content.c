@@ -261,17 +261,13 @@ int xc_put_bitmap(pqx_buf *b, const struct lvl *l)
 	return xc_pad(b);
 }
 
-/* Reads the receiver's answer for the nodes of l (the sender's side). */
-int xc_get_bitmap(pqx_channel *ch, struct lvl *l, int level, struct xfer_stats *st)
+/* The receiver's answer for the nodes of l (the sender's side): v, after the kind BITMAP. */
+int xc_get_bitmap(pqx_buf *v, struct lvl *l, int level, struct xfer_stats *st)
 {
-	pqx_buf v;
 	uint32_t n;
-	int r;
 
-	if ((r = xfer_expect(ch, &v, K_BITMAP)) != 0)
-		return r;
-	if (pqx_buf_get_u32(&v, &n) != 0 || n != l->n || pqx_buf_get(&v, l->st, n) != 0 ||
-	    !xc_padding_ok(&v))
+	if (pqx_buf_get_u32(v, &n) != 0 || n != l->n || pqx_buf_get(v, l->st, n) != 0 ||
+	    !xc_padding_ok(v))
 		return PQX_ERR_FORMAT;
 	for (size_t i = 0; i < n; i++) {
 		if (l->st[i] > (level == 0 ? ST_HAVE : ST_WHOLE))

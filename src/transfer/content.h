@@ -102,7 +102,7 @@ int xc_win_items(struct win *w, int (*fn)(void *ctx, const struct xfer_node *n),
  * answers, and the sender's reading of a BITMAP (it counts HAVE bytes into st). */
 int xc_put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int level);
 int xc_put_bitmap(pqx_buf *b, const struct lvl *l);
-int xc_get_bitmap(pqx_channel *ch, struct lvl *l, int level, struct xfer_stats *st);
+int xc_get_bitmap(pqx_buf *v, struct lvl *l, int level, struct xfer_stats *st);
 /*
  * Block matching (NEED_BLOCKS, blocks.h): in file order, lit bytes that
  * cross in DATA, then n blocks of the old version from block first on. The

@@ -56,6 +56,21 @@ struct task {
 	int found, err, eno;
 };
 
+/*
+ * A file answered and waiting for its contents: the sender sends entries
+ * ahead of the contents (up to XFER_INFLIGHT_MAX), so several can be.
+ */
+struct inflight {
+	char path[XFER_MAX_PATH + 1], part[XFER_MAX_PATH + 32], prev[XFER_MAX_PATH + 32];
+	size_t last; /* the last component's offset in each */
+	int dfd, fd, basefd, oldfd;
+	uint64_t size, base_size, old_size;
+	uint32_t mode, block_len, count;
+	struct timespec mt;
+	struct stat sb; /* the partial file's */
+	int tiny, stream;
+};
+
 struct xfer_crecv {
 	pqx_channel *ch;
 	int root, dictfd;
@@ -92,6 +107,9 @@ struct xfer_crecv {
 	/* Files whose blocks did not make them, asked for again: they come back, to stream. */
 	char **redo;
 	size_t nredo, capredo;
+	/* Files answered (NEED) whose contents have not come yet, in order. */
+	struct inflight *fl[XFER_INFLIGHT_MAX];
+	size_t nfl;
 	struct stat ix_sb;
 	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
@@ -99,7 +117,7 @@ struct xfer_crecv {
 	pthread_cond_t tcv;
 	struct win w;
 	struct lvl items;
-	pqx_buf pending; /* a LIST already received */
+	pqx_buf pending; /* a message already received (the first of a file's contents) */
 	int has_pending;
 	pqx_buf *b;
 	uint8_t *io, *raw, *pfx;
@@ -115,6 +133,7 @@ struct xfer_crecv {
 };
 
 static void index_done(struct xfer_crecv *cr);
+static void inflight_free(struct inflight *f);
 static int commit(struct xfer_crecv *cr, int tell);
 static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat *sb);
 
@@ -127,6 +146,8 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	for (size_t i = 0; i < cr->nredo; i++)
 		free(cr->redo[i]);
 	free(cr->redo);
+	for (size_t i = 0; i < cr->nfl; i++)
+		inflight_free(cr->fl[i]);
 	xfer_index_close(cr->ix);
 	for (int i = 0; i < MAXW; i++) {
 		xfer_tree_free(cr->wk[i].tree);
@@ -306,6 +327,27 @@ static void open_index(struct xfer_crecv *cr)
 		xfer_index_close(cr->ix);
 		cr->ix = NULL;
 	}
+}
+
+/* The next message of the file's contents: the one already received first. */
+static int next_msg(struct xfer_crecv *cr, pqx_buf *v, uint8_t *kind)
+{
+	if (cr->has_pending) {
+		cr->has_pending = 0;
+		*v = cr->pending;
+		return pqx_buf_get_u8(v, kind) == 0 ? 0 : PQX_ERR_FORMAT;
+	}
+	return xfer_recv_msg(cr->ch, v, kind);
+}
+
+static int expect(struct xfer_crecv *cr, pqx_buf *v, uint8_t want)
+{
+	uint8_t kind;
+	int r;
+
+	if ((r = next_msg(cr, v, &kind)) != 0)
+		return r;
+	return kind == want ? 0 : PQX_ERR_FORMAT;
 }
 
 static int fail_peer(struct xfer_crecv *cr, int code, const char *msg)
@@ -561,12 +603,8 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 	size_t need = 0, c = 0;
 	int r;
 
-	if (cr->has_pending) {
-		v = cr->pending;
-		cr->has_pending = 0;
-	} else if ((r = xfer_expect(cr->ch, &v, K_LIST)) != 0) {
+	if ((r = expect(cr, &v, K_LIST)) != 0)
 		return r;
-	}
 	if (pqx_buf_get_u8(&v, &lv) != 0 || lv != level)
 		return PQX_ERR_FORMAT;
 	l->n = 0;
@@ -722,7 +760,7 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 	size_t n;
 	int r;
 
-	if ((r = xfer_expect(cr->ch, &v, K_DATA)) != 0)
+	if ((r = expect(cr, &v, K_DATA)) != 0)
 		return r;
 	cr->st->bytes_data += 1 + pqx_buf_len(&v); /* as sent: the kind byte is read */
 	if (pqx_buf_get_u8(&v, &codec) != 0 || codec > CODEC_ZSTD_BASE ||
@@ -1017,8 +1055,8 @@ static int recv_stream(struct xfer_crecv *cr)
 /* ---- blocks: a small file matched against the old version (NEED_BLOCKS) ---- */
 
 /* SIGS: the weak and strong sums of the old version's whole blocks. */
-static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint32_t *block_len,
-    uint32_t *count)
+static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint64_t size,
+    uint32_t *block_len, uint32_t *count)
 {
 	const uint32_t L = xb_block_len(old_size);
 	const size_t per = IO_BYTES / L * L;
@@ -1029,7 +1067,7 @@ static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint32
 
 	*block_len = L;
 	*count = n < XB_SIGS_MAX ? (uint32_t)n : XB_SIGS_MAX;
-	slen = xb_strong_len(cr->size, *count);
+	slen = xb_strong_len(size, *count);
 	if (cr->bh == NULL && (cr->bh = xfer_tree_idh(cr->wk[0].tree)) == NULL)
 		return PQX_ERR_NOMEM;
 	pqx_buf_reset(cr->b);
@@ -1064,7 +1102,7 @@ static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *n
 	pqx_buf v;
 	int r;
 
-	if ((r = xfer_expect(cr->ch, &v, K_BLOCKS)) != 0)
+	if ((r = expect(cr, &v, K_BLOCKS)) != 0)
 		return r;
 	if (pqx_buf_get_u32(&v, &n) != 0)
 		return PQX_ERR_FORMAT;
@@ -1102,22 +1140,14 @@ static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *n
  * writes the rest from DATA; the caller checks the whole file's hash. 1:
  * the sender found too little and goes on with chunk trees.
  */
-static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint64_t old_size, const char *part,
-    const struct stat *part_sb)
+/* BLOCKS and what they name (SIGS went with NEED: L blocks, count signed). */
+static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint32_t L, uint32_t count)
 {
 	struct worker *wk = &cr->wk[0];
-	uint32_t L, count;
 	uint64_t off = 0, lit, left = cr->size;
 	size_t nruns, ri = 0;
 	int r;
 
-	if ((r = send_sigs(cr, oldfd, old_size, &L, &count)) != 0)
-		return r;
-	/* The last file's commit and index work, while the sender matches. */
-	if ((r = commit(cr, 1)) != 0)
-		return r;
-	index_done(cr);
-	file_rows(cr, part, part_sb);
 	if ((r = get_runs(cr, L, count, &nruns)) != 0)
 		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid block list") : r; /* or 1: trees */
 	for (size_t i = 0; i < nruns; i++) {
@@ -1194,7 +1224,7 @@ static int recv_whole(struct xfer_crecv *cr, pqx_buf *v)
 {
 	int r;
 
-	if ((r = recv_stream(cr)) != 0 || (r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+	if ((r = recv_stream(cr)) != 0 || (r = expect(cr, v, K_FILE_END)) != 0)
 		return r;
 	return pqx_buf_expect_end(v) == 0 ? 0 : fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
 }
@@ -1205,17 +1235,17 @@ static int recv_whole(struct xfer_crecv *cr, pqx_buf *v)
  * 2 if the hash differed (the file is asked for again, to stream at the
  * end of the session), or an error.
  */
-static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint64_t old_size,
-    const char *path, const char *part, const struct stat *part_sb)
+static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint32_t L, uint32_t count,
+    const char *path)
 {
-	static const uint8_t again[3] = { K_NEED, NEED_STREAM, 0 };
+	static const uint8_t again = K_AGAIN;
 	uint64_t reused = cr->st->bytes_reused;
 	uint8_t want[32];
 	int r;
 
-	if ((r = recv_blocks(cr, oldfd, old_size, part, part_sb)) != 0)
+	if ((r = recv_blocks(cr, oldfd, L, count)) != 0)
 		return r;
-	if ((r = xfer_expect(cr->ch, v, K_FILE_END)) != 0)
+	if ((r = expect(cr, v, K_FILE_END)) != 0)
 		return r;
 	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0)
 		return fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
@@ -1248,7 +1278,7 @@ static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint64_t ol
 		return PQX_ERR_NOMEM;
 	cr->nredo++;
 	cr->st->bytes_reused = reused;
-	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, again, sizeof(again))) != 0)
+	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &again, 1)) != 0)
 		return r;
 	return 2;
 }
@@ -1558,9 +1588,9 @@ int xfer_crecv_settle(struct xfer_crecv *cr)
 	return commit(cr, 1);
 }
 
-size_t xfer_crecv_redo_left(const struct xfer_crecv *cr)
+size_t xfer_crecv_left(const struct xfer_crecv *cr)
 {
-	return cr->nredo;
+	return cr->nredo + cr->nfl;
 }
 
 /*
@@ -1627,52 +1657,96 @@ static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat
 	}
 }
 
-int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
+static void inflight_free(struct inflight *f)
+{
+	if (f == NULL)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->oldfd >= 0)
+		close(f->oldfd);
+	if (f->basefd >= 0)
+		close(f->basefd);
+	if (f->dfd >= 0)
+		close(f->dfd);
+	free(f);
+}
+
+/* Any failure still gets a word to the sender (a generic one: no secrets). */
+static void tell(struct xfer_crecv *cr, int r)
+{
+	if (r != 0 && !cr->told && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED &&
+	    !pqx_channel_write_failed(cr->ch))
+		(void)fail_peer(cr, r, pqx_strerror(r));
+}
+
+/* The last file in place and the index told, before anything else of its name or the index's. */
+static int settle(struct xfer_crecv *cr)
+{
+	int r = commit(cr, 1);
+
+	if (r == 0)
+		index_done(cr);
+	return r;
+}
+
+int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
     const char *last, uint64_t size, uint32_t mode, const struct timespec *mt)
 {
-	char part[XFER_MAX_PATH + 32], prev[XFER_MAX_PATH + 32];
+	uint8_t reply[3] = { K_NEED, 0, 0 };
 	const char *part_name, *prev_name;
-	uint8_t root[32], want[32], reply[3] = { K_NEED, 0, 0 }, kind;
-	struct timespec times[2];
-	struct stat sb;
-	pqx_hmac *rh = NULL;
-	uint64_t cur = 0, old_size = 0;
+	struct inflight *f = NULL;
 	struct base_claim bc;
-	int base_ok, stream, oldfd = -1, again, r;
+	struct stat sb;
+	int base_ok, again, r;
 
 	cr->told = 0;
-	/* The same name again (a path sent twice): the first goes in place first. */
-	if (cr->cm_pending && strcmp(cr->cm_path, path) == 0) {
-		if ((r = commit(cr, 1)) != 0)
-			return r;
-		index_done(cr);
-	}
-	drop_sources(cr);
+	for (size_t i = 0; i < cr->nfl; i++)
+		if (strcmp(cr->fl[i]->path, path) == 0)
+			return fail_peer(cr, PQX_ERR_FORMAT, "the same path twice");
+	if (cr->nfl == XFER_INFLIGHT_MAX)
+		return fail_peer(cr, PQX_ERR_LIMIT, "too many files at once");
+	/* The same name as the last file (sent again): that one goes in place first. */
+	if (cr->cm_pending && strcmp(cr->cm_path, path) == 0 && (r = settle(cr)) != 0)
+		return r;
 	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
-	if (sibling(part, sizeof(part), path, last, "pqx-part") != 0 ||
-	    sibling(prev, sizeof(prev), path, last, "pqx-prev") != 0)
-		return fail_peer(cr, PQX_ERR_LIMIT, "file name too long");
-	part_name = part + (last - path);
-	prev_name = prev + (last - path);
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return PQX_ERR_NOMEM;
+	f->dfd = f->fd = f->basefd = f->oldfd = -1;
+	if (sibling(f->part, sizeof(f->part), path, last, "pqx-part") != 0 ||
+	    sibling(f->prev, sizeof(f->prev), path, last, "pqx-prev") != 0) {
+		r = fail_peer(cr, PQX_ERR_LIMIT, "file name too long");
+		goto out;
+	}
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	f->last = (size_t)(last - path);
+	part_name = f->part + f->last;
+	prev_name = f->prev + f->last;
+	f->size = size;
+	f->mode = mode;
+	f->mt = *mt;
 	/* A file asked for again streams, and was counted the first time. */
 	if (!(again = take_redo(cr, path))) {
 		cr->st->files++;
 		cr->st->bytes += size;
 	}
-	cr->size = size;
 	/* The quick check: same size and modification time means the same file. */
 	if (!again && fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 	    (uint64_t)sb.st_size == size && sb.st_mtim.tv_sec == mt->tv_sec &&
 	    sb.st_mtim.tv_nsec == mt->tv_nsec) {
 		cr->st->skipped++;
 		reply[1] = 1;
-		return pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply));
+		r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply));
+		goto out;
 	}
 	base_ok = base_check(cr, &bc); /* after the quick check: it reads the whole base */
+	f->basefd = cr->basefd;
+	f->base_size = cr->base_size;
+	cr->basefd = -1;
 	keep_previous(dfd, part_name, prev_name);
-	if ((cr->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
-	    fstat(cr->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+	if ((f->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
+	    fstat(f->fd, &f->sb) != 0 || !S_ISREG(f->sb.st_mode)) {
 		r = fail_peer(cr, PQX_ERR_IO, "can't create the file");
 		goto out;
 	}
@@ -1683,7 +1757,7 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	{
 		struct statvfs vs;
 
-		if (fstatvfs(cr->fd, &vs) == 0 && vs.f_frsize > 0 &&
+		if (fstatvfs(f->fd, &vs) == 0 && vs.f_frsize > 0 &&
 		    size / (uint64_t)vs.f_frsize > (uint64_t)vs.f_bavail) {
 			errno = ENOSPC;
 			r = fail_peer(cr, PQX_ERR_IO, "no space left on the receiver");
@@ -1695,13 +1769,13 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	 * interrupted run, no dictionary, an empty index), or a tiny file:
 	 * the file streams whole and no side builds a tree.
 	 */
-	cr->tiny = size < TINY && !base_ok;
-	if (!cr->tiny)
+	f->tiny = size < TINY && !base_ok;
+	if (!f->tiny)
 		open_index(cr);
-	stream = cr->tiny || again ||
-		 (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
-		     file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1) &&
-		     (!cr->ix_pending || cr->ix_norows));
+	f->stream = f->tiny || again ||
+		    (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
+			file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1) &&
+			(!cr->ix_pending || cr->ix_norows));
 	/*
 	 * A small file with an old version here (or what an interrupted run
 	 * left) and no shared base is matched in blocks against it, as rsync
@@ -1709,29 +1783,78 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 	 * leaves few whole chunks in common, and lists of chunk ids cost more
 	 * than the signatures of blocks.
 	 */
-	if (!stream && !base_ok && size < XB_FILE_MAX)
-		oldfd = open_old(dfd, last, prev_name, &old_size);
-	reply[1] = stream ? NEED_STREAM : oldfd >= 0 ? NEED_BLOCKS : NEED_TREE;
+	if (!f->stream && !base_ok && size < XB_FILE_MAX)
+		f->oldfd = open_old(dfd, last, prev_name, &f->old_size);
+	reply[1] = f->stream ? NEED_STREAM : f->oldfd >= 0 ? NEED_BLOCKS : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
-	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0)
+	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0 ||
+	    (f->oldfd >= 0 && (r = send_sigs(cr, f->oldfd, f->old_size, size, &f->block_len, &f->count)) != 0))
 		goto out;
-	/* While the sender cuts its file, index what we may already hold. */
-	/* (Matching blocks, after its SIGS: recv_blocks.) */
-	if (oldfd < 0) {
-		if ((r = commit(cr, 1)) != 0)
+	/*
+	 * While the sender cuts its file, index what we may already hold
+	 * (the last file first: it may be one of them).
+	 */
+	if (!f->stream && f->oldfd < 0) {
+		if ((r = settle(cr)) != 0)
 			goto out;
-		index_done(cr);
-		if (!stream)
-			index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
-		file_rows(cr, part, &sb);
+		cr->size = size; /* the size class its sources are cut in */
+		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 	}
-	if (stream) {
+	if ((f->dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		r = fail_peer(cr, PQX_ERR_IO, "can't open the target directory");
+		goto out;
+	}
+	cr->fl[cr->nfl++] = f;
+	return 0;
+out:
+	tell(cr, r);
+	inflight_free(f);
+	return r;
+}
+
+int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
+{
+	uint8_t root[32], want[32], kind;
+	const char *path, *last, *part_name, *prev_name;
+	struct timespec times[2];
+	struct inflight *f;
+	pqx_hmac *rh = NULL;
+	uint64_t cur = 0;
+	int dfd, oldfd, r;
+
+	cr->told = 0;
+	if (cr->nfl == 0)
+		return fail_peer(cr, PQX_ERR_FORMAT, "unexpected message");
+	f = cr->fl[0];
+	memmove(cr->fl, cr->fl + 1, --cr->nfl * sizeof(*cr->fl));
+	/* The message just read (its kind too) is the first of the contents. */
+	cr->pending = *v;
+	cr->pending.off--;
+	cr->has_pending = 1;
+	path = f->path;
+	last = path + f->last;
+	part_name = f->part + f->last;
+	prev_name = f->prev + f->last;
+	dfd = f->dfd;
+	oldfd = f->oldfd;
+	cr->fd = f->fd;
+	cr->basefd = f->basefd;
+	f->fd = f->basefd = -1;
+	cr->size = f->size;
+	cr->base_size = f->base_size;
+	cr->tiny = f->tiny;
+	drop_sources(cr);
+	/* The last file goes in place now, while the sender sends this one. */
+	if ((r = settle(cr)) != 0)
+		goto out;
+	file_rows(cr, f->part, &f->sb);
+	if (f->stream) {
 		if ((r = recv_whole(cr, v)) != 0)
 			goto out;
 		goto done;
 	}
 	if (oldfd >= 0) {
-		if ((r = blocks_file(cr, v, oldfd, old_size, path, part, &sb)) < 0)
+		if ((r = blocks_file(cr, v, oldfd, f->block_len, f->count, path)) < 0)
 			goto out;
 		if (r == 0)
 			goto done;
@@ -1746,16 +1869,14 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		 * be elsewhere (a rotated log, a moved file). Trees, against
 		 * everything the index knows.
 		 */
-		close(oldfd);
-		oldfd = -1;
 		xfer_index_rollback(cr->ix);
-		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? prev : NULL);
-		file_rows(cr, part, &sb);
+		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
+		file_rows(cr, f->part, &f->sb);
 	}
 	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
 		goto out;
 	for (;;) {
-		if ((r = xfer_recv_msg(cr->ch, v, &kind)) != 0)
+		if ((r = next_msg(cr, v, &kind)) != 0)
 			goto out;
 		if (kind == K_FILE_END)
 			break;
@@ -1763,13 +1884,14 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 			r = fail_peer(cr, PQX_ERR_FORMAT, "unexpected message");
 			goto out;
 		}
-		/* The LIST is read again by recv_window: put it back. */
+		/* The LIST is read again by recv_window: put it back (with its kind). */
 		cr->pending = *v;
+		cr->pending.off--;
 		cr->has_pending = 1;
 		if ((r = recv_window(cr, &cur, rh)) != 0)
 			goto out;
 	}
-	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0 || cur != size) {
+	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0 || cur != cr->size) {
 		r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
 		goto out;
 	}
@@ -1780,9 +1902,9 @@ int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd
 		goto out;
 	}
 done:
-	times[0] = *mt;
-	times[1] = *mt;
-	if (ftruncate(cr->fd, (off_t)size) != 0 || fchmod(cr->fd, (mode_t)mode) != 0 ||
+	times[0] = f->mt;
+	times[1] = f->mt;
+	if (ftruncate(cr->fd, (off_t)cr->size) != 0 || fchmod(cr->fd, (mode_t)f->mode) != 0 ||
 	    futimens(cr->fd, times) != 0) {
 		r = fail_peer(cr, PQX_ERR_IO, errno == ENOSPC ? "no space left on the receiver"
 							      : "can't finish the file on the receiver");
@@ -1792,14 +1914,12 @@ done:
 	 * FILE_OK goes now; the fsync and the rename (commit) wait for the
 	 * next file's first exchange, so that they overlap the sender's work.
 	 */
-	if ((cr->cm_dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0 ||
-	    (cr->cm_fd = fcntl(cr->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-		if (cr->cm_dfd >= 0)
-			close(cr->cm_dfd);
-		cr->cm_dfd = -1;
+	if ((cr->cm_fd = fcntl(cr->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		r = fail_peer(cr, PQX_ERR_IO, "can't finish the file on the receiver");
 		goto out;
 	}
+	cr->cm_dfd = dfd;
+	f->dfd = -1;
 	snprintf(cr->cm_path, sizeof(cr->cm_path), "%s", path);
 	snprintf(cr->cm_part, sizeof(cr->cm_part), "%s", part_name);
 	snprintf(cr->cm_last, sizeof(cr->cm_last), "%s", last);
@@ -1808,12 +1928,12 @@ done:
 	if (cr->ix != NULL) {
 		/*
 		 * The index learns the file later, with the peer not waiting, under
-		 * the stat the file has now, as it lands (without one: no rows).
+		 * the stat the file has once in place (commit; without one: no rows).
 		 */
-		snprintf(cr->ix_part, sizeof(cr->ix_part), "%s", part);
+		snprintf(cr->ix_part, sizeof(cr->ix_part), "%s", f->part);
 		snprintf(cr->ix_path, sizeof(cr->ix_path), "%s", path);
-		snprintf(cr->ix_prev, sizeof(cr->ix_prev), "%s", prev);
-		cr->ix_norows = cr->tiny; /* and its stat once in place (commit) */
+		snprintf(cr->ix_prev, sizeof(cr->ix_prev), "%s", f->prev);
+		cr->ix_norows = cr->tiny;
 		cr->ix_fd = cr->fd;
 		cr->fd = -1;
 		cr->ix_pending = 1;
@@ -1822,22 +1942,19 @@ done:
 	kind = K_FILE_OK;
 	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
 out:
-	/* Any other failure still gets a word to the sender (a generic one: no secrets). */
-	if (r != 0 && !cr->told && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED &&
-	    !pqx_channel_write_failed(cr->ch))
-		(void)fail_peer(cr, r, pqx_strerror(r));
+	tell(cr, r);
 	if (!cr->ix_pending) {
 		finish_cut(cr, 0);
 		xfer_index_rollback(cr->ix);
 	}
+	cr->has_pending = 0;
 	pqx_hmac_free(rh);
-	if (oldfd >= 0)
-		close(oldfd);
 	if (cr->fd >= 0)
 		close(cr->fd);
 	cr->fd = -1;
 	if (cr->basefd >= 0)
 		close(cr->basefd);
 	cr->basefd = -1;
+	inflight_free(f);
 	return r;
 }

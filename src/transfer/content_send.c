@@ -152,36 +152,68 @@ struct xfer_csend {
 	size_t raw_len;
 	uint64_t raw_off, raw_next; /* file offset of raw[0], of the byte after */
 	/*
-	 * The last file's answer, read when the next one is due (the next
-	 * entry goes out first: a round trip less per file). A file matched
-	 * in blocks may be asked for again (await_fd, its path and stat, the
-	 * bytes it reused): it joins redo, sent again whole at the end.
+	 * Entries go out up to XFER_AHEAD ahead of the contents: the files
+	 * offered (of; the first nans have their answer), then the files whose
+	 * contents went, until FILE_OK (sent, from sent_head). A file matched
+	 * in blocks may get AGAIN instead: it joins redo, sent again whole at
+	 * the end. last_reused: what the last contents reused.
 	 */
-	int awaiting, await_fd;
-	char *await_path;
-	struct stat await_sb;
-	uint64_t await_reused;
-	struct xfer_redo *redo;
-	size_t nredo, capredo;
+	struct offer *of[XFER_AHEAD];
+	size_t nof, nans;
+	struct xfer_redo *sent, *redo;
+	size_t nsent, sent_head, capsent, nredo, capredo;
+	uint64_t last_reused;
 };
 
+/* A file offered: its FILE entry went; its answer (state, and SIGS for blocks) once read. */
+struct offer {
+	int fd, basefd, state, again;
+	uint64_t base_size;
+	char *path;
+	struct stat sb;
+	uint8_t *sigs; /* the SIGS message after its kind */
+	size_t sigs_len;
+};
+
+/* A file whose contents went (fd kept for a file matched in blocks: it may be asked for again). */
 struct xfer_redo {
 	int fd;
 	char *path;
 	struct stat sb;
+	uint64_t reused;
 };
+
+static void offer_free(struct offer *e)
+{
+	if (e == NULL)
+		return;
+	if (e->fd >= 0)
+		close(e->fd);
+	if (e->basefd >= 0)
+		close(e->basefd);
+	free(e->path);
+	pqx_free(e->sigs);
+	free(e);
+}
+
+static void redo_free(struct xfer_redo *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->path);
+}
 
 void xfer_csend_free(struct xfer_csend *cs)
 {
 	if (cs == NULL)
 		return;
-	if (cs->await_fd >= 0)
-		close(cs->await_fd);
-	free(cs->await_path);
-	for (size_t i = 0; i < cs->nredo; i++) {
-		close(cs->redo[i].fd);
-		free(cs->redo[i].path);
-	}
+	for (size_t i = 0; i < cs->nof; i++)
+		offer_free(cs->of[i]);
+	for (size_t i = cs->sent_head; i < cs->nsent; i++)
+		redo_free(&cs->sent[i]);
+	for (size_t i = 0; i < cs->nredo; i++)
+		redo_free(&cs->redo[i]);
+	free(cs->sent);
 	free(cs->redo);
 	xfer_tree_free(cs->tree);
 	pqx_hmac_free(cs->root);
@@ -218,7 +250,7 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 	cs->ch = ch;
 	cs->o = o;
 	cs->st = st;
-	cs->basefd = cs->dictfd = cs->await_fd = -1;
+	cs->basefd = cs->dictfd = -1;
 	pthread_mutex_init(&cs->mu, NULL);
 	pthread_cond_init(&cs->cv, NULL);
 	zctl_init(&cs->z, o != NULL ? o->compress : -1);
@@ -236,101 +268,206 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 	return 0;
 }
 
-/* Finds the shared base for path in the dictionary: the same relative path. */
-static int find_base(struct xfer_csend *cs, const char *path)
+/* The shared base for path in the dictionary (the same relative path): its fd and size, or -1. */
+static int find_base(struct xfer_csend *cs, const char *path, uint64_t *size)
 {
 	struct stat sb;
 	int fd;
 
-	if (cs->basefd >= 0)
-		close(cs->basefd);
-	cs->basefd = -1;
 	if (cs->dictfd < 0 || (fd = xfer_open_file(cs->dictfd, path)) < 0)
 		return -1;
-	if (fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+	if (fstat(fd, &sb) != 0 || sb.st_size <= 0 ||
+	    (cs->pfx == NULL && (cs->pfx = pqx_malloc(PREFIX_MAX)) == NULL)) {
 		close(fd);
 		return -1;
 	}
-	if (cs->pfx == NULL && (cs->pfx = pqx_malloc(PREFIX_MAX)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	cs->basefd = fd;
-	cs->base_size = (uint64_t)sb.st_size;
+	*size = (uint64_t)sb.st_size;
+	return fd;
+}
+
+/* A growable list of files: room for one more, or PQX_ERR_NOMEM. */
+static int redo_room(struct xfer_redo **v, size_t n, size_t *cap)
+{
+	struct xfer_redo *nv;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 16;
+	if ((nv = realloc(*v, c * sizeof(*nv))) == NULL)
+		return PQX_ERR_NOMEM;
+	*v = nv;
+	*cap = c;
 	return 0;
 }
 
-int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path, int *state_out)
+/* NEED for the first file offered without an answer (SIGS follows NEED 3). */
+static int take_need(struct xfer_csend *cs, pqx_buf *v)
 {
-	uint8_t bh[32], state, base_ok;
-	pqx_buf v;
-	int r, has_base = find_base(cs, path) == 0;
+	struct offer *e = cs->nans < cs->nof ? cs->of[cs->nans] : NULL;
+	uint8_t state, base_ok, kind;
+	int r;
 
-	if (has_base && xc_base_id(&cs->ids, cs->basefd, bh, cs->io) != 0)
-		has_base = 0;
-	if ((r = pqx_buf_put_u8(b, (uint8_t)has_base)) != 0)
-		return r;
-	if (has_base && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
-			    (r = pqx_buf_put_u64(b, cs->base_size)) != 0 ||
-			    (r = pqx_buf_put(b, bh, 32)) != 0))
-		return r;
-	if ((r = xfer_send_buf(cs->ch, b)) != 0 || (r = xfer_csend_settle(cs)) != 0 ||
-	    (r = xfer_expect(cs->ch, &v, K_NEED)) != 0)
-		return r;
-	if (pqx_buf_get_u8(&v, &state) != 0 || pqx_buf_get_u8(&v, &base_ok) != 0 || state > NEED_BLOCKS ||
-	    base_ok > has_base || pqx_buf_expect_end(&v) != 0)
+	if (e == NULL || pqx_buf_get_u8(v, &state) != 0 || pqx_buf_get_u8(v, &base_ok) != 0 ||
+	    state > NEED_BLOCKS || base_ok > (e->basefd >= 0) || pqx_buf_expect_end(v) != 0 ||
+	    (e->again && state != NEED_STREAM) || /* once more, whole */
+	    (state == NEED_BLOCKS && (uint64_t)e->sb.st_size >= XB_FILE_MAX)) /* blocks only for a small file */
 		return PQX_ERR_FORMAT;
-	if (!base_ok && cs->basefd >= 0) {
-		close(cs->basefd);
-		cs->basefd = -1;
+	e->state = state;
+	if (!base_ok && e->basefd >= 0) {
+		close(e->basefd);
+		e->basefd = -1;
 	}
-	*state_out = state;
+	if (state == NEED_BLOCKS) {
+		if ((r = xfer_recv_msg(cs->ch, v, &kind)) != 0)
+			return r;
+		if (kind != K_SIGS)
+			return PQX_ERR_FORMAT;
+		e->sigs_len = v->size - v->off;
+		if ((e->sigs = pqx_malloc(e->sigs_len + 1)) == NULL)
+			return PQX_ERR_NOMEM;
+		memcpy(e->sigs, v->d + v->off, e->sigs_len);
+	}
+	cs->nans++;
 	return 0;
 }
 
-int xfer_csend_settle(struct xfer_csend *cs)
+/* FILE_OK or AGAIN for the oldest file whose contents went. */
+static int take_end(struct xfer_csend *cs, pqx_buf *v, uint8_t kind)
 {
-	uint8_t kind, again, base;
+	struct xfer_redo d;
+	int r;
+
+	if (cs->sent_head == cs->nsent || pqx_buf_expect_end(v) != 0)
+		return PQX_ERR_FORMAT;
+	d = cs->sent[cs->sent_head++];
+	if (cs->sent_head == cs->nsent)
+		cs->sent_head = cs->nsent = 0;
+	if (kind == K_FILE_OK) {
+		redo_free(&d);
+		return 0;
+	}
+	/* AGAIN: the blocks did not make the file (sums that agreed on other bytes): whole, at the end. */
+	if (d.fd < 0 || cs->nredo == XFER_REDO_MAX || (r = redo_room(&cs->redo, cs->nredo, &cs->capredo)) != 0) {
+		r = d.fd < 0 ? PQX_ERR_FORMAT : cs->nredo == XFER_REDO_MAX ? PQX_ERR_LIMIT : PQX_ERR_NOMEM;
+		redo_free(&d);
+		return r;
+	}
+	cs->st->bytes_reused -= d.reused; /* moved counts both tries: both crossed */
+	cs->redo[cs->nredo++] = d;
+	return 0;
+}
+
+/*
+ * The receiver's next message: an answer to an entry or a file's end
+ * (taken here), else it must be want (returned in v). want 0: one message,
+ * whatever it is.
+ */
+static int recv_answer(struct xfer_csend *cs, uint8_t want, pqx_buf *v)
+{
+	uint8_t kind;
+	int r;
+
+	for (;;) {
+		if ((r = xfer_recv_msg(cs->ch, v, &kind)) != 0)
+			return r;
+		if (kind == K_NEED)
+			r = take_need(cs, v);
+		else if (kind == K_FILE_OK || kind == K_AGAIN)
+			r = take_end(cs, v, kind);
+		else
+			return want != 0 && kind == want ? 0 : PQX_ERR_FORMAT;
+		if (r != 0 || want == 0)
+			return r;
+	}
+}
+
+/* The oldest file offered: its answer, then its contents. */
+static int run_head(struct xfer_csend *cs)
+{
+	struct offer *e = cs->of[0];
 	pqx_buf v;
 	int r;
 
-	if (!cs->awaiting)
-		return 0;
-	cs->awaiting = 0;
-	if ((r = xfer_recv_msg(cs->ch, &v, &kind)) != 0)
-		return r;
-	if (kind == K_FILE_OK)
-		r = pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
-	else if (kind != K_NEED || cs->await_fd < 0 || pqx_buf_get_u8(&v, &again) != 0 ||
-		 again != NEED_STREAM || pqx_buf_get_u8(&v, &base) != 0 || base != 0 ||
-		 pqx_buf_expect_end(&v) != 0)
-		r = PQX_ERR_FORMAT;
-	else if (cs->nredo == XFER_REDO_MAX)
-		r = PQX_ERR_LIMIT;
-	else {
-		/* The blocks did not make the file (sums that agreed on other bytes): whole, at the end. */
-		if (cs->nredo == cs->capredo) {
-			size_t cap = cs->capredo ? cs->capredo * 2 : 8;
-			struct xfer_redo *nr = realloc(cs->redo, cap * sizeof(*nr));
-
-			if (nr == NULL)
-				return PQX_ERR_NOMEM;
-			cs->redo = nr;
-			cs->capredo = cap;
-		}
-		cs->redo[cs->nredo].fd = cs->await_fd;
-		cs->redo[cs->nredo].path = cs->await_path;
-		cs->redo[cs->nredo].sb = cs->await_sb;
-		cs->nredo++;
-		cs->await_fd = -1;
-		cs->await_path = NULL;
-		cs->st->bytes_reused -= cs->await_reused; /* moved counts both tries: both crossed */
+	while (cs->nans == 0)
+		if ((r = recv_answer(cs, 0, &v)) != 0)
+			return r;
+	memmove(cs->of, cs->of + 1, --cs->nof * sizeof(*cs->of));
+	cs->nans--;
+	if (!e->again) {
+		cs->st->files++;
+		cs->st->bytes += (uint64_t)e->sb.st_size;
 	}
-	if (cs->await_fd >= 0)
-		close(cs->await_fd);
-	cs->await_fd = -1;
-	free(cs->await_path);
-	cs->await_path = NULL;
+	if (e->state == NEED_SKIP) {
+		cs->st->skipped++;
+		offer_free(e);
+		return 0;
+	}
+	if (cs->basefd >= 0)
+		close(cs->basefd);
+	cs->basefd = e->basefd;
+	cs->base_size = e->base_size;
+	e->basefd = -1;
+	if ((r = xfer_csend_file(cs, e->fd, &e->sb, e->state, e->sigs, e->sigs_len)) == 0 &&
+	    (r = redo_room(&cs->sent, cs->nsent, &cs->capsent)) == 0) {
+		/* Its FILE_OK comes with a later answer; a file matched in blocks keeps its fd. */
+		struct xfer_redo *d = &cs->sent[cs->nsent++];
+
+		d->fd = e->state == NEED_BLOCKS ? e->fd : -1;
+		d->path = e->path;
+		d->sb = e->sb;
+		d->reused = cs->last_reused;
+		if (d->fd >= 0)
+			e->fd = -1;
+		e->path = NULL;
+	}
+	offer_free(e);
+	return r;
+}
+
+int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path, const struct stat *sb,
+    int again)
+{
+	uint8_t bh[32];
+	struct offer *e;
+	int r;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return PQX_ERR_NOMEM;
+	e->again = again;
+	e->sb = *sb;
+	e->basefd = find_base(cs, path, &e->base_size);
+	if (e->basefd >= 0 && xc_base_id(&cs->ids, e->basefd, bh, cs->io) != 0) {
+		close(e->basefd);
+		e->basefd = -1;
+	}
+	if ((e->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0 || (e->path = strdup(path)) == NULL) {
+		offer_free(e);
+		return PQX_ERR_NOMEM;
+	}
+	if ((r = pqx_buf_put_u8(b, (uint8_t)(e->basefd >= 0))) != 0 ||
+	    (e->basefd >= 0 && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
+				   (r = pqx_buf_put_u64(b, e->base_size)) != 0 ||
+				   (r = pqx_buf_put(b, bh, 32)) != 0)) ||
+	    (r = xfer_send_buf(cs->ch, b)) != 0) {
+		offer_free(e);
+		return r;
+	}
+	cs->of[cs->nof++] = e;
+	while (r == 0 && cs->nof == XFER_AHEAD)
+		r = run_head(cs);
+	return r;
+}
+
+int xfer_csend_finish(struct xfer_csend *cs)
+{
+	pqx_buf v;
+	int r = 0;
+
+	while (r == 0 && cs->nof > 0)
+		r = run_head(cs);
+	while (r == 0 && cs->sent_head < cs->nsent)
+		r = recv_answer(cs, 0, &v);
 	return r;
 }
 
@@ -547,6 +684,17 @@ static int expand(struct xfer_csend *cs, int l)
 	return 0;
 }
 
+/* The receiver's BITMAP for the nodes of l (answers to later entries may come first). */
+static int get_bitmap(struct xfer_csend *cs, struct lvl *l, int level)
+{
+	pqx_buf v;
+	int r;
+
+	if ((r = recv_answer(cs, K_BITMAP, &v)) != 0)
+		return r;
+	return xc_get_bitmap(&v, l, level, cs->st);
+}
+
 static int send_window(struct xfer_csend *cs)
 {
 	struct win *w = &cs->w;
@@ -562,7 +710,7 @@ static int send_window(struct xfer_csend *cs)
 	}
 	pqx_buf_reset(cs->b);
 	if ((r = xc_put_list(cs->b, NULL, &w->x[2], 2)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0 ||
-	    (r = xc_get_bitmap(cs->ch, &w->x[2], 2, cs->st)) != 0)
+	    (r = get_bitmap(cs, &w->x[2], 2)) != 0)
 		return r;
 	for (int l = 1; l >= 0; l--) {
 		if ((r = expand(cs, l)) != 0)
@@ -570,7 +718,7 @@ static int send_window(struct xfer_csend *cs)
 		if (w->x[l].n == 0)
 			continue;
 		if ((r = xc_put_list(cs->b, &w->x[l + 1], &w->x[l], l)) != 0 ||
-		    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = xc_get_bitmap(cs->ch, &w->x[l], l, cs->st)) != 0)
+		    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = get_bitmap(cs, &w->x[l], l)) != 0)
 			return r;
 	}
 	if ((r = xc_win_items(w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
@@ -726,7 +874,7 @@ static int on_match(void *ctx, uint64_t off, uint32_t index)
  * BLOCKS says so and 1 is returned, for a comparison of chunk trees against
  * everything the receiver holds. (Rebuilt binaries keep a fifth or more.)
  */
-static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
+static int send_blocks(struct xfer_csend *cs, const uint8_t *sigmsg, size_t siglen, uint8_t hash[32])
 {
 	struct xb_table *t = NULL;
 	pqx_hmac *whole = NULL;
@@ -738,8 +886,7 @@ static int send_blocks(struct xfer_csend *cs, uint8_t hash[32])
 	pqx_buf v;
 	int r, trees;
 
-	if ((r = xfer_expect(cs->ch, &v, K_SIGS)) != 0)
-		return r;
+	pqx_buf_view(&v, sigmsg, siglen);
 	if (pqx_buf_get_u32(&v, &cs->block_len) != 0 || cs->block_len < XB_BLOCK_MIN ||
 	    cs->block_len > XB_BLOCK_MAX || pqx_buf_get_u8(&v, &slen) != 0 || slen < XB_STRONG_MIN ||
 	    slen > XB_STRONG_MAX || pqx_buf_get_u32(&v, &count) != 0 || count > XB_SIGS_MAX ||
@@ -807,7 +954,8 @@ out:
 	return r;
 }
 
-int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, const char *path, int state)
+int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int state, const uint8_t *sigs,
+    size_t sigs_len)
 {
 	int stream = state == NEED_STREAM;
 	uint64_t size = (uint64_t)sb->st_size;
@@ -831,7 +979,7 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, const 
 		/* The receiver asks for blocks only for a small file. */
 		if (size >= XB_FILE_MAX)
 			return PQX_ERR_FORMAT;
-		if ((r = send_blocks(cs, root)) == PQX_ERR_TRUNCATED)
+		if ((r = send_blocks(cs, sigs, sigs_len, root)) == PQX_ERR_TRUNCATED)
 			goto shrank;
 		if (r < 0)
 			return r;
@@ -879,14 +1027,8 @@ shrank: /* or it ended early under our reads */
 	    (!stream && (r = pqx_buf_put(cs->b, root, 32)) != 0) ||
 	    (r = xfer_send_buf(cs->ch, cs->b)) != 0)
 		return r;
-	/* Its answer comes with the next one (xfer_csend_settle). */
-	cs->awaiting = 1;
-	if (blocks) {
-		if ((cs->await_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0 || (cs->await_path = strdup(path)) == NULL)
-			return PQX_ERR_NOMEM;
-		cs->await_sb = *sb;
-		cs->await_reused = cs->st->bytes_reused - reused;
-	}
+	/* Its FILE_OK comes later, with other answers (run_head). */
+	cs->last_reused = cs->st->bytes_reused - reused;
 	return 0;
 }
 

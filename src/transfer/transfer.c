@@ -263,36 +263,24 @@ static int put_entry_head(pqx_buf *b, uint8_t kind, const char *path, const stru
 /* again: a file the receiver asked for again (its blocks did not make it), counted already. */
 static int send_file(struct sender *s, int fd, const char *path, const struct stat *sb, int again)
 {
-	uint64_t size = (uint64_t)sb->st_size;
-	int state, r;
+	int r;
 
-	if ((r = put_entry_head(s->b, K_FILE, path, sb)) != 0 || (r = pqx_buf_put_u64(s->b, size)) != 0 ||
-	    (r = xfer_csend_offer(s->cs, s->b, path, &state)) != 0)
+	if ((r = put_entry_head(s->b, K_FILE, path, sb)) != 0 ||
+	    (r = pqx_buf_put_u64(s->b, (uint64_t)sb->st_size)) != 0)
 		return r;
-	if (again) {
-		if (state != 2)
-			return PQX_ERR_FORMAT;
-	} else {
-		s->st->files++;
-		s->st->bytes += size;
-	}
-	if (state == 1) {
-		s->st->skipped++;
-		return 0;
-	}
-	return xfer_csend_file(s->cs, fd, sb, path, state);
+	return xfer_csend_offer(s->cs, s->b, fd, path, sb, again);
 }
 
-/* The last answer, then the files asked for again, whole, each answered before the next. */
+/* Every file sent and answered, then those asked for again, whole. */
 static int send_again(struct sender *s)
 {
 	struct stat sb;
 	char *path;
-	int fd, r = xfer_csend_settle(s->cs);
+	int fd, r = xfer_csend_finish(s->cs);
 
 	while (r == 0 && xfer_csend_take_redo(s->cs, &fd, &path, &sb)) {
 		if ((r = send_file(s, fd, path, &sb, 1)) == 0)
-			r = xfer_csend_settle(s->cs);
+			r = xfer_csend_finish(s->cs);
 		close(fd);
 		free(path);
 	}
@@ -428,6 +416,18 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	}
 	if ((r = xfer_csend_new(&s.cs, ch, o, st)) != 0)
 		goto out;
+	/* Two arguments of one name would land on one path (as cp, refuse). */
+	for (size_t i = 0; i < n; i++) {
+		char other[XFER_MAX_NAME + 1];
+
+		for (size_t j = 0; j < i; j++)
+			if (entry_name(names[i], name, sizeof(name)) == 0 &&
+			    entry_name(names[j], other, sizeof(other)) == 0 && strcmp(name, other) == 0) {
+				xfer_warn(o, "two of the paths to send have this name", name);
+				r = PQX_ERR_INVALID_ARG;
+				goto out;
+			}
+	}
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char parent[XFER_MAX_PATH + 1];
 		const char *slash;
@@ -565,7 +565,7 @@ static int recv_file(struct receiver *rv, pqx_buf *v)
 		return fail_peer(rv, PQX_ERR_LIMIT, "file too large");
 	if ((dfd = xfer_open_dir(rv->root, parent, 1)) < 0)
 		return fail_peer(rv, PQX_ERR_IO, "can't open the target directory");
-	r = xfer_crecv_file(rv->cr, v, path, dfd, path + (last - path), size, mode, &mt);
+	r = xfer_crecv_offer(rv->cr, v, path, dfd, path + (last - path), size, mode, &mt);
 	close(dfd);
 	return r;
 }
@@ -686,6 +686,12 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 	for (;;) {
 		if ((r = xfer_recv_msg(ch, &v, &kind)) != 0)
 			goto out;
+		if (kind == K_LIST || kind == K_BLOCKS || kind == K_DATA || kind == K_FILE_END) {
+			/* The contents of the oldest file answered. */
+			if ((r = xfer_crecv_body(rv.cr, &v)) != 0)
+				goto out;
+			continue;
+		}
 		if (kind != K_FILE && (r = xfer_crecv_settle(rv.cr)) != 0)
 			goto out;
 		if (kind == K_FILE)
@@ -694,8 +700,8 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 			r = recv_dir(&rv, &v);
 		else if (kind == K_SYMLINK)
 			r = recv_link(&rv, &v);
-		else if (kind == K_END && xfer_crecv_redo_left(rv.cr) > 0)
-			r = fail_peer(&rv, PQX_ERR_FORMAT, "a file asked for again did not come");
+		else if (kind == K_END && xfer_crecv_left(rv.cr) > 0)
+			r = fail_peer(&rv, PQX_ERR_FORMAT, "a file the receiver asked for did not come");
 		else if (kind == K_END)
 			break;
 		else

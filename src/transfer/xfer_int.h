@@ -14,7 +14,7 @@
 enum {
 	K_REQUEST = 1, K_ACCEPT = 2, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6,
 	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
-	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
+	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15, K_AGAIN = 16,
 };
 
 #define MSG_MAX PQX_CHANNEL_MAX_RECORD
@@ -40,32 +40,32 @@ PQX_MUST_CHECK int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch,
     const struct xfer_opts *o, struct xfer_stats *st);
 void xfer_csend_free(struct xfer_csend *cs);
 /*
- * After the FILE entry (head already in b, not sent): adds the base fields,
- * sends, reads NEED. *state: 0 compare trees, 1 skip (the receiver already
- * has the file), 2 stream it whole, 3 match blocks of the receiver's old
- * version.
+ * After the FILE entry's head and size in b: adds the base fields and
+ * sends it. The file (fd: duplicated, path, sb: its stat when the entry was
+ * made) waits in order for its answer and its turn: once XFER_AHEAD wait,
+ * the oldest goes (its contents as NEED asks, or nothing when the receiver
+ * has it). again: a file asked for again (not counted twice).
  */
-PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, const char *path,
-    int *state);
+PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path,
+    const struct stat *sb, int again);
+/* Sends every file offered, then reads every answer still to come (FILE_OK, AGAIN). */
+PQX_MUST_CHECK int xfer_csend_finish(struct xfer_csend *cs);
 /*
  * Sends the contents of fd (sb: its stat when the entry was made) as the
- * receiver's NEED state asks (compare trees, stream, match blocks). Its
- * answer (FILE_OK) is read with the next one (xfer_csend_settle). A file
- * whose size or mtime changed meanwhile is refused to the peer
+ * receiver's NEED state asks (compare trees, stream, match blocks against
+ * sigs, its SIGS message after the kind); its FILE_OK is read later. A
+ * file whose size or mtime changed meanwhile is refused to the peer
  * (PQX_ERR_CHANGED) before it can land.
  */
-PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb,
-    const char *path, int state);
-/*
- * Reads the last file's answer if it is still to come: FILE_OK, or for a
- * file matched in blocks a request to send it again, whole (the receiver
- * found its hash wrong): it is kept for xfer_csend_take_redo.
- */
-PQX_MUST_CHECK int xfer_csend_settle(struct xfer_csend *cs);
-/* A file to send again, whole (1; 0 when none is left); fd and path are the caller's now. */
+PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int state,
+    const uint8_t *sigs, size_t sigs_len);
+/* A file the receiver asked for again (AGAIN: its blocks did not make it), to send whole (1; 0 when none is left); fd and path are the caller's now. */
 int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct stat *sb);
 /* At most this many files asked for again in a session. */
 #define XFER_REDO_MAX 256
+/* Entries the sender sends ahead of the contents; files a receiver holds answered. */
+#define XFER_AHEAD 32
+#define XFER_INFLIGHT_MAX 64
 
 /* ---- the receiver's side (content_recv.c) ---- */
 
@@ -80,19 +80,27 @@ void xfer_crecv_free(struct xfer_crecv *cr);
  * a file, and at the end, before the receiver says that all is done.
  */
 PQX_MUST_CHECK int xfer_crecv_settle(struct xfer_crecv *cr);
-/* Files asked for again that have not come back yet (at END: none may be left). */
-size_t xfer_crecv_redo_left(const struct xfer_crecv *cr);
+/* Files answered whose contents have not come, or asked for again (at END: none may be left). */
+size_t xfer_crecv_left(const struct xfer_crecv *cr);
 /*
- * One file: v holds the rest of the FILE entry after the size (the base
- * fields). dfd/last: the target's directory and name, path its relative
- * path from the root. Answers NEED, receives the contents into the
- * partial file, verifies, sets mode and times and answers FILE_OK; the
- * fsync and the rename into place come with the next file (or
- * xfer_crecv_settle). A file whose blocks did not make it is asked for
- * again, to come after the sender's last entry. Errors are reported to
- * the peer here.
+ * A FILE entry: v holds the rest of it after the size (the base fields).
+ * dfd/last: the target's directory and name, path its relative path from
+ * the root. Answers NEED (with SIGS when it matches blocks) and, unless
+ * the file is skipped, opens its partial file; the contents come later
+ * (xfer_crecv_body), after those of the files answered before it: the
+ * sender sends up to XFER_AHEAD entries ahead. Errors are reported to the
+ * peer here.
  */
-PQX_MUST_CHECK int xfer_crecv_file(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
+PQX_MUST_CHECK int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
     const char *last, uint64_t size, uint32_t mode, const struct timespec *mt);
+/*
+ * The contents of the oldest file answered, whose first message (LIST,
+ * BLOCKS, DATA or FILE_END) v just brought: receives them into the partial
+ * file, verifies, sets mode and times and answers FILE_OK; its fsync and
+ * rename come with the next file (or xfer_crecv_settle). A file whose
+ * blocks did not make it is asked for again (AGAIN), to come after the
+ * sender's last entry.
+ */
+PQX_MUST_CHECK int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v);
 
 #endif

@@ -38,7 +38,7 @@
 
 enum {
 	K_REQUEST = 1, K_ACCEPT = 2, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6,
-	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12,
+	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_AGAIN = 16,
 	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
 };
 enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8, NO_AGAIN = 16 };
@@ -503,7 +503,7 @@ static int run_entries(pqx_channel *ch, int client)
 			return report(ch, r);
 		if ((r = pqx_channel_recv(ch, &d, &n)) != 0)
 			return report(ch, r);
-		if (n == 3 && d[0] == K_NEED && d[1] == 2) {
+		if (n == 1 && d[0] == K_AGAIN) {
 			/* The blocks did not make the file: once more, whole (and honest), after the last entry. */
 			printf("asked again, whole\n");
 			again[i] = !(e->flags & NO_AGAIN);
