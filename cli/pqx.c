@@ -1,6 +1,7 @@
 /* pqx: the command-line tool: a table of subcommands, like wg(8). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <openssl/crypto.h>
 
@@ -41,6 +42,19 @@ int main(int argc, char **argv)
 {
 	/* Freeing OpenSSL's tables at exit only costs time (0.3 ms a run). */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+	/*
+	 * A transfer keeps a few descriptors open per file it has in flight
+	 * (entries go ahead of contents), and pqx serve that for each client:
+	 * the soft limit (often 1024) goes up to the hard one, as servers do.
+	 */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+			rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(argc < 2 ? stderr : stdout);

@@ -1090,7 +1090,7 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 		if (r_wrong_hash) {
 			m_head(K_FILE, path, 0644, sec);
 			m_u64(n);
-			m_u8(0);
+			m_u8(2); /* sent again */
 			m_end();
 			memcpy(stream, p, n);
 			stream_len = n;

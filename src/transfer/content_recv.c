@@ -1509,7 +1509,7 @@ static void keep_previous(int dfd, const char *part, const char *prev)
 
 /* The base the sender named in a FILE entry. */
 struct base_claim {
-	int has;
+	int has, again; /* again: a file sent again, asked for (AGAIN) */
 	char name[XFER_MAX_PATH + 1];
 	uint64_t size;
 	uint8_t id[32];
@@ -1520,9 +1520,10 @@ static int base_parse(pqx_buf *v, struct base_claim *bc)
 	uint8_t has;
 	size_t len;
 
-	if (pqx_buf_get_u8(v, &has) != 0 || has > 1)
+	if (pqx_buf_get_u8(v, &has) != 0 || has > 3)
 		return PQX_ERR_FORMAT;
-	bc->has = has;
+	bc->again = has >> 1;
+	bc->has = has &= 1;
 	if (has && (xfer_get_str(v, bc->name, XFER_MAX_PATH, &len) != 0 ||
 		       pqx_buf_get_u64(v, &bc->size) != 0 || pqx_buf_get(v, bc->id, 32) != 0 ||
 		       !xfer_path_ok(bc->name, len)))
@@ -1580,6 +1581,7 @@ static int commit(struct xfer_crecv *cr, int tell)
 	cr->cm_fd = cr->cm_dfd = -1;
 	if (why == NULL)
 		return 0;
+	xfer_warn(cr->o, why, cr->cm_path); /* the peer hears it later, with no name */
 	return tell ? fail_peer(cr, PQX_ERR_IO, why) : PQX_ERR_IO;
 }
 
@@ -1726,8 +1728,12 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->size = size;
 	f->mode = mode;
 	f->mt = *mt;
-	/* A file asked for again streams, and was counted the first time. */
-	if (!(again = take_redo(cr, path))) {
+	/* A file asked for again (and said so) streams, and was counted the first time. */
+	if ((again = take_redo(cr, path)) != bc.again) {
+		r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file entry");
+		goto out;
+	}
+	if (!again) {
 		cr->st->files++;
 		cr->st->bytes += size;
 	}

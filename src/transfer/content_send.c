@@ -445,7 +445,8 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path
 		offer_free(e);
 		return PQX_ERR_NOMEM;
 	}
-	if ((r = pqx_buf_put_u8(b, (uint8_t)(e->basefd >= 0))) != 0 ||
+	/* Flags: 1 a base follows, 2 sent again (asked for: AGAIN). */
+	if ((r = pqx_buf_put_u8(b, (uint8_t)((e->basefd >= 0) | (again ? 2 : 0)))) != 0 ||
 	    (e->basefd >= 0 && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
 				   (r = pqx_buf_put_u64(b, e->base_size)) != 0 ||
 				   (r = pqx_buf_put(b, bh, 32)) != 0)) ||

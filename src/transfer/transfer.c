@@ -163,6 +163,20 @@ int xfer_path_ok(const char *path, size_t len)
 	return 1;
 }
 
+int xfer_name_reserved(const char *name)
+{
+	static const char *const suffix[] = { ".pqx-part", ".pqx-prev", ".pqx-link" };
+	size_t n = strlen(name);
+
+	for (size_t i = 0; name[0] == '.' && i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		size_t k = strlen(suffix[i]);
+
+		if (n > k + 1 && memcmp(name + n - k, suffix[i], k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int xfer_open_dir(int dirfd, const char *rel, int create)
 {
 	char comp[XFER_MAX_NAME + 1];
@@ -340,6 +354,10 @@ static int send_entry(struct sender *s, int dirfd, const char *name, const char 
 
 	if (depth > 256)
 		return PQX_ERR_LIMIT;
+	if (xfer_name_reserved(name)) {
+		xfer_warn(s->o, "skipped: pqx keeps this name for a file while it lands", path);
+		return 0;
+	}
 	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
 		xfer_warn(s->o, "skipped: can't stat it", path);
 		return 0;
@@ -541,7 +559,7 @@ static int read_entry_head(pqx_buf *v, char *path, uint32_t *mode, struct timesp
 	    pqx_buf_get_u64(v, &sec) != 0 || pqx_buf_get_u32(v, &nsec) != 0 || nsec >= 1000000000u ||
 	    sec > (uint64_t)INT64_MAX)
 		return PQX_ERR_FORMAT;
-	if (!xfer_path_ok(path, len))
+	if (!xfer_path_ok(path, len) || xfer_name_reserved(strrchr(path, '/') ? strrchr(path, '/') + 1 : path))
 		return PQX_ERR_INVALID_ARG;
 	*mode &= 07777;
 	*mode &= (uint32_t)~(S_ISUID | S_ISGID); /* never take set-id bits from a peer */

@@ -74,6 +74,12 @@ PQX_MUST_CHECK int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_op
 /* A peer path: relative, '/'-separated, no empty, "." or ".." component. */
 int xfer_path_ok(const char *path, size_t len);
 /*
+ * A name pqx gives files beside one that lands (".NAME.pqx-part",
+ * ".NAME.pqx-prev", ".NAME.pqx-link"): a file of that name would meet one
+ * of them, so none is sent or taken.
+ */
+int xfer_name_reserved(const char *name);
+/*
  * Opens the directory at rel below dirfd one component at a time with
  * O_NOFOLLOW (creating missing ones when create), so no symlink can lead
  * outside. rel may be "" for dirfd itself. Returns an fd or -1 (errno).

@@ -62,7 +62,7 @@ PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct s
 /* A file the receiver asked for again (AGAIN: its blocks did not make it), to send whole (1; 0 when none is left); fd and path are the caller's now. */
 int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct stat *sb);
 /* At most this many files asked for again in a session. */
-#define XFER_REDO_MAX 256
+#define XFER_REDO_MAX 16
 /* Entries the sender sends ahead of the contents; files a receiver holds answered. */
 #define XFER_AHEAD 32
 #define XFER_INFLIGHT_MAX 64

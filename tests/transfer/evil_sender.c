@@ -41,7 +41,7 @@ enum {
 	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_AGAIN = 16,
 	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
 };
-enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8, NO_AGAIN = 16 };
+enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8, NO_AGAIN = 16, SAID_AGAIN = 32 };
 
 struct ent {
 	uint8_t kind;
@@ -149,6 +149,10 @@ static int build_case(const char *name, const char *canary)
 	} else if (strcmp(name, "bad-block") == 0) {
 		e = add(K_FILE, "badblock", "contents\n");
 		e->flags = BAD_BLOCK;
+	} else if (strcmp(name, "reserved") == 0) {
+		add(K_FILE, ".x.pqx-part", "a name pqx keeps for its own\n");
+	} else if (strcmp(name, "again-unasked") == 0) {
+		add(K_FILE, "again", "sent again, never asked for\n")->flags = SAID_AGAIN;
 	} else if (strcmp(name, "bad-zstd") == 0) {
 		e = add(K_FILE, "badzstd", "contents, not a zstd stream\n");
 		e->flags = BAD_ZSTD;
@@ -455,7 +459,8 @@ out:
 	return r;
 }
 
-static int send_entry(pqx_channel *ch, const struct ent *e)
+/* again: the entry of a file asked for again (AGAIN). */
+static int send_entry(pqx_channel *ch, const struct ent *e, int again)
 {
 	size_t dl = e->data ? strlen(e->data) : 0;
 
@@ -466,7 +471,7 @@ static int send_entry(pqx_channel *ch, const struct ent *e)
 	put32(0);
 	if (e->kind == K_FILE) {
 		put64(dl);
-		put8(0); /* no shared base */
+		put8(again ? 2 : 0); /* no shared base; sent again */
 	} else if (e->kind == K_SYMLINK)
 		putstr(e->data, dl);
 	return xsend(ch);
@@ -484,7 +489,7 @@ static int run_entries(pqx_channel *ch, int client)
 		struct ent *e = &ents[i];
 		size_t dl = e->data ? strlen(e->data) : 0;
 
-		if ((r = send_entry(ch, e)) != 0)
+		if ((r = send_entry(ch, e, (e->flags & SAID_AGAIN) != 0)) != 0)
 			return report(ch, r);
 		if (e->kind != K_FILE)
 			continue;
@@ -515,7 +520,7 @@ static int run_entries(pqx_channel *ch, int client)
 	for (int i = 0; i < nents; i++) {
 		if (!again[i])
 			continue;
-		if ((r = send_entry(ch, &ents[i])) != 0 || (r = recv_kind(ch, &d, &n, K_NEED)) != 0)
+		if ((r = send_entry(ch, &ents[i], 1)) != 0 || (r = recv_kind(ch, &d, &n, K_NEED)) != 0)
 			return report(ch, r);
 		if (n != 3 || d[1] != 2)
 			return report(ch, PQX_ERR_FORMAT);

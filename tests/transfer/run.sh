@@ -262,6 +262,25 @@ elif [ -n "$(ls -A root/twice 2>/dev/null)" ]; then
 	why="the server holds: $(ls -A root/twice | tr '\n' ' ')"
 fi
 check "two paths of one name in a send: refused, nothing lands" "$why"
+# A tree holding a name pqx gives a file while it lands (.b.pqx-part beside
+# b, as a pqx target interrupted once leaves): skipped with a warning, and b
+# lands as it is.
+mkdir -p resv
+head -c 300000 /dev/urandom >resv/.b.pqx-part
+head -c 200000 /dev/urandom >resv/b
+# shellcheck disable=SC2086
+cl send $C resv "$U/"
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="send exited $rc: $(errline)"
+elif ! cmp -s resv/b root/resv/b; then
+	why="b on the server is not b"
+elif [ -e root/resv/.b.pqx-part ]; then
+	why=".b.pqx-part was sent"
+elif ! grep -q "resv/.b.pqx-part: skipped: pqx keeps this name" err; then
+	why="no warning: $(errline)"
+fi
+check "a file named as pqx names a file while it lands is skipped with a warning; the rest lands" "$why"
 # A FIFO in the server's tree is skipped by the server (and logged).
 mkfifo root/trees/tree/a/fifo2
 touch -h -r tree/a root/trees/tree/a # as it was
@@ -494,6 +513,8 @@ extra() {
 	setuid) [ "$(stat -c %a "$2/suid" 2>&1)" = 755 ] || echo "suid has mode $(stat -c %a "$2/suid" 2>&1)" ;;
 	existing-link-file) [ -f "$2/escf" ] && [ ! -L "$2/escf" ] || echo "escf is not a regular file" ;;
 	bad-hash | bad-block | bad-zstd) [ ! -e "$2/badhash" ] && [ ! -e "$2/badblock" ] && [ ! -e "$2/badzstd" ] || echo "the file was placed" ;;
+	reserved) [ ! -e "$2/.x.pqx-part" ] || echo ".x.pqx-part was placed" ;;
+	again-unasked) [ ! -e "$2/again" ] || echo "the file was placed" ;;
 	blocks-ok) cmp -s "$2/blk" blk.new || echo "blk is not the new version" ;;
 	blocks-lie) cmp -s "$2/blk" blk.lie || echo "blk is not what the sender sent whole" ;;
 	blocks-*) cmp -s "$2/blk" blk.old || echo "the old blk was not left as it was" ;;
@@ -518,7 +539,7 @@ refusal() {
 	bad-zstd) case $2 in *"invalid compressed data"*) ;; *) echo " not refused for its compressed data: $2" ;; esac ;;
 	esac
 }
-REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block bad-zstd blocks-bad-run blocks-lie-gone"
+REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block bad-zstd blocks-bad-run blocks-lie-gone reserved again-unasked"
 SAFE="link-abs link-up link-canary link-chain existing-link-file setuid blocks-ok blocks-lie"
 for c in $REFUSED $SAFE req-get-dotdot req-get-abs req-send-dotdot; do
 	ev_reset
