@@ -47,7 +47,7 @@ typedef struct {
 /*
  * A transport over a connected socket, with a per-read/write timeout. A
  * write that has to wait reads what the peer sends meanwhile (up to
- * PQX_SOCKET_STASH_MAX bytes), for the next reads: two ends that both write
+ * PQX_SOCKET_STASH_MAX bytes, 8 MiB), for the next reads: two ends that both write
  * ahead of what they read can't block each other. Zero it, set fd and the
  * limits; pqx_socket_io_release frees what it kept.
  */
@@ -60,7 +60,7 @@ typedef struct {
 	size_t stash_off, stash_len, stash_cap;
 	int stash_eof;
 } pqx_socket_io;
-#define PQX_SOCKET_STASH_MAX (64u << 20)
+#define PQX_SOCKET_STASH_MAX (8u << 20)
 void pqx_socket_io_release(pqx_socket_io *s);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t pqx_now_ms(void);

@@ -68,7 +68,7 @@ struct inflight {
 	uint32_t mode, block_len, count;
 	struct timespec mt;
 	struct stat sb; /* the partial file's */
-	int tiny, stream;
+	int tiny, stream, again;
 };
 
 struct xfer_crecv {
@@ -1728,19 +1728,22 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->size = size;
 	f->mode = mode;
 	f->mt = *mt;
-	/* A file asked for again (and said so) streams, and was counted the first time. */
+	/*
+	 * A file asked for again (and said so) streams, and was counted the
+	 * first time. Others count when their contents begin (or now, when
+	 * skipped), so that progress counts what arrives.
+	 */
 	if ((again = take_redo(cr, path)) != bc.again) {
 		r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file entry");
 		goto out;
 	}
-	if (!again) {
-		cr->st->files++;
-		cr->st->bytes += size;
-	}
+	f->again = again;
 	/* The quick check: same size and modification time means the same file. */
 	if (!again && fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 	    (uint64_t)sb.st_size == size && sb.st_mtim.tv_sec == mt->tv_sec &&
 	    sb.st_mtim.tv_nsec == mt->tv_nsec) {
+		cr->st->files++;
+		cr->st->bytes += size;
 		cr->st->skipped++;
 		reply[1] = 1;
 		r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply));
@@ -1810,6 +1813,8 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		r = fail_peer(cr, PQX_ERR_IO, "can't open the target directory");
 		goto out;
 	}
+	close(f->fd); /* opened again when its contents come */
+	f->fd = -1;
 	cr->fl[cr->nfl++] = f;
 	return 0;
 out:
@@ -1843,16 +1848,32 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	prev_name = f->prev + f->last;
 	dfd = f->dfd;
 	oldfd = f->oldfd;
-	cr->fd = f->fd;
 	cr->basefd = f->basefd;
-	f->fd = f->basefd = -1;
+	f->basefd = -1;
+	/* The partial file the answer made (closed meanwhile: fewer descriptors in flight). */
+	{
+		struct stat now;
+
+		if ((cr->fd = openat(dfd, part_name, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fstat(cr->fd, &now) != 0 || now.st_dev != f->sb.st_dev || now.st_ino != f->sb.st_ino) {
+			r = fail_peer(cr, PQX_ERR_IO, "can't create the file");
+			goto out;
+		}
+	}
 	cr->size = f->size;
 	cr->base_size = f->base_size;
 	cr->tiny = f->tiny;
+	if (!f->again) {
+		cr->st->files++;
+		cr->st->bytes += f->size;
+	}
 	drop_sources(cr);
 	/* The last file goes in place now, while the sender sends this one. */
 	if ((r = settle(cr)) != 0)
 		goto out;
+	/* Files that landed since its answer may be sources now. */
+	if (cr->ix != NULL)
+		cr->ix_empty = xfer_index_empty(cr->ix) == 1;
 	file_rows(cr, f->part, &f->sb);
 	if (f->stream) {
 		if ((r = recv_whole(cr, v)) != 0)

@@ -341,8 +341,14 @@ static int take_end(struct xfer_csend *cs, pqx_buf *v, uint8_t kind)
 	if (cs->sent_head == cs->nsent || pqx_buf_expect_end(v) != 0)
 		return PQX_ERR_FORMAT;
 	d = cs->sent[cs->sent_head++];
-	if (cs->sent_head == cs->nsent)
+	if (cs->sent_head == cs->nsent) {
 		cs->sent_head = cs->nsent = 0;
+	} else if (cs->sent_head >= 64 && 2 * cs->sent_head >= cs->nsent) {
+		/* Answers stay about XFER_AHEAD behind: the list keeps its size, not the session's. */
+		memmove(cs->sent, cs->sent + cs->sent_head, (cs->nsent - cs->sent_head) * sizeof(*cs->sent));
+		cs->nsent -= cs->sent_head;
+		cs->sent_head = 0;
+	}
 	if (kind == K_FILE_OK) {
 		redo_free(&d);
 		return 0;

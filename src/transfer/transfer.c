@@ -495,11 +495,17 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0)
 		r = xfer_send_buf(ch, s.b);
 	if (r == PQX_ERR_IO && pqx_channel_write_failed(ch)) {
-		/* The receiver hung up: its error record, if it sent one, says why. */
+		/*
+		 * The receiver hung up: its error record, if it sent one, says
+		 * why. Answers to entries sent ahead may come before it.
+		 */
 		const uint8_t *d;
 		size_t dlen;
+		int e = 0;
 
-		if (pqx_channel_recv(ch, &d, &dlen) == PQX_ERR_PEER_ERROR)
+		for (int i = 0; i < 65536 && e == 0; i++)
+			e = pqx_channel_recv(ch, &d, &dlen);
+		if (e == PQX_ERR_PEER_ERROR)
 			r = PQX_ERR_PEER_ERROR;
 	}
 	/*

@@ -797,6 +797,29 @@ else
 	skip "get to a full disk" "can't mount a tmpfs here"
 fi
 
+# Ten small files, then one too big: the receiver refuses the big one when
+# it reads its entry, while answers to the entries sent ahead are still on
+# their way; the sender must read past them to its error record.
+mkdir -p root/full2 ahead
+for i in 0 1 2 3 4 5 6 7 8 9; do head -c 2000000 /dev/urandom >ahead/a$i; done
+head -c 16000000 /dev/urandom >ahead/zbig
+if mount -t tmpfs -o size=8m tmpfs root/full2 2>/dev/null; then
+	mounts="$T/root/full2 $mounts"
+	# shellcheck disable=SC2086
+	cl send $C ahead/a0 ahead/a1 ahead/a2 ahead/a3 ahead/a4 ahead/a5 ahead/a6 ahead/a7 ahead/a8 ahead/a9 ahead/zbig "$U/full2"
+	why=""
+	if [ "$rc" -ne 1 ]; then
+		why="exit $rc"
+	elif ! grep -qi 'the peer says: no space' err; then
+		why="no 'no space' error from the receiver: $(errline)"
+	elif [ -e root/full2/zbig ]; then
+		why="zbig landed"
+	fi
+	check "send of files, then one too big for the disk: the receiver's 'no space' reaches the sender" "$why"
+else
+	skip "send of files, then one too big for the disk" "can't mount a tmpfs here"
+fi
+
 # Two sends that each fit, but not together: one fails while its blocks
 # flow, and its client must still say why (the receiver's error record).
 mkdir -p root/mid msrc
