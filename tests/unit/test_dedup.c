@@ -14,6 +14,7 @@
 #include <pqx.h>
 
 #include "harness.h"
+#include "transfer/blocks.h"
 #include "transfer/index.h"
 #include "transfer/transfer.h"
 #include "transfer/tree.h"
@@ -509,6 +510,87 @@ out:
 }
 
 /*
+ * A block whose sums agree with the old version's and whose bytes do not: a
+ * twin of the old block 3 with the same weak sum (two +1 -2 +1 changes,
+ * which keep both of its halves) and the same short strong sum, found by
+ * search. The receiver finds c's hash wrong and says AGAIN while the files
+ * after it are on their way; the sender sends c again whole after the last
+ * one, and every file lands exactly.
+ */
+static void test_blocks_again(void)
+{
+	static const char *const names[5] = { "a", "b", "c", "d", "e" };
+	enum { N = 8192 };
+	struct xfer_tree *t = NULL;
+	pqx_hmac *h = NULL;
+	const uint32_t L = xb_block_len(N), slen = xb_strong_len(N, N / L);
+	uint8_t *v[5] = { NULL }, *c = malloc(N), want[XB_STRONG_MAX], got[XB_STRONG_MAX];
+	uint32_t x = 0x9e3779b9u;
+	struct xfer_stats st;
+	int found = 0;
+
+	for (int i = 0; i < 5; i++)
+		v[i] = random_bytes(N);
+	/* The pair's key is new at each setup: the strong sums' key comes after. */
+	if (setup() != 0 || (t = xfer_tree_new(key, 2)) == NULL || (h = xfer_tree_idh(t)) == NULL ||
+	    c == NULL || v[4] == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	for (int i = 0; i < 5; i++)
+		CHECK(write_file(src, names[i], v[i], N, 1000000) == 0);
+	CHECK(transfer_n(names, 5, &st) == 0, "first transfer");
+	CHECK(xb_strong(h, want, slen, v[2] + 3 * L, L) == 0);
+	for (long tries = 0; !found && tries < 8000000; tries++) {
+		uint8_t *b = c + 3 * L;
+		uint32_t p[2];
+
+		memcpy(c, v[2], N);
+		for (int k = 0; k < 2; k++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			p[k] = x % (L - 3);
+		}
+		if (p[0] + 3 > p[1] && p[1] + 3 > p[0])
+			continue;
+		for (int k = 0; k < 2; k++) {
+			if (b[p[k]] == 255 || b[p[k] + 1] < 2 || b[p[k] + 2] == 255)
+				break;
+			b[p[k]]++;
+			b[p[k] + 1] -= 2;
+			b[p[k] + 2]++;
+		}
+		if (memcmp(b, v[2] + 3 * L, L) == 0 || xb_weak(b, L) != xb_weak(v[2] + 3 * L, L) ||
+		    xb_strong(h, got, slen, b, L) != 0)
+			continue;
+		found = memcmp(got, want, slen) == 0;
+	}
+	CHECK(found, "a twin of block 3 (strong sums of %u bytes)", slen);
+	if (!found)
+		goto out;
+	/* The others change a byte each (matched in blocks too); c is the twin. */
+	for (int i = 0; i < 5; i++) {
+		if (i != 2)
+			v[i][N / 2] ^= 1;
+		CHECK(write_file(src, names[i], i == 2 ? c : v[i], N, 2000000) == 0);
+	}
+	CHECK(transfer_n(names, 5, &st) == 0, "second transfer");
+	for (int i = 0; i < 5; i++)
+		CHECK(same_file(dst, names[i], i == 2 ? c : v[i], N), "%s arrived exactly", names[i]);
+	CHECK(st.files == 5 && st.bytes == 5 * N, "counted once: %llu files, %llu bytes",
+	    (unsigned long long)st.files, (unsigned long long)st.bytes);
+	CHECK(st.bytes_moved >= N, "c crossed whole: moved %llu, reused %llu", (unsigned long long)st.bytes_moved, (unsigned long long)st.bytes_reused);
+out:
+	for (int i = 0; i < 5; i++)
+		free(v[i]);
+	free(c);
+	pqx_hmac_free(h);
+	xfer_tree_free(t);
+	teardown();
+}
+
+/*
  * A file that replaced its old version is a source for the next file: the
  * receiver's workers must not read it through a descriptor they kept open
  * on the old version (which then fails the ids, and the bytes cross again).
@@ -671,6 +753,8 @@ int main(void)
 	    test_blocks);
 	t_run("dedup: a rotated file whose old version is unrelated is found in the index",
 	    test_rotated);
+	t_run("dedup: a block whose sums agree and bytes do not: AGAIN, and the file again whole at the end",
+	    test_blocks_again);
 	t_run("dedup: a file that replaced its old version is read as it is now, not as it was",
 	    test_replaced_source);
 	t_run("dedup: compressed data is one zstd stream across files and level changes",
