@@ -14,6 +14,8 @@
 #include <pqx/channel.h>
 #include <pqx/sha3.h>
 
+#include "transfer/xfer_int.h"
+
 #include "fuzz.h"
 
 /*
@@ -39,11 +41,14 @@
  *   matter.
  *
  * Input messages: u16be length || that many bytes (fewer at the end of the
- * input), each the payload of one data record (a transfer message: u8 kind
- * || fields, docs/PROTOCOL.md). The length 0xffff instead makes far send a
- * close record (the end of a session, which `pqx serve` waits for); near's
- * channel then takes no more records, so the pair is keyed again before
- * the next input.
+ * input), each alone in one data record (a transfer message: u8 kind ||
+ * fields, docs/PROTOCOL.md, after its length; an empty one is an empty
+ * record). The length 0xfffe instead says that the next item (u16be
+ * length || bytes) is a record's whole payload, as it is, so that records
+ * of several messages, padding and bad framing are tried too. The length
+ * 0xffff makes far send a close record (the end of a session, which `pqx
+ * serve` waits for); near's channel then takes no more records, so the
+ * pair is keyed again before the next input.
  */
 
 #define FUZZ_CHAN_MAX_EMPTY 8
@@ -103,9 +108,10 @@ static int fc_queue(const uint8_t *buf, size_t n)
 /* far seals the input's next message (or an empty record) into the queue. */
 static int fc_produce(void)
 {
-	static uint8_t msg[65535];
+	static uint8_t msg[3 + 65535];
 	uint8_t lb[2];
-	size_t len;
+	size_t len, hdr;
+	int raw = 0;
 
 	if (fc.in.left == 0) {
 		if (fc.empty_sent >= FUZZ_CHAN_MAX_EMPTY)
@@ -119,10 +125,25 @@ static int fc_produce(void)
 		fc.closed = 1;
 		return pqx_channel_send(fc.far, PQX_RECORD_CLOSE, NULL, 0);
 	}
+	if (len == 0xfffe) {
+		/* The next item is a record's whole payload: the framing itself is fuzzed. */
+		raw = 1;
+		lb[0] = lb[1] = 0;
+		take(&fc.in, lb, 2);
+		len = (size_t)lb[0] << 8 | lb[1];
+	}
 	if (len > fc.in.left)
 		len = fc.in.left;
-	take(&fc.in, msg, len);
-	return pqx_channel_send(fc.far, PQX_RECORD_DATA, msg, len);
+	if (raw) {
+		take(&fc.in, msg, len);
+		return pqx_channel_send(fc.far, PQX_RECORD_DATA, msg, len);
+	}
+	/* One message alone in its record: its length || message (none for an empty one). */
+	if (len == 0)
+		return pqx_channel_send(fc.far, PQX_RECORD_DATA, NULL, 0);
+	hdr = xfer_frame_put(msg, len);
+	take(&fc.in, msg + hdr, len);
+	return pqx_channel_send(fc.far, PQX_RECORD_DATA, msg, hdr + len);
 }
 
 static int fc_read(void *ctx, uint8_t *buf, size_t n)
@@ -194,7 +215,7 @@ static void *fc_server_main(void *arg)
 {
 	struct fc_hs *h = arg;
 	pqx_channel_io io = { fc_read, fc_write,
-		h->near_is_server ? (void *)&fc_near_side : (void *)&fc_far_side };
+		h->near_is_server ? (void *)&fc_near_side : (void *)&fc_far_side, NULL };
 	pqx_channel_opts o;
 
 	fc_opts(&o);
@@ -210,7 +231,7 @@ static void fuzz_chan_setup(int near_is_server)
 {
 	struct fc_hs h = { NULL, 0, near_is_server };
 	pqx_channel_io io = { fc_read, fc_write,
-		near_is_server ? (void *)&fc_far_side : (void *)&fc_near_side };
+		near_is_server ? (void *)&fc_far_side : (void *)&fc_near_side, NULL };
 	pqx_channel_opts o;
 	pqx_channel *client = NULL;
 	pthread_t t;

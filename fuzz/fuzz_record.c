@@ -51,7 +51,7 @@ static uint8_t fill[MAX_REC + 2]; /* 0xa5: the payload of the largest records */
 
 static pqx_channel *open_channel(int v, int is_client, struct mem *m)
 {
-	pqx_channel_io io = { mem_read, mem_write, m };
+	pqx_channel_io io = { mem_read, mem_write, m, NULL };
 	struct hs s = state;
 	pqx_channel *ch = NULL;
 

@@ -55,6 +55,18 @@ static void put_u8(uint8_t b)
 	put(&b, 1);
 }
 
+/*
+ * The previous entry of the seed's session, whose path, mode and time the
+ * next entry may keep (docs/PROTOCOL.md, "Entries"); emit() forgets it.
+ */
+static struct {
+	char path[4097];
+	size_t len;
+	uint32_t mode;
+	uint64_t sec;
+	int have;
+} prev;
+
 static void emit(const char *dir, const char *target, const char *name)
 {
 	char path[4096];
@@ -70,6 +82,7 @@ static void emit(const char *dir, const char *target, const char *name)
 		failed = 1;
 	}
 	len = 0;
+	prev.have = 0;
 }
 
 #define CHECK0(x)                                                         \
@@ -340,12 +353,11 @@ static void age_seeds(const char *dir)
 /* ---- transfer_receiver, transfer_sender, server: transfer messages ---- */
 
 /*
- * One message of fuzz_chan.h: u16be length || bytes, from the bytes in msg.
- * A length of 0xffff is a close record, so a message holds at most 65534
- * bytes. LIST, BITMAP and DATA messages go unpadded: a receiver only
- * requires what follows the fields to be zeros, and short seeds mutate better.
+ * One message of fuzz_chan.h: u16be length || bytes, from the bytes in msg,
+ * which the harness frames alone in a record. The lengths 0xfffe and 0xffff
+ * say other things, so a message holds at most 65533 bytes.
  */
-static uint8_t msg[65534];
+static uint8_t msg[65533];
 static size_t msg_len;
 static int msg_over;
 
@@ -387,13 +399,6 @@ static void m_str(const char *s)
 	m_bytes(s, strlen(s));
 }
 
-/* Zeros up to a multiple of unit bytes (SIGS and BLOCKS: 64, as a sender pads them). */
-static void m_pad(size_t unit)
-{
-	while (msg_len % unit != 0 && !msg_over)
-		m_u8(0);
-}
-
 static void m_end(void)
 {
 	uint8_t l[2] = { (uint8_t)(msg_len >> 8), (uint8_t)msg_len };
@@ -406,6 +411,53 @@ static void m_end(void)
 	put(msg, msg_len);
 	msg_len = 0;
 	msg_over = 0;
+}
+
+/*
+ * The seed so far, its messages packed as a sender packs them: several to
+ * a record (each length || bytes), the record padded with zeros to a
+ * multiple of 256, each record one raw item of fuzz_chan.h (0xfffe).
+ */
+static void put_record(uint8_t *rec, size_t *rl)
+{
+	uint8_t h[4] = { 0xff, 0xfe, 0, 0 };
+
+	while (*rl % 256 != 0)
+		rec[(*rl)++] = 0;
+	h[2] = (uint8_t)(*rl >> 8);
+	h[3] = (uint8_t)*rl;
+	put(h, 4);
+	put(rec, *rl);
+	*rl = 0;
+}
+
+static void m_batch(void)
+{
+	static uint8_t in[sizeof(buf)], rec[65280];
+	size_t n = len, off = 0, rl = 0;
+
+	memcpy(in, buf, n);
+	len = 0;
+	while (off + 2 <= n) {
+		size_t ml = (size_t)in[off] << 8 | in[off + 1];
+
+		if (ml == 0 || ml >= 0x4000 || off + 2 + ml > n || 2 + ml > sizeof(rec)) {
+			if (rl > 0)
+				put_record(rec, &rl);
+			put(in + off, n - off); /* a close, an empty record or a long message: as it is */
+			return;
+		}
+		if (rl + 2 + ml > sizeof(rec))
+			put_record(rec, &rl);
+		if (ml >= 0x80) /* the length: 0xxxxxxx, or 10xxxxxx x8 below 2^14 */
+			rec[rl++] = (uint8_t)(0x80 | ml >> 8);
+		rec[rl++] = (uint8_t)ml;
+		memcpy(rec + rl, in + off + 2, ml);
+		rl += ml;
+		off += 2 + ml;
+	}
+	if (rl > 0)
+		put_record(rec, &rl);
 }
 
 /* Message kinds and states (docs/PROTOCOL.md, "Transfer"; src/transfer/xfer_int.h). */
@@ -671,19 +723,39 @@ static void m_data(const char *codecs, size_t cut)
 		m_u8(K_DATA);
 		m_u8(z ? CODEC_ZSTD : CODEC_RAW);
 		m_u32((uint32_t)raw);
-		m_u32((uint32_t)body);
-		m_bytes(z ? zbody : stream + off, body);
+		m_bytes(z ? zbody : stream + off, body); /* the rest of the message */
 		m_end();
 	}
 }
 
 static void m_head(uint8_t kind, const char *path, uint32_t mode, uint64_t sec)
 {
+	size_t len = strlen(path), keep = 0;
+	uint8_t same = 0;
+
+	if (prev.have) {
+		while (keep < 255 && keep < len && keep < prev.len && path[keep] == prev.path[keep])
+			keep++;
+		same = (uint8_t)((mode == prev.mode ? 1 : 0) | (sec == prev.sec ? 2 : 0));
+	}
 	m_u8(kind);
-	m_str(path);
-	m_u32(mode);
-	m_u64(sec);
-	m_u32(0);
+	m_u8((uint8_t)keep);
+	m_u16((uint16_t)(len - keep));
+	m_bytes(path + keep, len - keep);
+	m_u8(same);
+	if (!(same & 1))
+		m_u16((uint16_t)mode);
+	if (!(same & 2)) {
+		m_u64(sec);
+		m_u32(0);
+	}
+	if (len < sizeof(prev.path)) {
+		memcpy(prev.path, path, len + 1);
+		prev.len = len;
+		prev.mode = mode;
+		prev.sec = sec;
+		prev.have = 1;
+	}
 }
 
 /*
@@ -777,51 +849,62 @@ static void blk_match(const uint8_t *old, uint32_t L, uint32_t count, const uint
 	stream_len += n - end;
 }
 
-/* BLOCKS: the runs blk_match found (the sender's message), padded to 64 bytes. */
+/* BLOCKS: the runs blk_match found (the sender's message). */
 static void m_blocks(void)
 {
 	m_u8(K_BLOCKS);
-	m_u32((uint32_t)nruns);
+	m_u16((uint16_t)nruns);
 	for (size_t i = 0; i < nruns; i++) {
-		m_u32(runs[i].lit);
-		m_u32(runs[i].first);
-		m_u32(runs[i].n);
+		m_u8((uint8_t)(runs[i].lit >> 16));
+		m_u16((uint16_t)runs[i].lit);
+		m_u16((uint16_t)runs[i].first);
+		m_u16((uint16_t)runs[i].n);
 	}
-	m_pad(64);
 	m_end();
+}
+
+/* One block's sums in SIGS: the weak key (wlen bytes) and the strong sum (slen). */
+static void m_sig(pqx_hmac *h, const uint8_t *b, size_t len, uint32_t wlen, uint32_t slen)
+{
+	uint32_t a = 0, s = 0, w;
+	uint8_t mac[32];
+
+	for (size_t j = 0; j < len; j++) {
+		a += b[j];
+		s += a;
+	}
+	w = ((a & 0xffff) | s << 16) * 0x9e3779b1u;
+	for (uint32_t i = 0; i < wlen; i++)
+		m_u8((uint8_t)(w >> (24 - 8 * i)));
+	CHECK0(pqx_hmac_mac(h, mac, b, len));
+	m_bytes(mac, slen);
 }
 
 /*
  * SIGS of an old version of old_n bytes for a new file of n bytes (the
- * receiver's message): u32 block_len, u8 strong_len, u32 count, count x
- * (u32 weak, strong), padded to 64 bytes.
+ * receiver's message): u16 block_len / 64, u8 weak_len, u8 strong_len,
+ * u16 count, count x (weak key, strong), u16 tail, the tail's sums.
  */
 static void m_sigs(const uint8_t key[XFER_ID_BYTES], const uint8_t *old, size_t old_n, size_t n)
 {
 	struct xfer_tree *t = xfer_tree_new(key, 2);
 	pqx_hmac *h = t != NULL ? xfer_tree_idh(t) : NULL;
-	uint32_t count, L = blk_geometry(old_n, &count), slen = xb_strong_len(n, count);
-	uint8_t mac[32];
+	uint32_t count, L = blk_geometry(old_n, &count), tail = (uint32_t)(old_n - (size_t)count * L);
+	uint32_t wlen, slen;
 
+	xb_sig_lens(n, old_n, count + (tail > 0), &wlen, &slen);
 	if (h == NULL)
 		failed = 1;
 	m_u8(K_SIGS);
-	m_u32(L);
+	m_u16((uint16_t)(L / 64));
+	m_u8((uint8_t)wlen);
 	m_u8((uint8_t)slen);
-	m_u32(count);
-	for (uint32_t i = 0; h != NULL && i < count; i++) {
-		const uint8_t *b = old + (size_t)i * L;
-		uint32_t a = 0, s = 0;
-
-		for (uint32_t j = 0; j < L; j++) {
-			a += b[j];
-			s += a;
-		}
-		m_u32((a & 0xffff) | s << 16);
-		CHECK0(pqx_hmac_mac(h, mac, b, L));
-		m_bytes(mac, slen);
-	}
-	m_pad(64);
+	m_u16((uint16_t)count);
+	for (uint32_t i = 0; h != NULL && i < count; i++)
+		m_sig(h, old + (size_t)i * L, L, wlen, slen);
+	m_u16((uint16_t)tail);
+	if (h != NULL && tail > 0)
+		m_sig(h, old + (size_t)count * L, tail, wlen, slen);
 	m_end();
 	pqx_hmac_free(h);
 	xfer_tree_free(t);
@@ -1081,9 +1164,9 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 		m_blocks();
 		m_data(codecs, cut);
 		blk_hash(rs->key, p, n, hash);
-		hash[31] ^= (uint8_t)r_wrong_hash;
+		hash[0] ^= (uint8_t)r_wrong_hash;
 		m_u8(K_FILE_END);
-		m_bytes(hash, 32);
+		m_bytes(hash, XB_HASH_BYTES);
 		m_end();
 		fprintf(stderr, "gen_seeds: %s: %u blocks of %u, %zu runs%s\n", path, count, L, nruns,
 		    r_wrong_hash ? ", wrong hash" : "");
@@ -1431,6 +1514,11 @@ static void transfer_seeds(const char *dir)
 	m_deep(&rs);
 	emit(dir, "transfer_receiver", "deep");
 	rs_free(&rs);
+	rs_receiver(&rs);
+	m_deep(&rs);
+	m_batch();
+	emit(dir, "transfer_receiver", "deep-batched");
+	rs_free(&rs);
 	/* One tiny file streamed in DATA messages of 7000 bytes, zstd and raw in turn. */
 	rs_receiver(&rs);
 	gen_blocks(split, sizeof(split), 7);
@@ -1575,6 +1663,12 @@ static void transfer_seeds(const char *dir)
 		put_u8(0x0c); /* mid: the hash does not match, it streams whole */
 		s_blocks(key_zero, NULL, MID_BYTES, old, on, 1, 0);
 		emit(dir, "transfer_sender", "mid-blocks-retry");
+		/* mid against itself less 100 bytes at 5000: its end is the old tail (1001 bytes). */
+		memcpy(old, two, 5000);
+		memcpy(old + 5000, two + 5100, MID_BYTES - 5100);
+		put_u8(0x0c);
+		s_blocks(key_zero, NULL, MID_BYTES, old, MID_BYTES - 100, 0, 0);
+		emit(dir, "transfer_sender", "mid-blocks-tail");
 		put_u8(0); /* small against 500 bytes: no whole block to sign, so chunk trees */
 		s_blocks(key_zero, small, sizeof(small), old, 500, 0, 'n');
 		emit(dir, "transfer_sender", "small-blocks");

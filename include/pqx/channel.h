@@ -36,12 +36,14 @@ enum pqx_record_type {
 /*
  * The byte transport under a channel. read fills exactly n bytes or fails
  * (PQX_ERR_TRUNCATED at end of stream, PQX_ERR_TIMEOUT, PQX_ERR_IO); write
- * sends all n bytes or fails.
+ * sends all n bytes or fails. ready (may be NULL: never) says whether a
+ * read would find bytes without waiting (1) or not (0).
  */
 typedef struct {
 	int (*read)(void *ctx, uint8_t *buf, size_t n);
 	int (*write)(void *ctx, const uint8_t *buf, size_t n);
 	void *ctx;
+	int (*ready)(void *ctx);
 } pqx_channel_io;
 
 /*
@@ -109,6 +111,16 @@ PQX_MUST_CHECK int pqx_channel_server(pqx_channel **out, const pqx_channel_io *i
  */
 PQX_MUST_CHECK int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type,
     const uint8_t *data, size_t len);
+/*
+ * Sends a data record of len payload bytes that the caller wrote at rec +
+ * PQX_CHANNEL_HEADROOM, with PQX_CHANNEL_TAILROOM bytes of room after them:
+ * sealed in place (rec then holds the record as sent), with no copy.
+ */
+#define PQX_CHANNEL_HEADROOM 5
+#define PQX_CHANNEL_TAILROOM 16
+PQX_MUST_CHECK int pqx_channel_send_inplace(pqx_channel *ch, uint8_t *rec, size_t len);
+/* 1 if the transport says a record (or part of one) waits to be read, else 0. */
+int pqx_channel_readable(const pqx_channel *ch);
 /*
  * Receives one data record: *data points into the channel's buffer (valid
  * until the next call), *len its length. A close record gives

@@ -541,30 +541,17 @@ out:
 	return r;
 }
 
-int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type, const uint8_t *data,
-    size_t len)
+/* Seals the record at p (its payload of len bytes at p + 5, room for the tag after it) in place and writes it. */
+static int seal_send(pqx_channel *ch, uint8_t *p, enum pqx_record_type type, size_t len)
 {
-	uint8_t nonce[12], *p = ch->buf;
+	uint8_t nonce[12];
 	size_t clen = 1 + len + TAG;
 	int r;
 
-	if (ch->err != 0)
-		return ch->err;
-	if (ch->tx_err != 0)
-		return ch->tx_err;
-	if (len > PQX_CHANNEL_MAX_RECORD ||
-	    (type != PQX_RECORD_DATA && type != PQX_RECORD_CLOSE && type != PQX_RECORD_ERROR) ||
-	    (type == PQX_RECORD_CLOSE && len != 0))
-		return PQX_ERR_INVALID_ARG;
 	if ((r = dir_ratchet(&ch->tx, ch->alg)) != 0)
 		goto fail;
 	pqx_store32_be(p, (uint32_t)clen);
-	if (4 + clen > ch->buf_used)
-		ch->buf_used = 4 + clen;
 	p[4] = (uint8_t)type;
-	/* data may point into buf: a record just received, passed on. */
-	if (len > 0)
-		memmove(p + 5, data, len);
 	record_nonce(nonce, ch->tx.counter);
 	if ((r = pqx_aead_seal(ch->tx.aead, p + 4, nonce, p, 4, p + 4, 1 + len)) != 0 ||
 	    (r = ch->io.write(ch->io.ctx, p, 4 + clen)) != 0)
@@ -581,6 +568,41 @@ fail:
 	else
 		ch->err = r;
 	return r;
+}
+
+int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type, const uint8_t *data,
+    size_t len)
+{
+	if (ch->err != 0)
+		return ch->err;
+	if (ch->tx_err != 0)
+		return ch->tx_err;
+	if (len > PQX_CHANNEL_MAX_RECORD ||
+	    (type != PQX_RECORD_DATA && type != PQX_RECORD_CLOSE && type != PQX_RECORD_ERROR) ||
+	    (type == PQX_RECORD_CLOSE && len != 0))
+		return PQX_ERR_INVALID_ARG;
+	if (4 + 1 + len + TAG > ch->buf_used)
+		ch->buf_used = 4 + 1 + len + TAG;
+	/* data may point into buf: a record just received, passed on. */
+	if (len > 0)
+		memmove(ch->buf + 5, data, len);
+	return seal_send(ch, ch->buf, type, len);
+}
+
+int pqx_channel_send_inplace(pqx_channel *ch, uint8_t *rec, size_t len)
+{
+	if (ch->err != 0)
+		return ch->err;
+	if (ch->tx_err != 0)
+		return ch->tx_err;
+	if (len > PQX_CHANNEL_MAX_RECORD)
+		return PQX_ERR_INVALID_ARG;
+	return seal_send(ch, rec, PQX_RECORD_DATA, len);
+}
+
+int pqx_channel_readable(const pqx_channel *ch)
+{
+	return ch->io.ready != NULL && ch->io.ready(ch->io.ctx);
 }
 
 int pqx_channel_recv(pqx_channel *ch, const uint8_t **data, size_t *len)
@@ -837,6 +859,16 @@ static int sock_write(void *ctx, const uint8_t *buf, size_t n)
 	return 0;
 }
 
+static int sock_ready(void *ctx)
+{
+	const pqx_socket_io *s = ctx;
+	struct pollfd p = { s->fd, POLLIN, 0 };
+
+	if (s->stash_len > 0 || s->stash_eof)
+		return 1;
+	return poll(&p, 1, 0) > 0;
+}
+
 void pqx_socket_io_release(pqx_socket_io *s)
 {
 	free(s->stash);
@@ -848,5 +880,6 @@ void pqx_channel_io_socket(pqx_channel_io *io, pqx_socket_io *s)
 {
 	io->read = sock_read;
 	io->write = sock_write;
+	io->ready = sock_ready;
 	io->ctx = s;
 }

@@ -30,6 +30,13 @@ uint32_t xb_block_len(uint64_t old_size)
 	return r > XB_BLOCK_MAX ? XB_BLOCK_MAX : (uint32_t)r;
 }
 
+uint64_t xb_run_bytes(const struct xb_geom *g, uint32_t first, uint32_t n)
+{
+	uint64_t m = (uint64_t)n * g->len;
+
+	return g->tail > 0 && first + (uint64_t)n > g->count ? m - (g->len - g->tail) : m;
+}
+
 uint32_t xb_weak(const uint8_t *p, size_t n)
 {
 	uint32_t a = 0, b = 0;
@@ -50,14 +57,27 @@ static uint32_t log2_up(uint64_t v)
 	return l;
 }
 
-uint32_t xb_strong_len(uint64_t size, uint32_t count)
+void xb_sig_lens(uint64_t size, uint64_t old_size, uint32_t count, uint32_t *weak_len,
+    uint32_t *strong_len)
 {
-	uint32_t bits = log2_up(size) + log2_up(count) + 24, len;
+	uint32_t bits = log2_up(size) + log2_up(count) + XB_MARGIN, wl, len;
 
-	len = bits > 32 ? (bits - 32 + 7) / 8 : 0;
+	/*
+	 * Weak sums that agree by chance cost the sender a strong sum each:
+	 * about size * old_size / 2^(8 * weak_len) bytes hashed in all. Three
+	 * bytes keep that within a MiB.
+	 */
+	wl = log2_up(size) + log2_up(old_size) <= 44 ? 3 : 4;
+	len = bits > 8 * wl ? (bits - 8 * wl + 7) / 8 : 0;
 	if (len < XB_STRONG_MIN)
 		len = XB_STRONG_MIN;
-	return len > XB_STRONG_MAX ? XB_STRONG_MAX : len;
+	*weak_len = wl;
+	*strong_len = len > XB_STRONG_MAX ? XB_STRONG_MAX : len;
+}
+
+uint32_t xb_weak_key(uint32_t w, uint32_t weak_len)
+{
+	return (uint32_t)(w * 0x9e3779b1u) >> (32 - 8 * weak_len);
 }
 
 int xb_strong(pqx_hmac *h, uint8_t *out, size_t len, const uint8_t *p, size_t n)
@@ -72,7 +92,7 @@ int xb_strong(pqx_hmac *h, uint8_t *out, size_t len, const uint8_t *p, size_t n)
 }
 
 struct xb_table {
-	uint32_t block_len, count, mask, slen, sig; /* strong length, signature bytes */
+	uint32_t block_len, count, mask, wlen, slen, sig; /* weak and strong lengths, signature bytes */
 	uint32_t mul, shift;                        /* the slot hash: a random odd multiplier */
 	uint64_t probes;                            /* slots looked at, and strong sums computed */
 	uint64_t wasted, budget;                    /* bytes hashed for strong sums that differed */
@@ -80,9 +100,14 @@ struct xb_table {
 	uint32_t *slot;      /* open addressing by weak sum: index + 1, 0 empty */
 };
 
-static uint32_t get32(const uint8_t *p)
+/* A signature's weak key (weak_len bytes, big-endian). */
+static uint32_t getw(const struct xb_table *t, const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	uint32_t v = 0;
+
+	for (uint32_t i = 0; i < t->wlen; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
 /*
@@ -95,8 +120,8 @@ static uint32_t spread(const struct xb_table *t, uint32_t w)
 	return (w * t->mul) >> t->shift; /* multiply-shift: the top bits depend on all of w */
 }
 
-struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uint8_t *sigs,
-    uint32_t count)
+struct xb_table *xb_table_new(uint32_t block_len, uint32_t weak_len, uint32_t strong_len,
+    const uint8_t *sigs, uint32_t count)
 {
 	struct xb_table *t = pqx_calloc(1, sizeof(*t));
 	uint32_t size = 16, shift = 28;
@@ -114,8 +139,9 @@ struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uin
 		return NULL;
 	}
 	t->block_len = block_len;
+	t->wlen = weak_len;
 	t->slen = strong_len;
-	t->sig = 4 + strong_len;
+	t->sig = weak_len + strong_len;
 	t->count = count;
 	t->mask = size - 1;
 	t->sigs = sigs;
@@ -126,7 +152,7 @@ struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uin
 	t->mul |= 1;
 	for (uint32_t i = 0; i < count; i++) {
 		const uint8_t *s = sigs + (size_t)i * t->sig;
-		uint32_t w = get32(s), j = spread(t, w) & t->mask, same = 0;
+		uint32_t w = getw(t, s), j = spread(t, w) & t->mask, same = 0;
 
 		/*
 		 * A block equal to an earlier one (zeros, padding) adds nothing,
@@ -136,7 +162,7 @@ struct xb_table *xb_table_new(uint32_t block_len, uint32_t strong_len, const uin
 		for (; t->slot[j] != 0; j = (j + 1) & t->mask) {
 			const uint8_t *o = sigs + (size_t)(t->slot[j] - 1) * t->sig;
 
-			if (get32(o) == w && (++same >= XB_SAME || memcmp(o, s, t->sig) == 0))
+			if (getw(t, o) == w && (++same >= XB_SAME || memcmp(o, s, t->sig) == 0))
 				break;
 		}
 		if (t->slot[j] == 0)
@@ -159,7 +185,7 @@ void xb_table_free(struct xb_table *t)
 }
 
 /*
- * The block with this weak sum whose strong sum matches p's, preferring
+ * The block with this weak key whose strong sum matches p's, preferring
  * want (the one after the last match: runs stay runs); -1 if none.
  */
 static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t *p, uint32_t want,
@@ -173,7 +199,7 @@ static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t
 		const uint8_t *s = t->sigs + (size_t)(t->slot[j] - 1) * t->sig;
 
 		t->probes++;
-		if (get32(s) != w)
+		if (getw(t, s) != w)
 			continue;
 		if (!have) {
 			t->probes += t->block_len / 64; /* a strong sum: about one step per 64 bytes */
@@ -181,7 +207,7 @@ static int64_t lookup(struct xb_table *t, pqx_hmac *h, uint32_t w, const uint8_t
 				return -1;
 			have = 1;
 		}
-		if (memcmp(s + 4, strong, t->slen) == 0) {
+		if (memcmp(s + t->wlen, strong, t->slen) == 0) {
 			found = t->slot[j] - 1;
 			break;
 		}
@@ -241,7 +267,7 @@ int xb_scan(struct xb_table *t, pqx_hmac *h, pqx_hmac *whole, int fd, uint64_t s
 			b = s >> 16;
 			have = 1;
 		}
-		int64_t i = lookup(t, h, (a & 0xffff) | (b << 16), p, want, &err);
+		int64_t i = lookup(t, h, xb_weak_key((a & 0xffff) | (b << 16), t->wlen), p, want, &err);
 
 		if (err != 0)
 			return err;

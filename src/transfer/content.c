@@ -53,34 +53,6 @@ int xc_lvl_push(struct lvl *l, const struct xfer_node *n)
 	return 0;
 }
 
-/* Pads a message with zeros to a multiple of unit (within the record cap). */
-int xc_pad_to(pqx_buf *b, size_t unit)
-{
-	static const uint8_t zero[PAD];
-	size_t n = pqx_buf_len(b), want = (n + unit - 1) / unit * unit;
-
-	if (want > MSG_MAX)
-		want = MSG_MAX;
-	return want > n ? pqx_buf_put(b, zero, want - n) : 0;
-}
-
-int xc_pad(pqx_buf *b)
-{
-	return xc_pad_to(b, PAD);
-}
-
-/* The rest of a padded message must be zeros. */
-int xc_padding_ok(const pqx_buf *v)
-{
-	const uint8_t *p = pqx_buf_ptr(v);
-	size_t n = pqx_buf_len(v);
-	uint8_t acc = 0;
-
-	for (size_t i = 0; i < n; i++)
-		acc |= p[i];
-	return acc == 0;
-}
-
 double xc_mono(void)
 {
 	struct timespec ts;
@@ -248,7 +220,7 @@ int xc_put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int 
 		if ((r = pqx_buf_put(b, l->v[i].id, XFER_ID_BYTES)) != 0 ||
 		    (r = pqx_buf_put_u32(b, (uint32_t)l->v[i].len)) != 0)
 			return r;
-	return xc_pad(b);
+	return 0;
 }
 
 int xc_put_bitmap(pqx_buf *b, const struct lvl *l)
@@ -258,7 +230,7 @@ int xc_put_bitmap(pqx_buf *b, const struct lvl *l)
 	if ((r = pqx_buf_put_u8(b, K_BITMAP)) != 0 || (r = pqx_buf_put_u32(b, (uint32_t)l->n)) != 0 ||
 	    (r = pqx_buf_put(b, l->st, l->n)) != 0)
 		return r;
-	return xc_pad(b);
+	return 0;
 }
 
 /* The receiver's answer for the nodes of l (the sender's side): v, after the kind BITMAP. */
@@ -267,7 +239,7 @@ int xc_get_bitmap(pqx_buf *v, struct lvl *l, int level, struct xfer_stats *st)
 	uint32_t n;
 
 	if (pqx_buf_get_u32(v, &n) != 0 || n != l->n || pqx_buf_get(v, l->st, n) != 0 ||
-	    !xc_padding_ok(v))
+	    pqx_buf_expect_end(v) != 0)
 		return PQX_ERR_FORMAT;
 	for (size_t i = 0; i < n; i++) {
 		if (l->st[i] > (level == 0 ? ST_HAVE : ST_WHOLE))

@@ -77,13 +77,6 @@ struct idcache {
 /* A level's arrays: freed, or one node appended (grown as needed; PQX_ERR_NOMEM). */
 void xc_lvl_free(struct lvl *l);
 int xc_lvl_push(struct lvl *l, const struct xfer_node *n);
-/*
- * Zero padding of LIST, BITMAP and DATA to a multiple of PAD, of SIGS and
- * BLOCKS to PAD_BLOCKS (unit at most PAD); and its check.
- */
-int xc_pad(pqx_buf *b);
-int xc_pad_to(pqx_buf *b, size_t unit);
-int xc_padding_ok(const pqx_buf *v);
 /* Monotonic seconds. */
 double xc_mono(void);
 /* Whole reads and writes at an offset (a short read: PQX_ERR_TRUNCATED; a

@@ -65,14 +65,15 @@ struct inflight {
 	size_t last; /* the last component's offset in each */
 	int dfd, fd, basefd, oldfd;
 	uint64_t size, base_size, old_size;
-	uint32_t mode, block_len, count;
+	uint32_t mode;
+	struct xb_geom geom; /* the old version's blocks, as signed */
 	struct timespec mt;
 	struct stat sb; /* the partial file's */
 	int tiny, stream, again;
 };
 
 struct xfer_crecv {
-	pqx_channel *ch;
+	struct xfer_link *ln;
 	int root, dictfd;
 	const struct xfer_opts *o;
 	struct xfer_stats *st;
@@ -192,7 +193,7 @@ static int still_there(void *ctx, int src, const char *path)
 	return 1;
 }
 
-int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const struct xfer_opts *o,
+int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, const struct xfer_opts *o,
     struct xfer_stats *st)
 {
 	struct xfer_crecv *cr = pqx_calloc(1, sizeof(*cr));
@@ -200,7 +201,7 @@ int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root, const str
 	*out = NULL;
 	if (cr == NULL)
 		return PQX_ERR_NOMEM;
-	cr->ch = ch;
+	cr->ln = ln;
 	cr->root = root;
 	cr->o = o;
 	cr->st = st;
@@ -337,7 +338,7 @@ static int next_msg(struct xfer_crecv *cr, pqx_buf *v, uint8_t *kind)
 		*v = cr->pending;
 		return pqx_buf_get_u8(v, kind) == 0 ? 0 : PQX_ERR_FORMAT;
 	}
-	return xfer_recv_msg(cr->ch, v, kind);
+	return xfer_recv_msg(cr->ln, v, kind);
 }
 
 static int expect(struct xfer_crecv *cr, pqx_buf *v, uint8_t want)
@@ -353,7 +354,7 @@ static int expect(struct xfer_crecv *cr, pqx_buf *v, uint8_t want)
 static int fail_peer(struct xfer_crecv *cr, int code, const char *msg)
 {
 	cr->told = 1;
-	return xfer_fail(cr->ch, code, msg);
+	return xfer_fail(cr->ln, code, msg);
 }
 
 static int io_fail(struct xfer_crecv *cr)
@@ -575,7 +576,7 @@ static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
 	pqx_buf_reset(cr->b);
 	if ((r = xc_put_bitmap(cr->b, l)) != 0)
 		return r;
-	return xfer_send_buf(cr->ch, cr->b);
+	return xfer_send_padded(cr->ln, cr->b, PAD);
 }
 
 /*
@@ -639,7 +640,7 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 		if ((r = xc_lvl_push(l, &n)) != 0)
 			return r;
 	}
-	if (!xc_padding_ok(&v))
+	if (pqx_buf_expect_end(&v) != 0)
 		return PQX_ERR_FORMAT;
 	if (level == 2) {
 		/* Level-2 nodes follow each other from the window's start. */
@@ -754,10 +755,10 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 {
 	pqx_buf v;
 	uint8_t codec;
-	uint32_t body_len, plen = 0;
+	uint32_t plen = 0;
 	uint64_t poff = 0;
 	const uint8_t *body;
-	size_t n;
+	size_t n, body_len;
 	int r;
 
 	if ((r = expect(cr, &v, K_DATA)) != 0)
@@ -765,16 +766,17 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 	cr->st->bytes_data += 1 + pqx_buf_len(&v); /* as sent: the kind byte is read */
 	if (pqx_buf_get_u8(&v, &codec) != 0 || codec > CODEC_ZSTD_BASE ||
 	    pqx_buf_get_u32(&v, raw_len) != 0 || *raw_len == 0 || *raw_len > DATA_RAW_MAX ||
-	    *raw_len > left || pqx_buf_get_u32(&v, &body_len) != 0 ||
-	    (codec == CODEC_RAW && body_len != *raw_len))
+	    *raw_len > left)
 		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
 	if (codec == CODEC_ZSTD_BASE &&
 	    (pqx_buf_get_u64(&v, &poff) != 0 || pqx_buf_get_u32(&v, &plen) != 0 || plen == 0 ||
 		plen > PREFIX_MAX || cr->basefd < 0 || poff > cr->base_size ||
 		plen > cr->base_size - poff))
 		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
+	/* The body is the rest of the message. */
 	body = pqx_buf_ptr(&v);
-	if (pqx_buf_skip(&v, body_len) != 0 || !xc_padding_ok(&v))
+	body_len = pqx_buf_len(&v);
+	if (body_len == 0 || (codec == CODEC_RAW && body_len != *raw_len))
 		return fail_peer(cr, PQX_ERR_FORMAT, "invalid data message");
 	if (codec == CODEC_RAW) {
 		*p = body;
@@ -1054,64 +1056,82 @@ static int recv_stream(struct xfer_crecv *cr)
 
 /* ---- blocks: a small file matched against the old version (NEED_BLOCKS) ---- */
 
-/* SIGS: the weak and strong sums of the old version's whole blocks. */
+/* One block's sums in SIGS. */
+static int put_sig(struct xfer_crecv *cr, const uint8_t *p, size_t n, uint32_t wlen, uint32_t slen)
+{
+	uint8_t sig[XB_WEAK_MAX + XB_STRONG_MAX];
+	uint32_t w = xb_weak_key(xb_weak(p, n), wlen);
+	int r;
+
+	for (uint32_t i = 0; i < wlen; i++)
+		sig[i] = (uint8_t)(w >> (8 * (wlen - 1 - i)));
+	if ((r = xb_strong(cr->bh, sig + wlen, slen, p, n)) != 0)
+		return r;
+	return pqx_buf_put(cr->b, sig, wlen + slen);
+}
+
+/* SIGS: the weak and strong sums of the old version's whole blocks, then of its tail. */
 static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint64_t size,
-    uint32_t *block_len, uint32_t *count)
+    struct xb_geom *g)
 {
 	const uint32_t L = xb_block_len(old_size);
 	const size_t per = IO_BYTES / L * L;
 	uint8_t *io = cr->wk[0].io;
 	uint64_t n = old_size / L;
-	uint32_t slen;
+	uint32_t wlen, slen;
 	int r;
 
-	*block_len = L;
-	*count = n < XB_SIGS_MAX ? (uint32_t)n : XB_SIGS_MAX;
-	slen = xb_strong_len(size, *count);
+	g->len = L;
+	g->count = n < XB_SIGS_MAX ? (uint32_t)n : XB_SIGS_MAX;
+	g->tail = n < XB_SIGS_MAX ? (uint32_t)(old_size - n * L) : 0;
+	xb_sig_lens(size, old_size, xb_signed(g), &wlen, &slen);
 	if (cr->bh == NULL && (cr->bh = xfer_tree_idh(cr->wk[0].tree)) == NULL)
 		return PQX_ERR_NOMEM;
 	pqx_buf_reset(cr->b);
-	if ((r = pqx_buf_put_u8(cr->b, K_SIGS)) != 0 || (r = pqx_buf_put_u32(cr->b, L)) != 0 ||
-	    (r = pqx_buf_put_u8(cr->b, (uint8_t)slen)) != 0 || (r = pqx_buf_put_u32(cr->b, *count)) != 0)
+	if ((r = pqx_buf_put_u8(cr->b, K_SIGS)) != 0 || (r = pqx_buf_put_u16(cr->b, (uint16_t)(L / 64))) != 0 ||
+	    (r = pqx_buf_put_u8(cr->b, (uint8_t)wlen)) != 0 || (r = pqx_buf_put_u8(cr->b, (uint8_t)slen)) != 0 ||
+	    (r = pqx_buf_put_u16(cr->b, (uint16_t)g->count)) != 0)
 		return r;
-	for (uint64_t off = 0, end = (uint64_t)*count * L; off < end;) {
+	for (uint64_t off = 0, end = (uint64_t)g->count * L; off < end;) {
 		size_t k = end - off < per ? (size_t)(end - off) : per;
 
 		if (xc_pread_all(oldfd, io, k, off) != 0)
 			return fail_peer(cr, PQX_ERR_IO, "can't read the old version on the receiver");
-		for (size_t i = 0; i < k; i += L) {
-			uint8_t strong[XB_STRONG_MAX];
-
-			if ((r = pqx_buf_put_u32(cr->b, xb_weak(io + i, L))) != 0 ||
-			    (r = xb_strong(cr->bh, strong, slen, io + i, L)) != 0 ||
-			    (r = pqx_buf_put(cr->b, strong, slen)) != 0)
+		for (size_t i = 0; i < k; i += L)
+			if ((r = put_sig(cr, io + i, L, wlen, slen)) != 0)
 				return r;
-		}
 		off += k;
 	}
-	if ((r = xc_pad_to(cr->b, PAD_BLOCKS)) != 0)
+	if ((r = pqx_buf_put_u16(cr->b, (uint16_t)g->tail)) != 0)
 		return r;
-	return xfer_send_buf(cr->ch, cr->b);
+	if (g->tail > 0) {
+		if (xc_pread_all(oldfd, io, g->tail, (uint64_t)g->count * L) != 0)
+			return fail_peer(cr, PQX_ERR_IO, "can't read the old version on the receiver");
+		if ((r = put_sig(cr, io, g->tail, wlen, slen)) != 0)
+			return r;
+	}
+	return xfer_send_padded(cr->ln, cr->b, PAD_BLOCKS);
 }
 
-/* BLOCKS: runs in file order that fit the file and name blocks that were signed. */
-static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *nruns)
+/* BLOCKS: runs in file order that fit the file and name blocks that were signed (the tail last). */
+static int get_runs(struct xfer_crecv *cr, const struct xb_geom *g, size_t *nruns)
 {
+	const uint32_t nb = xb_signed(g);
 	uint64_t off = 0;
-	uint32_t n;
+	uint16_t n;
 	pqx_buf v;
 	int r;
 
 	if ((r = expect(cr, &v, K_BLOCKS)) != 0)
 		return r;
-	if (pqx_buf_get_u32(&v, &n) != 0)
+	if (pqx_buf_get_u16(&v, &n) != 0)
 		return PQX_ERR_FORMAT;
 	if (n == XB_TREES) {
 		/* Too little matched: the sender goes on with chunk trees. */
 		*nruns = 0;
-		return xc_padding_ok(&v) ? 1 : PQX_ERR_FORMAT;
+		return pqx_buf_expect_end(&v) == 0 ? 1 : PQX_ERR_FORMAT;
 	}
-	if (n > cr->size / L)
+	if (n > cr->size / g->len + 1)
 		return PQX_ERR_FORMAT;
 	if (n > cr->capruns) {
 		struct xb_run *p = realloc(cr->runs, n * sizeof(*p));
@@ -1123,16 +1143,26 @@ static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *n
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct xb_run *u = &cr->runs[i];
+		uint8_t lit[3];
+		uint16_t first, blocks;
 
-		if (pqx_buf_get_u32(&v, &u->lit) != 0 || pqx_buf_get_u32(&v, &u->first) != 0 ||
-		    pqx_buf_get_u32(&v, &u->n) != 0 || u->n == 0 || u->first > count ||
-		    u->n > count - u->first || u->lit > cr->size - off ||
-		    (uint64_t)u->n * L > cr->size - off - u->lit)
+		if (pqx_buf_get(&v, lit, 3) != 0 || pqx_buf_get_u16(&v, &first) != 0 ||
+		    pqx_buf_get_u16(&v, &blocks) != 0)
 			return PQX_ERR_FORMAT;
-		off += u->lit + (uint64_t)u->n * L;
+		u->lit = (uint32_t)lit[0] << 16 | (uint32_t)lit[1] << 8 | lit[2];
+		u->first = first;
+		u->n = blocks;
+		if (u->n == 0 || u->first > nb ||
+		    u->n > nb - u->first || u->lit > cr->size - off ||
+		    xb_run_bytes(g, u->first, u->n) > cr->size - off - u->lit)
+			return PQX_ERR_FORMAT;
+		off += u->lit + xb_run_bytes(g, u->first, u->n);
+		/* The tail matches only the end of the file. */
+		if (g->tail > 0 && u->first + u->n == nb && off != cr->size)
+			return PQX_ERR_FORMAT;
 	}
 	*nruns = n;
-	return xc_padding_ok(&v) ? 0 : PQX_ERR_FORMAT;
+	return pqx_buf_expect_end(&v) == 0 ? 0 : PQX_ERR_FORMAT;
 }
 
 /*
@@ -1140,18 +1170,19 @@ static int get_runs(struct xfer_crecv *cr, uint32_t L, uint32_t count, size_t *n
  * writes the rest from DATA; the caller checks the whole file's hash. 1:
  * the sender found too little and goes on with chunk trees.
  */
-/* BLOCKS and what they name (SIGS went with NEED: L blocks, count signed). */
-static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint32_t L, uint32_t count)
+/* BLOCKS and what they name (SIGS went with NEED: the blocks of g signed). */
+static int recv_blocks(struct xfer_crecv *cr, int oldfd, const struct xb_geom *g)
 {
 	struct worker *wk = &cr->wk[0];
 	uint64_t off = 0, lit, left = cr->size;
 	size_t nruns, ri = 0;
 	int r;
 
-	if ((r = get_runs(cr, L, count, &nruns)) != 0)
+	if ((r = get_runs(cr, g, &nruns)) != 0)
 		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid block list") : r; /* or 1: trees */
 	for (size_t i = 0; i < nruns; i++) {
-		uint64_t src = (uint64_t)cr->runs[i].first * L, m = (uint64_t)cr->runs[i].n * L;
+		uint64_t src = (uint64_t)cr->runs[i].first * g->len;
+		uint64_t m = xb_run_bytes(g, cr->runs[i].first, cr->runs[i].n);
 
 		off += cr->runs[i].lit; /* the blocks' place in the file */
 		for (uint64_t done = 0; done < m;) {
@@ -1185,7 +1216,7 @@ static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint32_t L, uint32_t co
 				/* Past run ri: its blocks are in place already. */
 				if (ri >= nruns)
 					return PQX_ERR_INTERNAL; /* more bytes than literal: open_data bounds them */
-				off += (uint64_t)cr->runs[ri].n * L;
+				off += xb_run_bytes(g, cr->runs[ri].first, cr->runs[ri].n);
 				ri++;
 				lit = ri < nruns ? cr->runs[ri].lit : cr->size - off;
 			}
@@ -1204,7 +1235,7 @@ static int recv_blocks(struct xfer_crecv *cr, int oldfd, uint32_t L, uint32_t co
 }
 
 /* Whether the file as written has the hash the sender sent. */
-static int check_hash(struct xfer_crecv *cr, const uint8_t want[32])
+static int check_hash(struct xfer_crecv *cr, const uint8_t want[XB_HASH_BYTES])
 {
 	pqx_hmac *h = NULL;
 	uint8_t got[32];
@@ -1213,7 +1244,7 @@ static int check_hash(struct xfer_crecv *cr, const uint8_t want[32])
 	if ((r = xc_file_hash(cr->wk[0].tree, &h)) != 0)
 		return r;
 	if ((r = xc_mac_file(h, cr->fd, cr->size, cr->wk[0].io)) == 0 && (r = pqx_hmac_final(h, got)) == 0 &&
-	    !pqx_ct_memeq(got, want, 32))
+	    !pqx_ct_memeq(got, want, XB_HASH_BYTES))
 		r = PQX_ERR_AUTH;
 	pqx_hmac_free(h);
 	return r;
@@ -1235,19 +1266,19 @@ static int recv_whole(struct xfer_crecv *cr, pqx_buf *v)
  * 2 if the hash differed (the file is asked for again, to stream at the
  * end of the session), or an error.
  */
-static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint32_t L, uint32_t count,
+static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, const struct xb_geom *g,
     const char *path)
 {
 	static const uint8_t again = K_AGAIN;
 	uint64_t reused = cr->st->bytes_reused;
-	uint8_t want[32];
+	uint8_t want[XB_HASH_BYTES];
 	int r;
 
-	if ((r = recv_blocks(cr, oldfd, L, count)) != 0)
+	if ((r = recv_blocks(cr, oldfd, g)) != 0)
 		return r;
 	if ((r = expect(cr, v, K_FILE_END)) != 0)
 		return r;
-	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0)
+	if (pqx_buf_get(v, want, sizeof(want)) != 0 || pqx_buf_expect_end(v) != 0)
 		return fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
 	if ((r = check_hash(cr, want)) != PQX_ERR_AUTH) {
 		if (r == 0) {
@@ -1278,7 +1309,7 @@ static int blocks_file(struct xfer_crecv *cr, pqx_buf *v, int oldfd, uint32_t L,
 		return PQX_ERR_NOMEM;
 	cr->nredo++;
 	cr->st->bytes_reused = reused;
-	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &again, 1)) != 0)
+	if ((r = xfer_put(cr->ln, &again, 1, 1)) != 0)
 		return r;
 	return 2;
 }
@@ -1678,7 +1709,7 @@ static void inflight_free(struct inflight *f)
 static void tell(struct xfer_crecv *cr, int r)
 {
 	if (r != 0 && !cr->told && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED &&
-	    !pqx_channel_write_failed(cr->ch))
+	    !pqx_channel_write_failed(xfer_link_channel(cr->ln)))
 		(void)fail_peer(cr, r, pqx_strerror(r));
 }
 
@@ -1746,7 +1777,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		cr->st->bytes += size;
 		cr->st->skipped++;
 		reply[1] = 1;
-		r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply));
+		r = xfer_put(cr->ln, reply, sizeof(reply), 1);
 		goto out;
 	}
 	base_ok = base_check(cr, &bc); /* after the quick check: it reads the whole base */
@@ -1796,8 +1827,8 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		f->oldfd = open_old(dfd, last, prev_name, &f->old_size);
 	reply[1] = f->stream ? NEED_STREAM : f->oldfd >= 0 ? NEED_BLOCKS : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
-	if ((r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, reply, sizeof(reply))) != 0 ||
-	    (f->oldfd >= 0 && (r = send_sigs(cr, f->oldfd, f->old_size, size, &f->block_len, &f->count)) != 0))
+	if ((r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
+	    (f->oldfd >= 0 && (r = send_sigs(cr, f->oldfd, f->old_size, size, &f->geom)) != 0))
 		goto out;
 	/*
 	 * While the sender cuts its file, index what we may already hold
@@ -1881,7 +1912,7 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 		goto done;
 	}
 	if (oldfd >= 0) {
-		if ((r = blocks_file(cr, v, oldfd, f->block_len, f->count, path)) < 0)
+		if ((r = blocks_file(cr, v, oldfd, &f->geom, path)) < 0)
 			goto out;
 		if (r == 0)
 			goto done;
@@ -1967,7 +1998,7 @@ done:
 		tail_add(cr);
 	}
 	kind = K_FILE_OK;
-	r = pqx_channel_send(cr->ch, PQX_RECORD_DATA, &kind, 1);
+	r = xfer_put(cr->ln, &kind, 1, 1);
 out:
 	tell(cr, r);
 	if (!cr->ix_pending) {

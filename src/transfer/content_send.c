@@ -23,8 +23,8 @@
 
 /*
  * The sender estimates, per input byte, the time of each choice: raw costs
- * w (seconds per byte on the wire, measured around every send, including
- * any --bwlimit pause); zstd at level L costs c_L + r_L * w (compression
+ * w (seconds per byte on the wire, measured around the writes of records
+ * of 16 KiB or more, and at least what --bwlimit allows); zstd at level L costs c_L + r_L * w (compression
  * seconds per byte plus the compressed share on the wire). It sends with
  * the cheapest, and now and then tries a level it is not using to keep the
  * estimates true (less often while trying keeps losing). A forced level
@@ -120,7 +120,7 @@ struct slot {
 };
 
 struct xfer_csend {
-	pqx_channel *ch;
+	struct xfer_link *ln;
 	const struct xfer_opts *o;
 	struct xfer_stats *st;
 	struct xfer_tree *tree;
@@ -143,7 +143,7 @@ struct xfer_csend {
 	struct xb_run *runs;
 	size_t nruns, capruns;
 	uint64_t runs_end;
-	uint32_t block_len;
+	struct xb_geom g; /* the blocks SIGS signed */
 	int fd, basefd, dictfd; /* dictfd: --dict, opened once */
 	uint64_t base_size, size;
 	double bw_t0;
@@ -239,7 +239,7 @@ void xfer_csend_free(struct xfer_csend *cs)
 	pqx_free(cs);
 }
 
-int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_opts *o,
+int xfer_csend_new(struct xfer_csend **out, struct xfer_link *ln, const struct xfer_opts *o,
     struct xfer_stats *st)
 {
 	struct xfer_csend *cs = pqx_calloc(1, sizeof(*cs));
@@ -247,7 +247,7 @@ int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch, const struct xfer_o
 	*out = NULL;
 	if (cs == NULL)
 		return PQX_ERR_NOMEM;
-	cs->ch = ch;
+	cs->ln = ln;
 	cs->o = o;
 	cs->st = st;
 	cs->basefd = cs->dictfd = -1;
@@ -319,7 +319,7 @@ static int take_need(struct xfer_csend *cs, pqx_buf *v)
 		e->basefd = -1;
 	}
 	if (state == NEED_BLOCKS) {
-		if ((r = xfer_recv_msg(cs->ch, v, &kind)) != 0)
+		if ((r = xfer_recv_msg(cs->ln, v, &kind)) != 0)
 			return r;
 		if (kind != K_SIGS)
 			return PQX_ERR_FORMAT;
@@ -375,7 +375,7 @@ static int recv_answer(struct xfer_csend *cs, uint8_t want, pqx_buf *v)
 	int r;
 
 	for (;;) {
-		if ((r = xfer_recv_msg(cs->ch, v, &kind)) != 0)
+		if ((r = xfer_recv_msg(cs->ln, v, &kind)) != 0)
 			return r;
 		if (kind == K_NEED)
 			r = take_need(cs, v);
@@ -456,7 +456,7 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path
 	    (e->basefd >= 0 && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
 				   (r = pqx_buf_put_u64(b, e->base_size)) != 0 ||
 				   (r = pqx_buf_put(b, bh, 32)) != 0)) ||
-	    (r = xfer_send_buf(cs->ch, b)) != 0) {
+	    (r = xfer_send_buf(cs->ln, b)) != 0) {
 		offer_free(e);
 		return r;
 	}
@@ -508,16 +508,11 @@ static void bw_wait(struct xfer_csend *cs, size_t n)
 	}
 }
 
-static int timed_send(struct xfer_csend *cs, pqx_buf *b)
+/* A DATA message: queued after any --bwlimit pause, its record padded. */
+static int queue_data(struct xfer_csend *cs, pqx_buf *b)
 {
-	size_t n = pqx_buf_len(b);
-	double t = xc_mono();
-	int r;
-
-	bw_wait(cs, n);
-	r = xfer_send_buf(cs->ch, b);
-	ewma(&cs->z.w, (xc_mono() - t) / (double)(n ? n : 1), cs->z.w != 0);
-	return r;
+	bw_wait(cs, pqx_buf_len(b));
+	return xfer_send_padded(cs->ln, b, PAD);
 }
 
 /*
@@ -605,12 +600,13 @@ static int compress(struct xfer_csend *cs, int level, size_t n, uint64_t *poff, 
 static int flush_data(struct xfer_csend *cs)
 {
 	size_t raw = cs->raw_len, body = raw, plen = 0, zn = 0;
-	int level = zctl_pick(&cs->z, cs->basefd >= 0,
-	    cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0), codec = CODEC_RAW, r;
+	int level, codec = CODEC_RAW, r;
 	uint64_t poff = 0;
 
 	if (raw == 0)
 		return 0;
+	cs->z.w = xfer_link_wire(cs->ln);
+	level = zctl_pick(&cs->z, cs->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0);
 	if (level > 0 && (r = compress(cs, level, raw, &poff, &plen, &zn)) != 0)
 		return r;
 	if (zn > 0) {
@@ -619,18 +615,16 @@ static int flush_data(struct xfer_csend *cs)
 	}
 	pqx_buf_reset(cs->b);
 	if ((r = pqx_buf_put_u8(cs->b, K_DATA)) != 0 || (r = pqx_buf_put_u8(cs->b, (uint8_t)codec)) != 0 ||
-	    (r = pqx_buf_put_u32(cs->b, (uint32_t)raw)) != 0 ||
-	    (r = pqx_buf_put_u32(cs->b, (uint32_t)body)) != 0)
+	    (r = pqx_buf_put_u32(cs->b, (uint32_t)raw)) != 0)
 		return r;
 	if (codec == CODEC_ZSTD_BASE &&
 	    ((r = pqx_buf_put_u64(cs->b, poff)) != 0 || (r = pqx_buf_put_u32(cs->b, (uint32_t)plen)) != 0))
 		return r;
-	if ((r = pqx_buf_put(cs->b, codec == CODEC_RAW ? cs->raw : cs->zbuf, body)) != 0 ||
-	    (r = xc_pad(cs->b)) != 0)
+	if ((r = pqx_buf_put(cs->b, codec == CODEC_RAW ? cs->raw : cs->zbuf, body)) != 0)
 		return r;
 	cs->st->bytes_data += pqx_buf_len(cs->b);
 	cs->raw_len = 0;
-	return timed_send(cs, cs->b);
+	return queue_data(cs, cs->b);
 }
 
 /* Queues the bytes of one node for sending. */
@@ -716,7 +710,7 @@ static int send_window(struct xfer_csend *cs)
 			return r;
 	}
 	pqx_buf_reset(cs->b);
-	if ((r = xc_put_list(cs->b, NULL, &w->x[2], 2)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0 ||
+	if ((r = xc_put_list(cs->b, NULL, &w->x[2], 2)) != 0 || (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 ||
 	    (r = get_bitmap(cs, &w->x[2], 2)) != 0)
 		return r;
 	for (int l = 1; l >= 0; l--) {
@@ -725,7 +719,7 @@ static int send_window(struct xfer_csend *cs)
 		if (w->x[l].n == 0)
 			continue;
 		if ((r = xc_put_list(cs->b, &w->x[l + 1], &w->x[l], l)) != 0 ||
-		    (r = xfer_send_buf(cs->ch, cs->b)) != 0 || (r = get_bitmap(cs, &w->x[l], l)) != 0)
+		    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[l], l)) != 0)
 			return r;
 	}
 	if ((r = xc_win_items(w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
@@ -869,7 +863,7 @@ static int on_match(void *ctx, uint64_t off, uint32_t index)
 		cs->runs[cs->nruns].n = 1;
 		cs->nruns++;
 	}
-	cs->runs_end = off + cs->block_len;
+	cs->runs_end = off + xb_run_bytes(&cs->g, index, 1);
 	return 0;
 }
 
@@ -881,33 +875,65 @@ static int on_match(void *ctx, uint64_t off, uint32_t index)
  * BLOCKS says so and 1 is returned, for a comparison of chunk trees against
  * everything the receiver holds. (Rebuilt binaries keep a fifth or more.)
  */
+/*
+ * The old version's tail (sums sig, the last in SIGS) if the file ends with
+ * it, where no block matched: the block after the last run, or a run of its own.
+ */
+static int match_tail(struct xfer_csend *cs, const uint8_t *sig, uint32_t wlen, uint32_t slen)
+{
+	const struct xb_geom *g = &cs->g;
+	uint8_t strong[XB_STRONG_MAX];
+	uint64_t off = cs->size - g->tail;
+	uint32_t w = 0;
+	int r;
+
+	if (g->tail == 0 || cs->size < g->tail || cs->runs_end > off)
+		return 0;
+	if ((r = xc_pread_all(cs->fd, cs->io, g->tail, off)) != 0)
+		return r;
+	for (uint32_t i = 0; i < wlen; i++)
+		w = w << 8 | sig[i];
+	if (xb_weak_key(xb_weak(cs->io, g->tail), wlen) != w ||
+	    (r = xb_strong(cs->bh, strong, slen, cs->io, g->tail)) != 0 ||
+	    memcmp(strong, sig + wlen, slen) != 0)
+		return r;
+	return on_match(cs, off, g->count);
+}
+
 static int send_blocks(struct xfer_csend *cs, const uint8_t *sigmsg, size_t siglen, uint8_t hash[32])
 {
+	struct xb_geom *g = &cs->g;
 	struct xb_table *t = NULL;
 	pqx_hmac *whole = NULL;
 	uint8_t *sigs = NULL;
-	uint32_t count;
 	uint64_t off = 0, matched = 0;
-	uint8_t slen;
+	uint16_t len64, count, tail;
+	uint8_t wlen, slen;
 	size_t bytes;
 	pqx_buf v;
 	int r, trees;
 
 	pqx_buf_view(&v, sigmsg, siglen);
-	if (pqx_buf_get_u32(&v, &cs->block_len) != 0 || cs->block_len < XB_BLOCK_MIN ||
-	    cs->block_len > XB_BLOCK_MAX || pqx_buf_get_u8(&v, &slen) != 0 || slen < XB_STRONG_MIN ||
-	    slen > XB_STRONG_MAX || pqx_buf_get_u32(&v, &count) != 0 || count > XB_SIGS_MAX ||
-	    count > XB_OLD_MAX / cs->block_len)
+	if (pqx_buf_get_u16(&v, &len64) != 0 || len64 < XB_BLOCK_MIN / 64 || len64 > XB_BLOCK_MAX / 64 ||
+	    pqx_buf_get_u8(&v, &wlen) != 0 || wlen < XB_WEAK_MIN || wlen > XB_WEAK_MAX ||
+	    pqx_buf_get_u8(&v, &slen) != 0 || slen < XB_STRONG_MIN || slen > XB_STRONG_MAX ||
+	    pqx_buf_get_u16(&v, &count) != 0 || count > XB_OLD_MAX / (64u * len64))
 		return PQX_ERR_FORMAT;
-	bytes = (size_t)count * (4u + slen);
-	if ((sigs = pqx_malloc(bytes + 1)) == NULL)
+	g->len = 64u * len64;
+	g->count = count;
+	bytes = (size_t)g->count * (wlen + slen);
+	/* The tail's sums go after the blocks'. */
+	if ((sigs = pqx_malloc(bytes + wlen + slen)) == NULL)
 		return PQX_ERR_NOMEM;
-	if (pqx_buf_get(&v, sigs, bytes) != 0 || !xc_padding_ok(&v)) {
+	if (pqx_buf_get(&v, sigs, bytes) != 0 || pqx_buf_get_u16(&v, &tail) != 0 || tail >= g->len ||
+	    (tail > 0 && pqx_buf_get(&v, sigs + bytes, (size_t)wlen + slen) != 0) ||
+	    pqx_buf_expect_end(&v) != 0) {
 		r = PQX_ERR_FORMAT;
 		goto out;
 	}
+	g->tail = tail;
 	if ((cs->bh == NULL && (cs->bh = xfer_tree_idh(cs->tree)) == NULL) ||
-	    (t = xb_table_new(cs->block_len, slen, sigs, count)) == NULL) {
+	    (t = xb_table_new(g->len, wlen, slen, sigs, g->count)) == NULL) {
 		r = PQX_ERR_NOMEM;
 		goto out;
 	}
@@ -916,21 +942,25 @@ static int send_blocks(struct xfer_csend *cs, const uint8_t *sigmsg, size_t sigl
 	cs->nruns = 0;
 	cs->runs_end = 0;
 	if ((r = xb_scan(t, cs->bh, whole, cs->fd, cs->size, cs->io, IO_BYTES, on_match, cs)) != 0 ||
-	    (r = pqx_hmac_final(whole, hash)) != 0)
+	    (r = pqx_hmac_final(whole, hash)) != 0 || (r = match_tail(cs, sigs + bytes, wlen, slen)) != 0)
 		goto out;
 	for (size_t i = 0; i < cs->nruns; i++)
-		matched += (uint64_t)cs->runs[i].n * cs->block_len;
+		matched += xb_run_bytes(g, cs->runs[i].first, cs->runs[i].n);
 	trees = matched < cs->size / 8;
 	pqx_buf_reset(cs->b);
 	if ((r = pqx_buf_put_u8(cs->b, K_BLOCKS)) != 0 ||
-	    (r = pqx_buf_put_u32(cs->b, trees ? XB_TREES : (uint32_t)cs->nruns)) != 0)
+	    (r = pqx_buf_put_u16(cs->b, trees ? XB_TREES : (uint16_t)cs->nruns)) != 0)
 		goto out;
-	for (size_t i = 0; !trees && i < cs->nruns; i++)
-		if ((r = pqx_buf_put_u32(cs->b, cs->runs[i].lit)) != 0 ||
-		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].first)) != 0 ||
-		    (r = pqx_buf_put_u32(cs->b, cs->runs[i].n)) != 0)
+	for (size_t i = 0; !trees && i < cs->nruns; i++) {
+		uint8_t lit[3] = { (uint8_t)(cs->runs[i].lit >> 16), (uint8_t)(cs->runs[i].lit >> 8),
+			(uint8_t)cs->runs[i].lit };
+
+		if ((r = pqx_buf_put(cs->b, lit, 3)) != 0 ||
+		    (r = pqx_buf_put_u16(cs->b, (uint16_t)cs->runs[i].first)) != 0 ||
+		    (r = pqx_buf_put_u16(cs->b, (uint16_t)cs->runs[i].n)) != 0)
 			goto out;
-	if ((r = xc_pad_to(cs->b, PAD_BLOCKS)) != 0 || (r = xfer_send_buf(cs->ch, cs->b)) != 0)
+	}
+	if ((r = xfer_send_padded(cs->ln, cs->b, PAD_BLOCKS)) != 0)
 		goto out;
 	if (trees) {
 		r = 1;
@@ -946,7 +976,7 @@ static int send_blocks(struct xfer_csend *cs, const uint8_t *sigmsg, size_t sigl
 		if (lit.len > 0)
 			r = send_item(cs, &lit);
 		if (i < cs->nruns) {
-			uint64_t m = (uint64_t)cs->runs[i].n * cs->block_len;
+			uint64_t m = xb_run_bytes(g, cs->runs[i].first, cs->runs[i].n);
 
 			cs->st->bytes_reused += m;
 			off += lit.len + m;
@@ -1026,13 +1056,13 @@ end:
 	if (fstat(fd, &now) != 0 || now.st_size != sb->st_size ||
 	    now.st_mtim.tv_sec != sb->st_mtim.tv_sec || now.st_mtim.tv_nsec != sb->st_mtim.tv_nsec) {
 shrank: /* or it ended early under our reads */
-		xfer_refuse(cs->ch, "the file changed while it was sent");
+		xfer_refuse(xfer_link_channel(cs->ln), "the file changed while it was sent");
 		return PQX_ERR_CHANGED;
 	}
 	pqx_buf_reset(cs->b);
 	if ((r = pqx_buf_put_u8(cs->b, K_FILE_END)) != 0 ||
-	    (!stream && (r = pqx_buf_put(cs->b, root, 32)) != 0) ||
-	    (r = xfer_send_buf(cs->ch, cs->b)) != 0)
+	    (!stream && (r = pqx_buf_put(cs->b, root, blocks ? XB_HASH_BYTES : 32)) != 0) ||
+	    (r = xfer_send_buf(cs->ln, cs->b)) != 0)
 		return r;
 	/* Its FILE_OK comes later, with other answers (run_head). */
 	cs->last_reused = cs->st->bytes_reused - reused;

@@ -17,14 +17,6 @@
 
 /* ---- messages ---- */
 
-int xfer_send_buf(pqx_channel *ch, pqx_buf *b)
-{
-	int r = pqx_channel_send(ch, PQX_RECORD_DATA, pqx_buf_ptr(b), pqx_buf_len(b));
-
-	pqx_buf_reset(b);
-	return r;
-}
-
 int xfer_put_str(pqx_buf *b, const char *s, size_t n)
 {
 	int r;
@@ -53,41 +45,51 @@ int xfer_get_str(pqx_buf *b, char *out, size_t max, size_t *len)
 	return 0;
 }
 
-/* Receives one message as a read-only buffer view and its kind. */
-int xfer_recv_msg(pqx_channel *ch, pqx_buf *v, uint8_t *kind)
+/*
+ * REQUEST and ACCEPT: each alone in its record (the session's link begins
+ * after them).
+ */
+static int send_one(pqx_channel *ch, const uint8_t *m, size_t n)
+{
+	uint8_t rec[3 + 4 + XFER_MAX_PATH];
+	size_t hdr;
+	int r;
+
+	if (n == 0 || n > sizeof(rec) - 3)
+		return PQX_ERR_INTERNAL;
+	hdr = xfer_frame_put(rec, n);
+	memcpy(rec + hdr, m, n);
+	r = pqx_channel_send(ch, PQX_RECORD_DATA, rec, hdr + n);
+	pqx_wipe(rec, hdr + n);
+	return r;
+}
+
+static int recv_one(pqx_channel *ch, pqx_buf *v, uint8_t want)
 {
 	const uint8_t *d;
-	size_t n;
+	size_t n, hdr, m;
+	uint8_t kind;
 	int r;
 
 	if ((r = pqx_channel_recv(ch, &d, &n)) != 0)
 		return r;
-	pqx_buf_view(v, d, n);
-	if (pqx_buf_get_u8(v, kind) != 0)
+	if (xfer_frame_get(d, n, &hdr, &m) != 0 || m == 0 || hdr + m != n)
 		return PQX_ERR_FORMAT;
-	return 0;
-}
-
-int xfer_expect(pqx_channel *ch, pqx_buf *v, uint8_t want)
-{
-	uint8_t kind;
-	int r;
-
-	if ((r = xfer_recv_msg(ch, v, &kind)) != 0)
-		return r;
-	return kind == want ? 0 : PQX_ERR_FORMAT;
+	pqx_buf_view(v, d + hdr, m);
+	return pqx_buf_get_u8(v, &kind) == 0 && kind == want ? 0 : PQX_ERR_FORMAT;
 }
 
 int xfer_request(pqx_channel *ch, enum xfer_op op, const char *path, uint8_t key[XFER_KEY_BYTES])
 {
-	pqx_buf *b = pqx_buf_new(MSG_MAX), v;
+	pqx_buf *b = pqx_buf_new(4 + XFER_MAX_PATH), v;
 	int r;
 
 	if (b == NULL)
 		return PQX_ERR_NOMEM;
 	if ((r = pqx_buf_put_u8(b, K_REQUEST)) == 0 && (r = pqx_buf_put_u8(b, (uint8_t)op)) == 0 &&
-	    (r = xfer_put_str(b, path, strlen(path))) == 0 && (r = xfer_send_buf(ch, b)) == 0 &&
-	    (r = xfer_expect(ch, &v, K_ACCEPT)) == 0)
+	    (r = xfer_put_str(b, path, strlen(path))) == 0 &&
+	    (r = send_one(ch, pqx_buf_ptr(b), pqx_buf_len(b))) == 0 &&
+	    (r = recv_one(ch, &v, K_ACCEPT)) == 0)
 		r = pqx_buf_get(&v, key, XFER_KEY_BYTES) == 0 && pqx_buf_expect_end(&v) == 0 ? 0
 											: PQX_ERR_FORMAT;
 	pqx_buf_free(b);
@@ -101,7 +103,7 @@ int xfer_read_request(pqx_channel *ch, enum xfer_op *op, char path[XFER_MAX_PATH
 	size_t len;
 	int r;
 
-	if ((r = xfer_expect(ch, &v, K_REQUEST)) != 0)
+	if ((r = recv_one(ch, &v, K_REQUEST)) != 0)
 		return r;
 	if (pqx_buf_get_u8(&v, &o) != 0 || (o != XFER_SEND && o != XFER_GET) ||
 	    xfer_get_str(&v, path, XFER_MAX_PATH, &len) != 0 || pqx_buf_expect_end(&v) != 0 ||
@@ -118,7 +120,7 @@ int xfer_accept(pqx_channel *ch, const uint8_t key[XFER_KEY_BYTES])
 
 	m[0] = K_ACCEPT;
 	memcpy(m + 1, key, XFER_KEY_BYTES);
-	r = pqx_channel_send(ch, PQX_RECORD_DATA, m, sizeof(m));
+	r = send_one(ch, m, sizeof(m));
 	pqx_wipe(m, sizeof(m));
 	return r;
 }
@@ -244,8 +246,25 @@ int xfer_split_path(const char *path, char *parent, size_t cap, const char **las
 
 /* ---- sender ---- */
 
+/*
+ * An entry's path, mode and time, as the next entry is told them: it keeps
+ * up to 255 bytes of this path and says when the mode or time is the same.
+ */
+struct prev_entry {
+	char path[XFER_MAX_PATH + 1];
+	size_t len;
+	uint32_t mode;
+	struct timespec mt;
+	int have;
+};
+
+/* Entry head bits: the mode, the mtime are the previous entry's. */
+enum { SAME_MODE = 1, SAME_TIME = 2 };
+#define KEEP_MAX 255u
+
 struct sender {
-	pqx_channel *ch;
+	struct xfer_link *ln;
+	struct prev_entry prev;
 	pqx_buf *b;
 	struct xfer_csend *cs;
 	const struct xfer_opts *o;
@@ -263,15 +282,37 @@ void xfer_warn(const struct xfer_opts *o, const char *reason, const char *path)
 		o->warn(o->warn_ctx, msg);
 }
 
-static int put_entry_head(pqx_buf *b, uint8_t kind, const char *path, const struct stat *sb)
+static int put_entry_head(struct sender *s, uint8_t kind, const char *path, const struct stat *sb)
 {
+	struct prev_entry *p = &s->prev;
+	pqx_buf *b = s->b;
+	size_t len = strlen(path), keep = 0;
+	uint32_t mode = (uint32_t)(sb->st_mode & 07777);
+	uint8_t same = 0;
 	int r;
 
-	if ((r = pqx_buf_put_u8(b, kind)) != 0 || (r = xfer_put_str(b, path, strlen(path))) != 0 ||
-	    (r = pqx_buf_put_u32(b, (uint32_t)(sb->st_mode & 07777))) != 0 ||
-	    (r = pqx_buf_put_u64(b, (uint64_t)sb->st_mtim.tv_sec)) != 0)
+	if (len > XFER_MAX_PATH)
+		return PQX_ERR_LIMIT;
+	if (p->have) {
+		while (keep < KEEP_MAX && keep < len && keep < p->len && path[keep] == p->path[keep])
+			keep++;
+		if (mode == p->mode)
+			same |= SAME_MODE;
+		if (sb->st_mtim.tv_sec == p->mt.tv_sec && sb->st_mtim.tv_nsec == p->mt.tv_nsec)
+			same |= SAME_TIME;
+	}
+	if ((r = pqx_buf_put_u8(b, kind)) != 0 || (r = pqx_buf_put_u8(b, (uint8_t)keep)) != 0 ||
+	    (r = xfer_put_str(b, path + keep, len - keep)) != 0 || (r = pqx_buf_put_u8(b, same)) != 0 ||
+	    (!(same & SAME_MODE) && (r = pqx_buf_put_u16(b, (uint16_t)mode)) != 0) ||
+	    (!(same & SAME_TIME) && ((r = pqx_buf_put_u64(b, (uint64_t)sb->st_mtim.tv_sec)) != 0 ||
+					(r = pqx_buf_put_u32(b, (uint32_t)sb->st_mtim.tv_nsec)) != 0)))
 		return r;
-	return pqx_buf_put_u32(b, (uint32_t)sb->st_mtim.tv_nsec);
+	memcpy(p->path, path, len + 1);
+	p->len = len;
+	p->mode = mode;
+	p->mt = sb->st_mtim;
+	p->have = 1;
+	return 0;
 }
 
 /* again: a file the receiver asked for again (its blocks did not make it), counted already. */
@@ -279,7 +320,7 @@ static int send_file(struct sender *s, int fd, const char *path, const struct st
 {
 	int r;
 
-	if ((r = put_entry_head(s->b, K_FILE, path, sb)) != 0 ||
+	if ((r = put_entry_head(s, K_FILE, path, sb)) != 0 ||
 	    (r = pqx_buf_put_u64(s->b, (uint64_t)sb->st_size)) != 0)
 		return r;
 	return xfer_csend_offer(s->cs, s->b, fd, path, sb, again);
@@ -377,7 +418,7 @@ static int send_entry(struct sender *s, int dirfd, const char *name, const char 
 			return 0;
 		}
 		s->st->dirs++;
-		if ((r = put_entry_head(s->b, K_DIR, path, &sb)) == 0 && (r = xfer_send_buf(s->ch, s->b)) == 0)
+		if ((r = put_entry_head(s, K_DIR, path, &sb)) == 0 && (r = xfer_send_buf(s->ln, s->b)) == 0)
 			r = send_dir(s, fd, path, depth);
 		close(fd);
 		return r;
@@ -389,10 +430,10 @@ static int send_entry(struct sender *s, int dirfd, const char *name, const char 
 		}
 		target[tl] = '\0';
 		s->st->links++;
-		if ((r = put_entry_head(s->b, K_SYMLINK, path, &sb)) != 0 ||
+		if ((r = put_entry_head(s, K_SYMLINK, path, &sb)) != 0 ||
 		    (r = xfer_put_str(s->b, target, (size_t)tl)) != 0)
 			return r;
-		return xfer_send_buf(s->ch, s->b);
+		return xfer_send_buf(s->ln, s->b);
 	}
 	xfer_warn(s->o, "skipped: not a regular file, directory or symbolic link", path);
 	return 0;
@@ -424,7 +465,6 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	int r = 0;
 
 	memset(&s, 0, sizeof(s));
-	s.ch = ch;
 	s.o = o;
 	s.st = st;
 	s.confined = confined;
@@ -432,7 +472,7 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 		r = PQX_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = xfer_csend_new(&s.cs, ch, o, st)) != 0)
+	if ((r = xfer_link_new(&s.ln, ch)) != 0 || (r = xfer_csend_new(&s.cs, s.ln, o, st)) != 0)
 		goto out;
 	/* Two arguments of one name would land on one path (as cp, refuse). */
 	for (size_t i = 0; i < n; i++) {
@@ -490,10 +530,10 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	}
 	if (r == 0)
 		r = send_again(&s);
-	if (r == 0 && (r = pqx_buf_put_u8(s.b, K_END)) == 0 && (r = xfer_send_buf(ch, s.b)) == 0 &&
+	if (r == 0 && (r = pqx_buf_put_u8(s.b, K_END)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0 &&
 	    (r = pqx_buf_put_u8(s.b, K_DONE)) == 0 && (r = pqx_buf_put_u64(s.b, st->files)) == 0 &&
-	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0)
-		r = xfer_send_buf(ch, s.b);
+	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0)
+		r = xfer_link_end(s.ln);
 	if (r == PQX_ERR_IO && pqx_channel_write_failed(ch)) {
 		/*
 		 * The receiver hung up: its error record, if it sent one, says
@@ -515,10 +555,11 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	 */
 	if (r != 0 && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED && r != PQX_ERR_CHANGED &&
 	    !pqx_channel_write_failed(ch))
-		(void)xfer_fail(ch, r, pqx_strerror(r));
+		(void)xfer_fail(s.ln, r, pqx_strerror(r));
 out:
 	pqx_buf_free(s.b);
 	xfer_csend_free(s.cs);
+	xfer_link_free(s.ln);
 	return r;
 }
 
@@ -531,7 +572,8 @@ struct dirmeta {
 };
 
 struct receiver {
-	pqx_channel *ch;
+	struct xfer_link *ln;
+	struct prev_entry prev;
 	int root;
 	struct xfer_crecv *cr;
 	struct dirmeta *dirs;
@@ -541,36 +583,44 @@ struct receiver {
 	char *error; /* what to tell the peer */
 };
 
-int xfer_fail(pqx_channel *ch, int code, const char *msg)
-{
-	int e = errno; /* why, for our own report (sending may change errno) */
-
-	xfer_refuse(ch, msg);
-	errno = e;
-	return code;
-}
-
 static int fail_peer(struct receiver *rv, int code, const char *msg)
 {
-	return xfer_fail(rv->ch, code, msg);
+	return xfer_fail(rv->ln, code, msg);
 }
 
-static int read_entry_head(pqx_buf *v, char *path, uint32_t *mode, struct timespec *mt)
+static int read_entry_head(struct receiver *rv, pqx_buf *v, char *path, uint32_t *mode,
+    struct timespec *mt)
 {
+	struct prev_entry *p = &rv->prev;
+	uint8_t keep, same;
+	uint16_t m = 0;
+	uint64_t sec = 0;
+	uint32_t nsec = 0;
 	size_t len;
-	uint64_t sec;
-	uint32_t nsec;
 
-	if (xfer_get_str(v, path, XFER_MAX_PATH, &len) != 0 || pqx_buf_get_u32(v, mode) != 0 ||
-	    pqx_buf_get_u64(v, &sec) != 0 || pqx_buf_get_u32(v, &nsec) != 0 || nsec >= 1000000000u ||
-	    sec > (uint64_t)INT64_MAX)
+	if (pqx_buf_get_u8(v, &keep) != 0 || keep > p->len ||
+	    xfer_get_str(v, path + keep, XFER_MAX_PATH - keep, &len) != 0 ||
+	    pqx_buf_get_u8(v, &same) != 0 || (same & ~(SAME_MODE | SAME_TIME)) != 0 ||
+	    (same != 0 && !p->have) || (!(same & SAME_MODE) && pqx_buf_get_u16(v, &m) != 0) ||
+	    (!(same & SAME_TIME) && (pqx_buf_get_u64(v, &sec) != 0 || pqx_buf_get_u32(v, &nsec) != 0 ||
+					nsec >= 1000000000u || sec > (uint64_t)INT64_MAX)))
 		return PQX_ERR_FORMAT;
+	memcpy(path, p->path, keep);
+	len += keep;
 	if (!xfer_path_ok(path, len) || xfer_name_reserved(strrchr(path, '/') ? strrchr(path, '/') + 1 : path))
 		return PQX_ERR_INVALID_ARG;
-	*mode &= 07777;
-	*mode &= (uint32_t)~(S_ISUID | S_ISGID); /* never take set-id bits from a peer */
-	mt->tv_sec = (time_t)sec;
-	mt->tv_nsec = (long)nsec;
+	memcpy(p->path, path, len + 1);
+	p->len = len;
+	if (!(same & SAME_MODE))
+		p->mode = m & 07777u;
+	if (!(same & SAME_TIME)) {
+		p->mt.tv_sec = (time_t)sec;
+		p->mt.tv_nsec = (long)nsec;
+	}
+	p->have = 1;
+	/* never take set-id bits from a peer */
+	*mode = p->mode & (uint32_t)~(S_ISUID | S_ISGID);
+	*mt = p->mt;
 	return 0;
 }
 
@@ -583,7 +633,7 @@ static int recv_file(struct receiver *rv, pqx_buf *v)
 	uint64_t size;
 	int dfd, r;
 
-	if ((r = read_entry_head(v, path, &mode, &mt)) != 0 || (r = pqx_buf_get_u64(v, &size)) != 0)
+	if ((r = read_entry_head(rv, v, path, &mode, &mt)) != 0 || (r = pqx_buf_get_u64(v, &size)) != 0)
 		return fail_peer(rv, r ? r : PQX_ERR_FORMAT, "invalid file entry");
 	if (size > (uint64_t)INT64_MAX || xfer_split_path(path, parent, sizeof(parent), &last) != 0)
 		return fail_peer(rv, PQX_ERR_LIMIT, "file too large");
@@ -601,7 +651,7 @@ static int recv_dir(struct receiver *rv, pqx_buf *v)
 	struct timespec mt;
 	int fd, r;
 
-	if ((r = read_entry_head(v, path, &mode, &mt)) != 0 || pqx_buf_expect_end(v) != 0)
+	if ((r = read_entry_head(rv, v, path, &mode, &mt)) != 0 || pqx_buf_expect_end(v) != 0)
 		return fail_peer(rv, r ? r : PQX_ERR_FORMAT, "invalid directory entry");
 	if ((fd = xfer_open_dir(rv->root, path, 1)) < 0)
 		return fail_peer(rv, PQX_ERR_IO, "can't create the directory");
@@ -666,7 +716,7 @@ static int recv_link(struct receiver *rv, pqx_buf *v)
 	size_t tl;
 	int dfd, r;
 
-	if ((r = read_entry_head(v, path, &mode, &mt)) != 0 ||
+	if ((r = read_entry_head(rv, v, path, &mode, &mt)) != 0 ||
 	    xfer_get_str(v, target, XFER_MAX_PATH, &tl) != 0 || pqx_buf_expect_end(v) != 0 ||
 	    memchr(target, '\0', tl) != NULL)
 		return fail_peer(rv, r ? r : PQX_ERR_FORMAT, "invalid link entry");
@@ -701,14 +751,13 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 	int r;
 
 	memset(&rv, 0, sizeof(rv));
-	rv.ch = ch;
 	rv.root = dirfd;
 	rv.o = o;
 	rv.st = st;
-	if ((r = xfer_crecv_new(&rv.cr, ch, dirfd, o, st)) != 0)
-		return r;
+	if ((r = xfer_link_new(&rv.ln, ch)) != 0 || (r = xfer_crecv_new(&rv.cr, rv.ln, dirfd, o, st)) != 0)
+		goto out;
 	for (;;) {
-		if ((r = xfer_recv_msg(ch, &v, &kind)) != 0)
+		if ((r = xfer_recv_msg(rv.ln, &v, &kind)) != 0)
 			goto out;
 		if (kind == K_LIST || kind == K_BLOCKS || kind == K_DATA || kind == K_FILE_END) {
 			/* The contents of the oldest file answered. */
@@ -744,18 +793,20 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 			close(fd);
 		}
 	}
-	if ((r = xfer_expect(ch, &v, K_DONE)) != 0)
+	if ((r = xfer_expect(rv.ln, &v, K_DONE)) != 0)
 		goto out;
 	if (pqx_buf_get_u64(&v, &files) != 0 || pqx_buf_get_u64(&v, &bytes) != 0 ||
 	    pqx_buf_expect_end(&v) != 0 || files != st->files || bytes != st->bytes) {
 		r = PQX_ERR_FORMAT;
 		goto out;
 	}
-	r = o->close != NULL ? o->close(ch) : 0;
+	if ((r = xfer_link_end(rv.ln)) == 0)
+		r = o->close != NULL ? o->close(ch) : 0;
 out:
 	for (size_t i = 0; i < rv.ndirs; i++)
 		free(rv.dirs[i].path);
 	free(rv.dirs);
 	xfer_crecv_free(rv.cr);
+	xfer_link_free(rv.ln);
 	return r;
 }

@@ -17,16 +17,57 @@ enum {
 	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15, K_AGAIN = 16,
 };
 
-#define MSG_MAX PQX_CHANNEL_MAX_RECORD
+/* ---- messages in records (link.c) ---- */
 
-int xfer_send_buf(pqx_channel *ch, pqx_buf *b);
-int xfer_recv_msg(pqx_channel *ch, pqx_buf *v, uint8_t *kind);
-int xfer_expect(pqx_channel *ch, pqx_buf *v, uint8_t want);
+/* A message's bytes at most: a record's payload less its length prefix. */
+#define MSG_MAX (PQX_CHANNEL_MAX_RECORD - 3)
+
+/*
+ * A message's length before it (docs/PROTOCOL.md, "Messages"): one byte
+ * below 2^7, two (10 and 14 bits) below 2^14, else three (11 and 22
+ * bits), big-endian. put writes it at p and returns
+ * its size; get reads the one at p (avail bytes left in the record): *hdr
+ * its size and *n the message's length, or *n = 0 when the rest is
+ * padding (all zeros; PQX_ERR_FORMAT if not, or for a length that is not
+ * the shortest or runs past the record).
+ */
+size_t xfer_frame_put(uint8_t *p, size_t n);
+int xfer_frame_get(const uint8_t *p, size_t avail, size_t *hdr, size_t *n);
+
+/*
+ * A session's messages over its channel: queued into records (sent when
+ * full, or before a receive would wait, so that the peer always has what
+ * it needs to answer) and read out of them one at a time.
+ */
+struct xfer_link;
+
+PQX_MUST_CHECK int xfer_link_new(struct xfer_link **out, pqx_channel *ch);
+void xfer_link_free(struct xfer_link *ln);
+pqx_channel *xfer_link_channel(const struct xfer_link *ln);
+/* Seconds per byte the last records of 16 KiB or more took to write (EWMA); 0 before any. */
+double xfer_link_wire(const struct xfer_link *ln);
+/* Queues message m (n bytes); its record is padded with zeros to a multiple of pad (1..PAD). */
+PQX_MUST_CHECK int xfer_put(struct xfer_link *ln, const uint8_t *m, size_t n, size_t pad);
+/* Queues the message in b (padded as xfer_put) and empties b. */
+int xfer_send_buf(struct xfer_link *ln, pqx_buf *b);
+int xfer_send_padded(struct xfer_link *ln, pqx_buf *b, size_t pad);
+/* Sends what is queued; or only if it has waited too long (10 ms). */
+PQX_MUST_CHECK int xfer_flush(struct xfer_link *ln);
+PQX_MUST_CHECK int xfer_link_due(struct xfer_link *ln);
+/*
+ * The next message: v a view of it after its kind, valid until the next
+ * receive or a record from pqx_channel_send.
+ */
+int xfer_recv_msg(struct xfer_link *ln, pqx_buf *v, uint8_t *kind);
+int xfer_expect(struct xfer_link *ln, pqx_buf *v, uint8_t want);
+/* The session's last message is sent and read: flushes, and refuses any message left unread. */
+PQX_MUST_CHECK int xfer_link_end(struct xfer_link *ln);
+
 int xfer_put_str(pqx_buf *b, const char *s, size_t n);
 int xfer_get_str(pqx_buf *b, char *out, size_t max, size_t *len);
 void xfer_warn(const struct xfer_opts *o, const char *reason, const char *path);
-/* Tells the peer msg (an error record) and returns code, errno kept for our own report. */
-int xfer_fail(pqx_channel *ch, int code, const char *msg);
+/* Tells the peer msg (an error record; what is queued is dropped) and returns code, errno kept for our own report. */
+int xfer_fail(struct xfer_link *ln, int code, const char *msg);
 /* Splits a valid peer path into its parent directory and last component. */
 int xfer_split_path(const char *path, char *parent, size_t cap, const char **last);
 /* Opens a regular file at the relative path rel below dirfd, confined (no links). */
@@ -36,7 +77,7 @@ int xfer_open_file(int dirfd, const char *rel);
 
 struct xfer_csend; /* per session: the tree builder, zstd, buffers */
 
-PQX_MUST_CHECK int xfer_csend_new(struct xfer_csend **out, pqx_channel *ch,
+PQX_MUST_CHECK int xfer_csend_new(struct xfer_csend **out, struct xfer_link *ln,
     const struct xfer_opts *o, struct xfer_stats *st);
 void xfer_csend_free(struct xfer_csend *cs);
 /*
@@ -71,7 +112,7 @@ int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct sta
 
 struct xfer_crecv;
 
-PQX_MUST_CHECK int xfer_crecv_new(struct xfer_crecv **out, pqx_channel *ch, int root,
+PQX_MUST_CHECK int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root,
     const struct xfer_opts *o, struct xfer_stats *st);
 void xfer_crecv_free(struct xfer_crecv *cr);
 /*

@@ -13,6 +13,7 @@
 #include <pqx.h>
 
 #include "crypto/ossl.h"
+#include "msgs.h"
 #include "transfer/tree.h"
 #include "util/util.h"
 
@@ -200,6 +201,7 @@ static uint8_t msg[1 << 21];
 static size_t mlen;
 
 static void put8(uint8_t v) { msg[mlen++] = v; }
+static void put16(uint16_t v) { msg[mlen++] = (uint8_t)(v >> 8); msg[mlen++] = (uint8_t)v; }
 static void put32(uint32_t v) { pqx_store32_be(msg + mlen, v); mlen += 4; }
 static void put64(uint64_t v) { pqx_store64_be(msg + mlen, v); mlen += 8; }
 static void putstr(const char *s, size_t n)
@@ -234,9 +236,11 @@ static int report(pqx_channel *ch, int r)
 	return 0;
 }
 
+static struct tmsg tm;
+
 static int xsend(pqx_channel *ch)
 {
-	int r = pqx_channel_send(ch, PQX_RECORD_DATA, msg, mlen);
+	int r = tmsg_send(ch, msg, mlen);
 
 	mlen = 0;
 	return r;
@@ -244,11 +248,11 @@ static int xsend(pqx_channel *ch)
 
 static int recv_kind(pqx_channel *ch, const uint8_t **d, size_t *n, uint8_t want)
 {
-	int r = pqx_channel_recv(ch, d, n);
+	int r = tmsg_recv(&tm, ch, d, n);
 
 	if (r != 0)
 		return r;
-	return *n >= 1 && (*d)[0] == want ? 0 : PQX_ERR_FORMAT;
+	return (*d)[0] == want ? 0 : PQX_ERR_FORMAT;
 }
 
 static int collect(void *ctx, const struct xfer_node *n)
@@ -257,12 +261,6 @@ static int collect(void *ctx, const struct xfer_node *n)
 
 	v[n->level] = *n;
 	return 0;
-}
-
-static void pad_msg(void)
-{
-	while (mlen % 4096 != 0)
-		msg[mlen++] = 0;
 }
 
 /* One LIST of a single node (for levels 1 and 0: the one child of one parent). */
@@ -282,7 +280,6 @@ static int list1(pqx_channel *ch, const struct xfer_node *nd, int level, uint8_t
 	memcpy(msg + mlen, nd->id, 32);
 	mlen += 32;
 	put32((uint32_t)nd->len);
-	pad_msg();
 	if ((r = xsend(ch)) != 0 || (r = recv_kind(ch, &d, &n, K_BITMAP)) != 0)
 		return r;
 	if (n < 6 || pqx_load32_be(d + 1) != 1)
@@ -330,12 +327,10 @@ static int send_contents(pqx_channel *ch, const struct ent *e)
 			put8(K_DATA);
 			put8(0);
 			put32((uint32_t)dl);
-			put32((uint32_t)dl);
 			memcpy(msg + mlen, e->data, dl);
 			if (e->flags & BAD_BLOCK)
 				msg[mlen] ^= 1;
 			mlen += dl;
-			pad_msg();
 			if ((r = xsend(ch)) != 0)
 				goto out;
 		}
@@ -370,12 +365,10 @@ static int send_stream(pqx_channel *ch, const struct ent *e)
 		put8(K_DATA);
 		put8(e->flags & BAD_ZSTD ? 1 : 0);
 		put32((uint32_t)sent);
-		put32((uint32_t)sent);
 		memcpy(msg + mlen, e->data, dl);
 		mlen += dl;
 		if (e->flags & BAD_BLOCK)
 			msg[mlen++] = 'x';
-		pad_msg();
 		if ((r = xsend(ch)) != 0)
 			return r;
 	}
@@ -413,45 +406,44 @@ static int send_blocks(pqx_channel *ch, const struct ent *e)
 	}
 	if ((r = recv_kind(ch, &d, &n, K_SIGS)) != 0)
 		goto out;
-	if (n < 10) {
+	if (n < 7) {
 		r = PQX_ERR_FORMAT;
 		goto out;
 	}
-	L = pqx_load32_be(d + 1);
-	count = pqx_load32_be(d + 6); /* after the strong sums' length */
+	/* u16 block_len / 64, u8 weak_len, u8 strong_len, u16 count */
+	L = 64u * ((uint32_t)d[1] << 8 | d[2]);
+	count = (uint32_t)d[5] << 8 | d[6];
 	while (nb < count && (size_t)(nb + 1) * L <= dl && e->data[(size_t)nb * L] == 'a' &&
 	       e->data[(size_t)(nb + 1) * L - 1] == 'a')
 		nb++;
 	if (e->flags & BAD_BLOCK)
 		nb = 1;
 	if (e->flags & BAD_RUN)
-		first = count;
+		first = count + 1; /* past the tail's index too */
 	put8(K_BLOCKS);
-	put32(nb > 0 ? 1 : 0);
+	put16(nb > 0 ? 1 : 0);
 	if (nb > 0) {
-		put32(0);
-		put32(first);
-		put32(nb);
+		put8(0); /* u24 lit */
+		put16(0);
+		put16((uint16_t)first);
+		put16((uint16_t)nb);
 	}
-	pad_msg();
 	if ((r = xsend(ch)) != 0)
 		goto out;
 	lit = dl - (size_t)nb * L;
 	put8(K_DATA);
 	put8(0);
 	put32((uint32_t)lit);
-	put32((uint32_t)lit);
 	memcpy(msg + mlen, e->data + (size_t)nb * L, lit);
 	mlen += lit;
-	pad_msg();
 	if ((r = xsend(ch)) != 0)
 		goto out;
 	if ((r = pqx_hmac_init(h)) != 0 || (r = pqx_hmac_update(h, &label, 1)) != 0 ||
 	    (r = pqx_hmac_update(h, (const uint8_t *)e->data, dl)) != 0 || (r = pqx_hmac_final(h, hash)) != 0)
 		goto out;
 	put8(K_FILE_END);
-	memcpy(msg + mlen, hash, 32);
-	mlen += 32;
+	memcpy(msg + mlen, hash, 16); /* the first 16 bytes */
+	mlen += 16;
 	r = xsend(ch);
 out:
 	pqx_hmac_free(h);
@@ -464,9 +456,12 @@ static int send_entry(pqx_channel *ch, const struct ent *e, int again)
 {
 	size_t dl = e->data ? strlen(e->data) : 0;
 
+	/* Nothing kept of the previous entry: all of the path, mode and time. */
 	put8(e->kind);
+	put8(0);
 	putstr(e->path, e->plen);
-	put32(e->mode);
+	put8(0);
+	put16((uint16_t)e->mode);
 	put64(1700000000);
 	put32(0);
 	if (e->kind == K_FILE) {
@@ -506,7 +501,7 @@ static int run_entries(pqx_channel *ch, int client)
 			 : n >= 2 && d[1] == 3 ? send_blocks(ch, e)
 					       : send_contents(ch, e)) != 0)
 			return report(ch, r);
-		if ((r = pqx_channel_recv(ch, &d, &n)) != 0)
+		if ((r = tmsg_recv(&tm, ch, &d, &n)) != 0)
 			return report(ch, r);
 		if (n == 1 && d[0] == K_AGAIN) {
 			/* The blocks did not make the file: once more, whole (and honest), after the last entry. */

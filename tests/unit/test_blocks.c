@@ -34,7 +34,7 @@ static int file_of(const uint8_t *p, size_t n)
 	return fd;
 }
 
-/* Signatures of old's whole blocks, as the receiver sends them. */
+/* Signatures of old's whole blocks, as the receiver sends them (4-byte weak keys). */
 static uint8_t *sign(const uint8_t *old, size_t n, uint32_t L, uint32_t slen, uint32_t *count)
 {
 	uint8_t *sig = malloc(n / L * (4 + slen) + 1);
@@ -43,7 +43,7 @@ static uint8_t *sign(const uint8_t *old, size_t n, uint32_t L, uint32_t slen, ui
 	for (uint32_t i = 0; sig != NULL && i < *count; i++) {
 		uint8_t *s = sig + (size_t)i * (4 + slen);
 
-		pqx_store32_be(s, xb_weak(old + (size_t)i * L, L));
+		pqx_store32_be(s, xb_weak_key(xb_weak(old + (size_t)i * L, L), 4));
 		if (xb_strong(h, s + 4, slen, old + (size_t)i * L, L) != 0) {
 			free(sig);
 			return NULL;
@@ -74,9 +74,25 @@ static void test_sizes(void)
 	CHECK(xb_block_len(0) == XB_BLOCK_MIN && xb_block_len(100 * KIB) == XB_BLOCK_MIN);
 	CHECK(xb_block_len(4 * MIB) == 2048, "sqrt(4 MiB) = 2048: %u", xb_block_len(4 * MIB));
 	CHECK(xb_block_len(5000000) == 2240, "sqrt 2236, rounded up to 64: %u", xb_block_len(5000000));
-	CHECK(xb_strong_len(30 * KIB, 30) == XB_STRONG_MIN);
-	CHECK(xb_strong_len(4 * MIB, 2048) == 4, "%u", xb_strong_len(4 * MIB, 2048));
-	CHECK(xb_strong_len((uint64_t)1 << 40, 65536) == 6, "%u", xb_strong_len((uint64_t)1 << 40, 65536));
+	/* weak + strong: log2(size) + log2(count) + 16 bits, the weak part 3 bytes while size * old <= 2^44. */
+	static const struct {
+		uint64_t size, old;
+		uint32_t count, wl, sl;
+	} v[] = {
+		{ 30 * KIB, 30 * KIB, 30, 3, 2 },
+		{ 4 * MIB, 4 * MIB, 2048, 3, 4 },
+		{ 4 * MIB, 16 * MIB, 8192, 4, 3 },
+		{ (uint64_t)1 << 40, (uint64_t)1 << 40, 65536, 4, 5 },
+		{ 1, 1, 1, 3, XB_STRONG_MIN },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint32_t wl, sl;
+
+		xb_sig_lens(v[i].size, v[i].old, v[i].count, &wl, &sl);
+		CHECK(wl == v[i].wl && sl == v[i].sl, "case %zu: %u + %u bytes", i, wl, sl);
+	}
+	CHECK(xb_weak_key(0x12345678u, 3) == (uint32_t)(0x12345678u * 0x9e3779b1u) >> 8);
 }
 
 /*
@@ -109,7 +125,7 @@ static void test_scan(void)
 	memcpy(nw + 600 * KIB + 3000, old + 600 * KIB, n - 600 * KIB);
 	memset(nw + 300 * KIB + 1000, 0x77, 64);
 	m = n + 3000;
-	CHECK((sig = sign(old, n, L, 4, &count)) != NULL && (t = xb_table_new(L, 4, sig, count)) != NULL);
+	CHECK((sig = sign(old, n, L, 4, &count)) != NULL && (t = xb_table_new(L, 4, 4, sig, count)) != NULL);
 	CHECK((fd = file_of(nw, m)) >= 0);
 	CHECK((w1 = pqx_hmac_new((const uint8_t *)"k", 1)) != NULL && (w2 = pqx_hmac_dup(w1)) != NULL);
 	if (t == NULL || fd < 0 || w2 == NULL)
@@ -185,11 +201,11 @@ static void test_hostile_sums(void)
 		for (uint32_t i = 0; i < n_sigs; i++) {
 			uint8_t *s = sig + (size_t)i * (4 + slen);
 
-			pqx_store32_be(s, kind == 0 ? w0 : kind == 1 ? i * 0x0e8b2f51u : 0);
+			pqx_store32_be(s, kind == 0 ? xb_weak_key(w0, 4) : kind == 1 ? i * 0x0e8b2f51u : 0);
 			s[4] = (uint8_t)i;
 			s[5] = (uint8_t)(i >> 8) ^ 0x5a;
 		}
-		if ((t = xb_table_new(len, slen, sig, n_sigs)) == NULL) {
+		if ((t = xb_table_new(len, 4, slen, sig, n_sigs)) == NULL) {
 			CHECK(0, "table");
 			goto out;
 		}

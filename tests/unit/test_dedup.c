@@ -14,6 +14,7 @@
 #include <pqx.h>
 
 #include "harness.h"
+#include "msgs.h"
 #include "transfer/blocks.h"
 #include "transfer/index.h"
 #include "transfer/transfer.h"
@@ -56,8 +57,8 @@ static int lie, saw;
 static void lie_once(pqx_channel *ch)
 {
 	static const uint8_t need[2][3] = { { 7, 9, 0 }, { 7, 3, 0 } }; /* K_NEED, state, no base */
-	/* K_SIGS, u32 block_len, u8 strong_len, u32 count, count x 6 bytes, padded to 64 */
-	enum { COUNT = (16u << 20) / 1024 + 1, SIGS = (9 + COUNT * 6 + 63) / 64 * 64 };
+	/* K_SIGS, u32 block_len, u8 strong_len, u32 count, count x 6 bytes */
+	enum { COUNT = (16u << 20) / 1024 + 1, SIGS = 9 + COUNT * 6 };
 	uint8_t *sigs = calloc(1, SIGS);
 	const uint8_t *d;
 	size_t n;
@@ -72,9 +73,9 @@ static void lie_once(pqx_channel *ch)
 	pqx_store32_be(sigs + 6, COUNT);
 	saw = pqx_channel_recv(ch, &d, &n);
 	if (saw == 0)
-		saw = pqx_channel_send(ch, PQX_RECORD_DATA, need[lie - 1], sizeof(need[0]));
+		saw = tmsg_send(ch, need[lie - 1], sizeof(need[0]));
 	if (saw == 0 && lie == 2)
-		saw = pqx_channel_send(ch, PQX_RECORD_DATA, sigs, SIGS);
+		saw = tmsg_send(ch, sigs, SIGS);
 	if (saw == 0)
 		saw = pqx_channel_recv(ch, &d, &n);
 	free(sigs);
@@ -510,6 +511,37 @@ out:
 }
 
 /*
+ * The old version's tail (what is left after its whole blocks) is found at
+ * the end of the new one: a file that grew in the middle keeps its
+ * trailer, and only the inserted bytes cross.
+ */
+static void test_blocks_tail(void)
+{
+	enum { N = 8 * 1024 + 500, INS = 300 };
+	uint8_t *v1 = random_bytes(N), *v2 = malloc(N + INS), *ins = random_bytes(INS);
+	struct xfer_stats st;
+
+	if (setup() != 0 || v1 == NULL || v2 == NULL || ins == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	memcpy(v2, v1, 4096);
+	memcpy(v2 + 4096, ins, INS);
+	memcpy(v2 + 4096 + INS, v1 + 4096, N - 4096);
+	CHECK(write_file(src, "f", v1, N, 1000000) == 0);
+	CHECK(transfer("f", &st) == 0, "first transfer");
+	CHECK(write_file(src, "f", v2, N + INS, 2000000) == 0);
+	CHECK(transfer("f", &st) == 0 && same_file(dst, "f", v2, N + INS), "the second version arrived exactly");
+	CHECK(st.bytes_moved == INS && st.bytes_reused == N, "moved %llu (the %d inserted), reused %llu",
+	    (unsigned long long)st.bytes_moved, INS, (unsigned long long)st.bytes_reused);
+out:
+	free(v1);
+	free(v2);
+	free(ins);
+	teardown();
+}
+
+/*
  * A block whose sums agree with the old version's and whose bytes do not: a
  * twin of the old block 3 with the same weak sum (two +1 -2 +1 changes,
  * which keep both of its halves) and the same short strong sum, found by
@@ -523,12 +555,14 @@ static void test_blocks_again(void)
 	enum { N = 8192 };
 	struct xfer_tree *t = NULL;
 	pqx_hmac *h = NULL;
-	const uint32_t L = xb_block_len(N), slen = xb_strong_len(N, N / L);
+	const uint32_t L = xb_block_len(N);
+	uint32_t wlen, slen;
 	uint8_t *v[5] = { NULL }, *c = malloc(N), want[XB_STRONG_MAX], got[XB_STRONG_MAX];
 	uint32_t x = 0x9e3779b9u;
 	struct xfer_stats st;
 	int found = 0;
 
+	xb_sig_lens(N, N, N / L, &wlen, &slen);
 	for (int i = 0; i < 5; i++)
 		v[i] = random_bytes(N);
 	/* The pair's key is new at each setup: the strong sums' key comes after. */
@@ -751,6 +785,7 @@ int main(void)
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
 	t_run("dedup: a small file that changed all over crosses as blocks of its old version",
 	    test_blocks);
+	t_run("dedup: the old version's tail is found at the end of the new one", test_blocks_tail);
 	t_run("dedup: a rotated file whose old version is unrelated is found in the index",
 	    test_rotated);
 	t_run("dedup: a block whose sums agree and bytes do not: AGAIN, and the file again whole at the end",
