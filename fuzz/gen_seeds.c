@@ -775,7 +775,7 @@ static size_t nruns;
 /* The receiver's block length and count of signed blocks for an old version of old_n bytes. */
 static uint32_t blk_geometry(size_t old_n, uint32_t *count)
 {
-	uint32_t L = xb_block_len(old_n);
+	uint32_t L = xb_block_len(old_n, 0); /* the seeds' FILE entries never say "raw" */
 	size_t c = old_n / L;
 
 	*count = c < XB_SIGS_MAX ? (uint32_t)c : XB_SIGS_MAX;
@@ -1028,7 +1028,7 @@ static int rs_known(const struct rside *rs, int l, const uint8_t id[XFER_ID_BYTE
  * XB_TREES) on, one whole block.
  */
 #ifdef XB_TREES
-#define R_OLD_MIN(old_n) ((size_t)xb_block_len(old_n))
+#define R_OLD_MIN(old_n) ((size_t)xb_block_len(old_n, 0))
 #else
 #define R_OLD_MIN(old_n) ((size_t)1)
 #endif

@@ -8,7 +8,7 @@
 #include "transfer/content.h"
 #include "util/util.h"
 
-uint32_t xb_block_len(uint64_t old_size)
+uint32_t xb_block_len(uint64_t old_size, int raw)
 {
 	uint64_t r = 0, bit = (uint64_t)1 << 62;
 
@@ -25,8 +25,8 @@ uint32_t xb_block_len(uint64_t old_size)
 		bit >>= 2;
 	}
 	r = (r + 63) & ~(uint64_t)63;
-	if (r < XB_BLOCK_MIN)
-		r = XB_BLOCK_MIN;
+	if (r < (raw ? XB_BLOCK_MIN : XB_BLOCK_MIN_Z))
+		r = raw ? XB_BLOCK_MIN : XB_BLOCK_MIN_Z;
 	return r > XB_BLOCK_MAX ? XB_BLOCK_MAX : (uint32_t)r;
 }
 

@@ -20,9 +20,10 @@
  * whole file catches a false match (sums that agree on different bytes):
  * the file then crosses whole. See docs/PROTOCOL.md, "Blocks".
  */
-#define XB_BLOCK_MIN 1024u
+#define XB_BLOCK_MIN 512u    /* when the data crosses raw */
+#define XB_BLOCK_MIN_Z 1024u /* when it crosses compressed */
 #define XB_BLOCK_MAX 65536u
-#define XB_SIGS_MAX 16384u /* XB_OLD_MAX / XB_BLOCK_MIN */
+#define XB_SIGS_MAX 32768u /* XB_OLD_MAX / XB_BLOCK_MIN */
 #define XB_SAME 8u /* blocks kept per weak sum */
 #define XB_TREES 0xffffu /* BLOCKS' count: too little matched, compare chunk trees */
 #define XB_HASH_BYTES 16u /* FILE_END's hash of the whole file after blocks */
@@ -55,8 +56,13 @@ static inline uint32_t xb_signed(const struct xb_geom *g)
 /* The bytes of blocks first .. first + n - 1 (of those signed). */
 uint64_t xb_run_bytes(const struct xb_geom *g, uint32_t first, uint32_t n);
 
-/* The block length for an old version of this size: about its square root, as rsync. */
-uint32_t xb_block_len(uint64_t old_size);
+/*
+ * The block length for an old version of this size: about its square root,
+ * as rsync, at least 1 KiB, or 512 bytes when the sender says that its data
+ * crosses raw: each literal byte then costs a byte, and smaller blocks find
+ * more than their signatures cost; compressed, the signatures cost more.
+ */
+uint32_t xb_block_len(uint64_t old_size, int raw);
 /*
  * The lengths of a block's sums in SIGS for count blocks of an old version
  * of old_size bytes and a new file of size bytes: together enough that a

@@ -1071,10 +1071,10 @@ static int put_sig(struct xfer_crecv *cr, const uint8_t *p, size_t n, uint32_t w
 }
 
 /* SIGS: the weak and strong sums of the old version's whole blocks, then of its tail. */
-static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint64_t size,
+static int send_sigs(struct xfer_crecv *cr, int oldfd, uint64_t old_size, uint64_t size, int raw,
     struct xb_geom *g)
 {
-	const uint32_t L = xb_block_len(old_size);
+	const uint32_t L = xb_block_len(old_size, raw);
 	const size_t per = IO_BYTES / L * L;
 	uint8_t *io = cr->wk[0].io;
 	uint64_t n = old_size / L;
@@ -1495,7 +1495,7 @@ static uint64_t file_size_at(int dfd, const char *name)
  * The old version to match blocks against: the file in place, else what an
  * interrupted run left (not too big to sign).
  */
-static int open_old(int dfd, const char *last, const char *prev, uint64_t *size)
+static int open_old(int dfd, const char *last, const char *prev, int raw, uint64_t *size)
 {
 	const char *names[2] = { last, prev };
 
@@ -1506,7 +1506,7 @@ static int open_old(int dfd, const char *last, const char *prev, uint64_t *size)
 		if (fd < 0)
 			continue;
 		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size <= XB_OLD_MAX &&
-		    (uint64_t)sb.st_size >= xb_block_len((uint64_t)sb.st_size)) {
+		    (uint64_t)sb.st_size >= xb_block_len((uint64_t)sb.st_size, raw)) {
 			*size = (uint64_t)sb.st_size;
 			return fd;
 		}
@@ -1541,6 +1541,7 @@ static void keep_previous(int dfd, const char *part, const char *prev)
 /* The base the sender named in a FILE entry. */
 struct base_claim {
 	int has, again; /* again: a file sent again, asked for (AGAIN) */
+	int raw;        /* the sender expects to send this file's data raw */
 	char name[XFER_MAX_PATH + 1];
 	uint64_t size;
 	uint8_t id[32];
@@ -1551,9 +1552,10 @@ static int base_parse(pqx_buf *v, struct base_claim *bc)
 	uint8_t has;
 	size_t len;
 
-	if (pqx_buf_get_u8(v, &has) != 0 || has > 3)
+	if (pqx_buf_get_u8(v, &has) != 0 || has > 7)
 		return PQX_ERR_FORMAT;
-	bc->again = has >> 1;
+	bc->raw = has >> 2;
+	bc->again = (has >> 1) & 1;
 	bc->has = has &= 1;
 	if (has && (xfer_get_str(v, bc->name, XFER_MAX_PATH, &len) != 0 ||
 		       pqx_buf_get_u64(v, &bc->size) != 0 || pqx_buf_get(v, bc->id, 32) != 0 ||
@@ -1824,11 +1826,11 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	 * than the signatures of blocks.
 	 */
 	if (!f->stream && !base_ok && size < XB_FILE_MAX)
-		f->oldfd = open_old(dfd, last, prev_name, &f->old_size);
+		f->oldfd = open_old(dfd, last, prev_name, bc.raw, &f->old_size);
 	reply[1] = f->stream ? NEED_STREAM : f->oldfd >= 0 ? NEED_BLOCKS : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
 	if ((r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
-	    (f->oldfd >= 0 && (r = send_sigs(cr, f->oldfd, f->old_size, size, &f->geom)) != 0))
+	    (f->oldfd >= 0 && (r = send_sigs(cr, f->oldfd, f->old_size, size, bc.raw, &f->geom)) != 0))
 		goto out;
 	/*
 	 * While the sender cuts its file, index what we may already hold

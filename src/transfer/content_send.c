@@ -83,6 +83,23 @@ static int zctl_pick(struct zctl *z, int base, double floor)
 	return pick;
 }
 
+/*
+ * Whether data goes raw as things stand: --compress off, or the estimates
+ * (those known so far) favour no level. A hint for the receiver (FILE flag
+ * 4: it then signs finer blocks), not a promise.
+ */
+static int zctl_raw(const struct zctl *z, int base, double floor)
+{
+	double w = z->w < floor ? floor : z->w;
+
+	if (z->mode >= 0)
+		return z->mode == 0;
+	for (size_t i = 0; i < NZ; i++)
+		if (z->known[base][i] && z->c[base][i] + z->r[base][i] * w < w)
+			return 0;
+	return 1;
+}
+
 static void ewma(double *v, double x, int known)
 {
 	*v = known ? *v * 0.75 + x * 0.25 : x;
@@ -434,7 +451,7 @@ static int run_head(struct xfer_csend *cs)
 int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path, const struct stat *sb,
     int again)
 {
-	uint8_t bh[32];
+	uint8_t bh[32], flags;
 	struct offer *e;
 	int r;
 
@@ -451,8 +468,12 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path
 		offer_free(e);
 		return PQX_ERR_NOMEM;
 	}
-	/* Flags: 1 a base follows, 2 sent again (asked for: AGAIN). */
-	if ((r = pqx_buf_put_u8(b, (uint8_t)((e->basefd >= 0) | (again ? 2 : 0)))) != 0 ||
+	/* Flags: 1 a base follows, 2 sent again (asked for: AGAIN), 4 the data is likely to go raw. */
+	cs->z.w = xfer_link_wire(cs->ln);
+	flags = (uint8_t)((e->basefd >= 0) | (again ? 2 : 0));
+	if (zctl_raw(&cs->z, e->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0))
+		flags |= 4;
+	if ((r = pqx_buf_put_u8(b, flags)) != 0 ||
 	    (e->basefd >= 0 && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
 				   (r = pqx_buf_put_u64(b, e->base_size)) != 0 ||
 				   (r = pqx_buf_put(b, bh, 32)) != 0)) ||

@@ -71,9 +71,11 @@ static int note(void *ctx, uint64_t off, uint32_t idx)
 
 static void test_sizes(void)
 {
-	CHECK(xb_block_len(0) == XB_BLOCK_MIN && xb_block_len(100 * KIB) == XB_BLOCK_MIN);
-	CHECK(xb_block_len(4 * MIB) == 2048, "sqrt(4 MiB) = 2048: %u", xb_block_len(4 * MIB));
-	CHECK(xb_block_len(5000000) == 2240, "sqrt 2236, rounded up to 64: %u", xb_block_len(5000000));
+	CHECK(xb_block_len(0, 0) == 1024 && xb_block_len(100 * KIB, 0) == 1024, "at least 1 KiB");
+	CHECK(xb_block_len(0, 1) == 512 && xb_block_len(100 * KIB, 1) == 512 &&
+	    xb_block_len(500 * KIB, 1) == 768, "raw: at least 512 (sqrt 715, rounded up to 64: 768)");
+	CHECK(xb_block_len(4 * MIB, 0) == 2048 && xb_block_len(4 * MIB, 1) == 2048, "sqrt(4 MiB) = 2048");
+	CHECK(xb_block_len(5000000, 0) == 2240, "sqrt 2236, rounded up to 64: %u", xb_block_len(5000000, 0));
 	/* weak + strong: log2(size) + log2(count) + 16 bits, the weak part 3 bytes while size * old <= 2^44. */
 	static const struct {
 		uint64_t size, old;
@@ -103,7 +105,7 @@ static void test_sizes(void)
 static void test_scan(void)
 {
 	size_t n = 1 * MIB, m;
-	uint32_t L = xb_block_len(n), count;
+	uint32_t L = xb_block_len(n, 0), count;
 	uint8_t *old = malloc(n), *nw = malloc(n + 3000), *sig = NULL;
 	struct found *f = calloc(1, sizeof(*f));
 	struct xb_table *t = NULL;
