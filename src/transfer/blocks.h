@@ -24,6 +24,8 @@
 #define XB_BLOCK_MIN_Z 1024u /* when it crosses compressed */
 #define XB_BLOCK_MAX 65536u
 #define XB_SIGS_MAX 32768u /* XB_OLD_MAX / XB_BLOCK_MIN */
+/* A SIGS message after its kind at most: its fields, XB_SIGS_MAX + 1 (the tail) sums of the longest. */
+#define XB_SIGS_BYTES_MAX (8u + (XB_SIGS_MAX + 1u) * (XB_WEAK_MAX + XB_STRONG_MAX))
 #define XB_SAME 8u /* blocks kept per weak sum */
 #define XB_TREES 0xffffu /* BLOCKS' count: too little matched, compare chunk trees */
 #define XB_HASH_BYTES 16u /* FILE_END's hash of the whole file after blocks */

@@ -338,7 +338,8 @@ static int take_need(struct xfer_csend *cs, pqx_buf *v)
 	if (state == NEED_BLOCKS) {
 		if ((r = xfer_recv_msg(cs->ln, v, &kind)) != 0)
 			return r;
-		if (kind != K_SIGS)
+		/* Checked in full later (send_blocks); held until then, so bounded now. */
+		if (kind != K_SIGS || pqx_buf_len(v) > XB_SIGS_BYTES_MAX)
 			return PQX_ERR_FORMAT;
 		e->sigs_len = v->size - v->off;
 		if ((e->sigs = pqx_malloc(e->sigs_len + 1)) == NULL)

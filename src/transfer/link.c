@@ -160,6 +160,8 @@ int xfer_put(struct xfer_link *ln, const uint8_t *m, size_t n, size_t pad)
 	ln->tx_len += xfer_frame_put(p, n);
 	memcpy(ln->tx + HEAD + ln->tx_len, m, n);
 	ln->tx_len += n;
+	if (HEAD + ln->tx_len > ln->tx_used)
+		ln->tx_used = HEAD + ln->tx_len; /* queued and never sent: wiped all the same */
 	if (pad > ln->tx_pad)
 		ln->tx_pad = pad;
 	return xfer_link_due(ln);

@@ -57,8 +57,8 @@ static int lie, saw;
 static void lie_once(pqx_channel *ch)
 {
 	static const uint8_t need[2][3] = { { 7, 9, 0 }, { 7, 3, 0 } }; /* K_NEED, state, no base */
-	/* K_SIGS, u32 block_len, u8 strong_len, u32 count, count x 6 bytes */
-	enum { COUNT = (16u << 20) / 1024 + 1, SIGS = 9 + COUNT * 6 };
+	/* K_SIGS, u16 block_len / 64, u8 weak_len, u8 strong_len, u16 count, count x 5 bytes, u16 tail */
+	enum { COUNT = (16u << 20) / 1024 + 1, SIGS = 7 + COUNT * 5 + 2 };
 	uint8_t *sigs = calloc(1, SIGS);
 	const uint8_t *d;
 	size_t n;
@@ -68,9 +68,11 @@ static void lie_once(pqx_channel *ch)
 		return;
 	}
 	sigs[0] = 14;
-	pqx_store32_be(sigs + 1, 1024);
-	sigs[5] = 2;
-	pqx_store32_be(sigs + 6, COUNT);
+	sigs[2] = 1024 / 64;
+	sigs[3] = 3;
+	sigs[4] = 2;
+	sigs[5] = (uint8_t)(COUNT >> 8);
+	sigs[6] = (uint8_t)COUNT;
 	saw = pqx_channel_recv(ch, &d, &n);
 	if (saw == 0)
 		saw = tmsg_send(ch, need[lie - 1], sizeof(need[0]));
