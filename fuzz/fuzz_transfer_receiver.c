@@ -34,7 +34,7 @@
  * Then in/ is removed.
  */
 
-#define BLK_BYTES 8192u
+#define BLK_BYTES (8192u + 300u) /* 8 blocks of 1 KiB and a tail */
 
 static uint8_t blk_pattern(size_t i)
 {

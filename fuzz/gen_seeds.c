@@ -808,7 +808,8 @@ static void blk_hash(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t 
  * taken if it matches, else the first that matches, else one byte on. The
  * bytes no run covers go to stream, in order (what DATA carries).
  */
-static void blk_match(const uint8_t *old, uint32_t L, uint32_t count, const uint8_t *p, size_t n)
+static void blk_match(const uint8_t *old, uint32_t L, uint32_t count, uint32_t tail, const uint8_t *p,
+    size_t n)
 {
 	size_t pos = 0, end = 0;
 	uint32_t want = 0;
@@ -844,6 +845,21 @@ static void blk_match(const uint8_t *old, uint32_t L, uint32_t count, const uint
 		pos += L;
 		end = pos;
 		want = (uint32_t)found + 1;
+	}
+	/* The old version's tail (block count), where the file ends with it and no block covers it. */
+	if (tail > 0 && n >= tail && end <= n - tail && nruns < BLK_RUNS &&
+	    memcmp(p + n - tail, old + (size_t)count * L, tail) == 0) {
+		if (nruns > 0 && end == n - tail && runs[nruns - 1].first + runs[nruns - 1].n == count) {
+			runs[nruns - 1].n++;
+		} else {
+			runs[nruns].lit = (uint32_t)(n - tail - end);
+			runs[nruns].first = count;
+			runs[nruns].n = 1;
+			nruns++;
+		}
+		memcpy(stream + stream_len, p + end, n - tail - end);
+		stream_len += n - tail - end;
+		end = n;
 	}
 	memcpy(stream + stream_len, p + end, n - end);
 	stream_len += n - end;
@@ -1160,7 +1176,7 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 		uint32_t count, L = blk_geometry(old->n, &count);
 		uint8_t hash[32];
 
-		blk_match(old->p, L, count, p, n);
+		blk_match(old->p, L, count, (uint32_t)(old->n - (size_t)count * L), p, n);
 		m_blocks();
 		m_data(codecs, cut);
 		blk_hash(rs->key, p, n, hash);
@@ -1450,8 +1466,8 @@ static void m_request(uint8_t op, const char *path)
 	m_end();
 }
 
-/* fuzz_transfer_receiver.c's blk.bin: BLK_BYTES bytes of blk_pattern, mtime 1700000100. */
-#define BLK_BYTES 8192u
+/* fuzz_transfer_receiver.c's blk.bin: BLK_BYTES bytes of blk_pattern, mtime 1700000100 (8 blocks and a tail). */
+#define BLK_BYTES (8192u + 300u)
 static uint8_t blk_old[BLK_BYTES];
 
 static uint8_t blk_pattern(size_t i)
