@@ -244,6 +244,8 @@ int xfer_fail(struct xfer_link *ln, int code, const char *msg)
 
 	ln->tx_len = 0;
 	ln->tx_pad = 1;
+	/* The error record is built in the channel's buffer, over the record being read: drop the rest. */
+	ln->rx_len = 0;
 	xfer_refuse(ln->ch, msg);
 	errno = e;
 	return code;
