@@ -1,6 +1,7 @@
 /* pqx tests: transfer messages in records (src/transfer/link.c): lengths, batching, padding, refusals. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -149,6 +150,34 @@ out:
 	pair_close(&p);
 }
 
+/*
+ * A message does not wait for company for long: one queued stays (no
+ * write), and queuing another 30 ms later sends both in one record (the
+ * check runs as messages are queued or read).
+ */
+static void test_hold(void)
+{
+	struct pair p;
+	struct xfer_link *tx = NULL;
+	uint8_t m[1] = { K_FILE_OK };
+	struct timespec ts = { 0, 30 * 1000 * 1000 };
+	uint64_t before;
+
+	if (pair_open(&p) != 0 || xfer_link_new(&tx, p.ch[0]) != 0) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	before = p.sio[0].bytes_out;
+	CHECK(xfer_put(tx, m, 1, 1) == 0 && p.sio[0].bytes_out == before, "the first message waits");
+	nanosleep(&ts, NULL);
+	CHECK(xfer_put(tx, m, 1, 1) == 0, "queued");
+	CHECK(p.sio[0].bytes_out == before + 4 + 1 + 2 * 2 + 16, "after 30 ms both went, in one record: %llu bytes",
+	    (unsigned long long)(p.sio[0].bytes_out - before));
+out:
+	xfer_link_free(tx);
+	pair_close(&p);
+}
+
 /* Records that break the framing are refused; so is a message left unread at the end. */
 static void test_refusals(void)
 {
@@ -196,6 +225,7 @@ int main(void)
 {
 	t_run("link: message lengths", test_frames);
 	t_run("link: small messages share records, padded as asked", test_batches);
+	t_run("link: a message waits at most about 10 ms for others", test_hold);
 	t_run("link: broken framing is refused", test_refusals);
 	return t_done();
 }
