@@ -18,7 +18,8 @@
  * receives. Elements are sealed here under the client-to-server key,
  * derived here from the fixed chaining key as docs/PROTOCOL.md says (split,
  * then HKDF-Expand(key, "pqx rekey", 32) per interval) and checked once
- * against a record that a client channel sends. An operation byte, mod 5:
+ * against records that a client channel sends (one of them sealed in
+ * place, as transfer messages are). An operation byte, mod 5:
  *   0  a good record: u8 type, u16le length (mod 2049), the payload
  *   1  a record sealed for a later counter: u8 type, u8 length, u8 skip
  *      (1..256 records ahead), the payload
@@ -125,6 +126,16 @@ static void init(void)
 		FUZZ_ASSERT(pqx_channel_send(ch, PQX_RECORD_DATA, (const uint8_t *)"probe", 5) == 0);
 		FUZZ_ASSERT(m.out_len == seal(rec, v, 0, 0, (const uint8_t *)"probe", 5));
 		FUZZ_ASSERT(memcmp(out, rec, m.out_len) == 0);
+		/* The same record sealed in place (how transfer messages go): the same bytes. */
+		{
+			uint8_t in[PQX_CHANNEL_HEADROOM + 5 + PQX_CHANNEL_TAILROOM];
+
+			memcpy(in + PQX_CHANNEL_HEADROOM, "probe", 5);
+			m.out_len = 0;
+			FUZZ_ASSERT(pqx_channel_send_inplace(ch, in, 5) == 0);
+			FUZZ_ASSERT(m.out_len == seal(rec, v, 1, 0, (const uint8_t *)"probe", 5));
+			FUZZ_ASSERT(memcmp(out, rec, m.out_len) == 0 && memcmp(in, rec, m.out_len) == 0);
+		}
 		ch->tx.counter = REKEY;
 		m.out_len = 0;
 		FUZZ_ASSERT(pqx_channel_send(ch, PQX_RECORD_DATA, (const uint8_t *)"probe", 5) == 0);
