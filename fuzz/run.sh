@@ -30,9 +30,9 @@ mkdir -p "$out/logs" "$out/crashes"
 for t in $TARGETS; do
 	mkdir -p "$out/corpus/$t"
 	log=$out/logs/$t.log
-	# The sender's seeds are a few hundred bytes: libFuzzer would keep inputs that short.
+	# The sender's seeds are a few hundred bytes: libFuzzer would keep inputs that short (and grow them slowly).
 	more=
-	[ "$t" = transfer_sender ] && more=-max_len=4096
+	[ "$t" = transfer_sender ] && more="-max_len=4096 -len_control=0"
 	"$out/bin/fuzz_$t" -max_total_time="$secs" -timeout=30 -print_final_stats=1 $more \
 		-artifact_prefix="$out/crashes/$t-" "$out/corpus/$t" "$out/seeds/$t" >"$log" 2>&1
 	rc=$?
