@@ -1,7 +1,8 @@
 /*
  * pqx: transfer messages in channel records (docs/PROTOCOL.md, "Messages"):
  * several to a record, each length-prefixed, the record padded as its
- * messages ask; a record goes out when it is full or before we would wait.
+ * messages ask; a record goes out when it is full, before we would wait,
+ * or once its first message has waited 10 ms.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ int xfer_link_new(struct xfer_link **out, pqx_channel *ch)
 	if ((ln = pqx_calloc(1, sizeof(*ln))) == NULL)
 		return PQX_ERR_NOMEM;
 	if ((ln->tx = pqx_malloc(HEAD + PQX_CHANNEL_MAX_RECORD + PQX_CHANNEL_TAILROOM)) == NULL) {
-		free(ln);
+		pqx_free(ln);
 		return PQX_ERR_NOMEM;
 	}
 	ln->ch = ch;
