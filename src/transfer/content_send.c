@@ -24,8 +24,9 @@
 /*
  * The sender estimates, per input byte, the time of each choice: raw costs
  * w (seconds per byte on the wire, measured around the writes of records
- * of 16 KiB or more, and at least what --bwlimit allows); zstd at level L costs c_L + r_L * w (compression
- * seconds per byte plus the compressed share on the wire). It sends with
+ * of 16 KiB or more, and at least what --bwlimit allows); zstd at level L
+ * costs c_L + r_L * w (compression seconds per byte plus the compressed
+ * share on the wire). It sends with
  * the cheapest, and now and then tries a level it is not using to keep the
  * estimates true (less often while trying keeps losing). A forced level
  * (--compress N) always compresses; raw is still sent when it is smaller.
