@@ -100,14 +100,24 @@ struct xb_table {
 	uint32_t *slot;      /* open addressing by weak sum: index + 1, 0 empty */
 };
 
-/* A signature's weak key (weak_len bytes, big-endian). */
-static uint32_t getw(const struct xb_table *t, const uint8_t *p)
+uint32_t xb_key_get(const uint8_t *p, uint32_t weak_len)
 {
 	uint32_t v = 0;
 
-	for (uint32_t i = 0; i < t->wlen; i++)
+	for (uint32_t i = 0; i < weak_len; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+void xb_key_put(uint8_t *p, uint32_t key, uint32_t weak_len)
+{
+	for (uint32_t i = 0; i < weak_len; i++)
+		p[i] = (uint8_t)(key >> (8 * (weak_len - 1 - i)));
+}
+
+static uint32_t getw(const struct xb_table *t, const uint8_t *p)
+{
+	return xb_key_get(p, t->wlen);
 }
 
 /*

@@ -78,6 +78,9 @@ void xb_sig_lens(uint64_t size, uint64_t old_size, uint32_t count, uint32_t *wea
 uint32_t xb_weak(const uint8_t *p, size_t n);
 /* What SIGS carries of a weak sum: its top weak_len bytes after mixing (an odd multiplier). */
 uint32_t xb_weak_key(uint32_t w, uint32_t weak_len);
+/* A weak key as SIGS carries it: weak_len bytes, big-endian. */
+uint32_t xb_key_get(const uint8_t *p, uint32_t weak_len);
+void xb_key_put(uint8_t *p, uint32_t key, uint32_t weak_len);
 /* The strong sum's first len bytes (h: a MAC under the chunk id key). */
 PQX_MUST_CHECK int xb_strong(pqx_hmac *h, uint8_t *out, size_t len, const uint8_t *p, size_t n);
 

@@ -1060,11 +1060,9 @@ static int recv_stream(struct xfer_crecv *cr)
 static int put_sig(struct xfer_crecv *cr, const uint8_t *p, size_t n, uint32_t wlen, uint32_t slen)
 {
 	uint8_t sig[XB_WEAK_MAX + XB_STRONG_MAX];
-	uint32_t w = xb_weak_key(xb_weak(p, n), wlen);
 	int r;
 
-	for (uint32_t i = 0; i < wlen; i++)
-		sig[i] = (uint8_t)(w >> (8 * (wlen - 1 - i)));
+	xb_key_put(sig, xb_weak_key(xb_weak(p, n), wlen), wlen);
 	if ((r = xb_strong(cr->bh, sig + wlen, slen, p, n)) != 0)
 		return r;
 	return pqx_buf_put(cr->b, sig, wlen + slen);

@@ -907,16 +907,13 @@ static int match_tail(struct xfer_csend *cs, const uint8_t *sig, uint32_t wlen, 
 	const struct xb_geom *g = &cs->g;
 	uint8_t strong[XB_STRONG_MAX];
 	uint64_t off = cs->size - g->tail;
-	uint32_t w = 0;
 	int r;
 
 	if (g->tail == 0 || cs->size < g->tail || cs->runs_end > off)
 		return 0;
 	if ((r = xc_pread_all(cs->fd, cs->io, g->tail, off)) != 0)
 		return r;
-	for (uint32_t i = 0; i < wlen; i++)
-		w = w << 8 | sig[i];
-	if (xb_weak_key(xb_weak(cs->io, g->tail), wlen) != w ||
+	if (xb_weak_key(xb_weak(cs->io, g->tail), wlen) != xb_key_get(sig, wlen) ||
 	    (r = xb_strong(cs->bh, strong, slen, cs->io, g->tail)) != 0 ||
 	    memcmp(strong, sig + wlen, slen) != 0)
 		return r;
