@@ -20,8 +20,8 @@
  * (names may not climb out or pass through links); bit 4 makes it compress
  * its DATA with zstd level 1 (--compress 1: the automatic choice depends on
  * timing, so a run would not depend on its input alone). The tree:
- *   empty (0 bytes), small (100 bytes), two (1 MiB + 17 bytes: 80 chunks,
- *   2 level-1 nodes, 1 level-2 node), mid (MID_BYTES: a file for block
+ *   empty (0 bytes), small (100 bytes), two (1 MiB + 17 bytes: 721 chunks,
+ *   17 level-1 nodes, 1 level-2 node), mid (MID_BYTES: a file for block
  *   matching, several blocks of 1 KiB and a partial one, set 6), d/f
  *   (10 bytes), d/l -> f, d/p (a FIFO: skipped with a warning),
  *   up -> ../outside and abs -> BASE/outside (links out).

@@ -465,6 +465,8 @@ enum { K_REQUEST = 1, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6, K_NEED = 
 	K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_DONE = 13, K_SIGS = 14,
 	K_BLOCKS = 15, K_AGAIN = 16 };
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2, ST_UNLISTED = 0xff };
+/* A file of at most this many chunks is listed flat (src/transfer/content.h). */
+#define FLAT_MAX 128u
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };
 
 /* The keys of the targets' struct xfer_opts: zeros (receiver, sender), fuzz_key (server). */
@@ -575,6 +577,33 @@ static size_t ft_mark(struct ftree *f, int l)
 		count += k;
 	}
 	return count;
+}
+
+/*
+ * Whether the sender lists this file's chunks flat (one level-0 LIST, no
+ * parents); if so, marks every node of every level listed (NEED).
+ */
+static int ft_flat(struct ftree *f)
+{
+	if (f->n[0] == 0 || f->n[0] > FLAT_MAX)
+		return 0;
+	for (int l = 0; l < XFER_TREE_LEVELS; l++)
+		memset(f->st[l], ST_NEED, f->n[l]);
+	return 1;
+}
+
+/* The flat LIST: every chunk of the file. */
+static void m_list_flat(const struct ftree *f)
+{
+	m_u8(K_LIST);
+	m_u8(0);
+	m_u32(0);
+	m_u32((uint32_t)f->n[0]);
+	for (size_t i = 0; i < f->n[0]; i++) {
+		m_bytes(f->v[0][i].id, XFER_ID_BYTES);
+		m_u32((uint32_t)f->v[0][i].len);
+	}
+	m_end();
 }
 
 /* LIST of level l, of the nodes ft_mark listed (the sender's message). */
@@ -1116,13 +1145,14 @@ static void r_land(struct rside *rs, const char *path, const uint8_t *p, size_t 
  * stream buffer.
  */
 static int r_wrong_hash; /* the next file matched in blocks ends with a wrong hash */
+static int r_flat;       /* the next file compared by trees is listed flat, if it can be */
 
 static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8_t *p, size_t n,
     int has_base, const char *codecs, size_t cut)
 {
 	static const char *const names[4] = { "trees", "skip", "stream", "blocks" };
 	struct ftree f;
-	int need = r_need(rs, path, n, sec), empty;
+	int need = r_need(rs, path, n, sec), empty, flat;
 
 	ft_build(&f, rs->key, p, n);
 	m_head(K_FILE, path, 0644, sec);
@@ -1151,7 +1181,13 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 	} else if (need == NEED_TREE) {
 		r_sources(rs, path, n);
 		empty = rs_index_empty(rs);
-		for (int l = 2; l >= 0 && f.n[2] > 0; l--) {
+		flat = r_flat && ft_flat(&f);
+		if (flat) {
+			m_list_flat(&f);
+			for (size_t i = 0; i < f.n[0]; i++)
+				f.st[0][i] = r_node(rs, 0, f.v[0][i].id, empty);
+		}
+		for (int l = 2; !flat && l >= 0 && f.n[2] > 0; l--) {
 			if (ft_mark(&f, l) == 0)
 				continue;
 			m_list(&f, l);
@@ -1159,6 +1195,7 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 				if (f.st[l][i] != ST_UNLISTED)
 					f.st[l][i] = r_node(rs, l, f.v[l][i].id, empty);
 		}
+		r_flat = 0;
 		ft_items(&f, p);
 		m_data(codecs, cut);
 		m_u8(K_FILE_END);
@@ -1321,7 +1358,9 @@ static void gen_deep(const uint8_t key[XFER_ID_BYTES])
  * v2 = v1 with 16 bytes changed (trees: NEED down to the chunks around the
  * change, the rest HAVE; raw DATA cut every 6000 bytes), v3 = v1 (every
  * level-2 node HAVE, no DATA), v4 = v1 without its first chunk (new level-2
- * and level-1 nodes over chunks that are all HAVE: no DATA), v1 again with
+ * and level-1 nodes over chunks that are all HAVE: no DATA), v5 = v1 with
+ * its first chunk changed, its chunks listed flat (that chunk NEED, the rest
+ * HAVE), v1 again with
  * its first chunk changed (an old version at the path under 4 MiB: matched
  * in blocks, the one block around the change as zstd DATA), then
  * x.txt with a base the receiver declines, a link, keep.txt (skipped where
@@ -1336,6 +1375,8 @@ static void m_deep(struct rside *rs)
 	r_file(rs, "a/v2.bin", 1600000004, deep2, DEEP_BYTES, 0, "r", 6000);
 	r_file(rs, "a/v3.bin", 1600000005, deep1, DEEP_BYTES, 0, "z", 60000);
 	r_file(rs, "a/v4.bin", 1600000006, deep1 + deep_skip, DEEP_BYTES - deep_skip, 0, "z", 60000);
+	r_flat = 1;
+	r_file(rs, "a/v5.bin", 1600000008, deep3, DEEP_BYTES, 0, "z", 60000);
 	r_file(rs, "a/v1.bin", 1600000007, deep3, DEEP_BYTES, 0, "z", 60000);
 	r_file(rs, "a/x.txt", 1600000001, (const uint8_t *)"hello world", 11, 1, "r", 60000);
 	m_link("a/l", "x.txt");
@@ -1388,9 +1429,17 @@ static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t
 {
 	static const uint8_t mix[2][3] = { { ST_NEED, ST_WHOLE, ST_HAVE }, { ST_NEED, ST_HAVE, 0 } };
 	struct ftree f;
+	int flat;
 
 	ft_build(&f, key, p, n);
-	for (int l = 2; how != 's' && l >= 0 && f.n[2] > 0; l--) {
+	flat = how != 's' && ft_flat(&f);
+	if (flat) {
+		/* Chunks only: HAVE or NEED. */
+		for (size_t i = 0; i < f.n[0]; i++)
+			f.st[0][i] = how == 'h' ? ST_HAVE : how == 'm' ? mix[1][i % 2] : ST_NEED;
+		m_bitmap(&f, 0);
+	}
+	for (int l = 2; !flat && how != 's' && l >= 0 && f.n[2] > 0; l--) {
 		size_t c = 0;
 
 		if (ft_mark(&f, l) == 0)
@@ -1405,7 +1454,7 @@ static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t
 		}
 		m_bitmap(&f, l);
 	}
-	fprintf(stderr, "gen_seeds: answers '%c': %zu bytes, nodes %zu/%zu/%zu\n", how, n, f.n[2], f.n[1],
+	fprintf(stderr, "gen_seeds: answers '%c'%s: %zu bytes, nodes %zu/%zu/%zu\n", how, flat ? " (flat)" : "", n, f.n[2], f.n[1],
 	    f.n[0]);
 	m_u8(K_FILE_OK);
 	m_end();

@@ -196,6 +196,24 @@ int xc_win_items(struct win *w, int (*fn)(void *ctx, const struct xfer_node *n),
 	return 0;
 }
 
+void xc_win_flat(struct win *w)
+{
+	for (int l = XFER_TREE_LEVELS - 1; l > 0; l--) {
+		const struct lvl *below = &w->x[l - 1];
+		size_t c = 0;
+
+		for (size_t i = 0; i < w->x[l].n; i++) {
+			const struct xfer_node *p = &w->x[l].v[i];
+			uint32_t k = 0;
+
+			for (; c < below->n && below->v[c].off < p->off + p->len; c++)
+				k++;
+			w->x[l].st[i] = ST_NEED;
+			w->x[l].nch[i] = k;
+		}
+	}
+}
+
 int xc_put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int level)
 {
 	int r;
@@ -205,11 +223,11 @@ int xc_put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int 
 	if (level < 2) {
 		size_t np = 0;
 
-		for (size_t i = 0; i < parents->n; i++)
+		for (size_t i = 0; parents != NULL && i < parents->n; i++)
 			np += parents->st[i] == ST_NEED;
 		if ((r = pqx_buf_put_u32(b, (uint32_t)np)) != 0)
 			return r;
-		for (size_t i = 0; i < parents->n; i++)
+		for (size_t i = 0; parents != NULL && i < parents->n; i++)
 			if (parents->st[i] == ST_NEED &&
 			    (r = pqx_buf_put_u8(b, (uint8_t)parents->nch[i])) != 0)
 				return r;

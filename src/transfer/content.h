@@ -38,6 +38,13 @@
  * could save on them is less than it costs (an index opened, round trips).
  */
 #define TINY 4096u
+/*
+ * A file of at most this many chunks is listed flat: all its chunks in its
+ * one window's first LIST (level 0, no parents), one round trip where the
+ * three levels take three. Its list costs 36 bytes a chunk (about 4.6 KB at
+ * most) even where a level-2 id would have found it all.
+ */
+#define FLAT_MAX 128u
 
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
 /* NEED's state: compare chunk trees, skip (already identical), stream it all, match blocks. */
@@ -91,6 +98,8 @@ int xc_base_id(struct idcache *c, int fd, uint8_t out[32], uint8_t *buf);
 void xc_win_reset(struct win *w);
 void xc_win_free(struct win *w);
 int xc_win_items(struct win *w, int (*fn)(void *ctx, const struct xfer_node *n), void *ctx);
+/* A window listed flat: every level-1 and level-2 node expanded into the nodes below within it. */
+void xc_win_flat(struct win *w);
 /* LIST of a level (with the children counts of the NEED parents below level 2), BITMAP of
  * answers, and the sender's reading of a BITMAP (it counts HAVE bytes into st). */
 int xc_put_list(pqx_buf *b, const struct lvl *parents, const struct lvl *l, int level);

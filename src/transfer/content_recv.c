@@ -594,7 +594,11 @@ static uint64_t node_max(uint64_t file_size, int level)
 	return m;
 }
 
-/* Reads a LIST of level `level`: for levels 1 and 0, the children of the NEED parents. */
+/*
+ * Reads a LIST of level `level`: for levels 1 and 0, the children of the
+ * NEED parents; without parents, nodes that follow each other from *cur (a
+ * window's level-2 nodes, or a whole file's chunks listed flat).
+ */
 static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, int level,
     uint64_t *cur)
 {
@@ -610,11 +614,11 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 		return PQX_ERR_FORMAT;
 	l->n = 0;
 	if (level < 2) {
-		for (size_t i = 0; i < parents->n; i++)
+		for (size_t i = 0; parents != NULL && i < parents->n; i++)
 			need += parents->st[i] == ST_NEED;
 		if (pqx_buf_get_u32(&v, &np) != 0 || np != need)
 			return PQX_ERR_FORMAT;
-		for (size_t i = 0; i < parents->n; i++) {
+		for (size_t i = 0; parents != NULL && i < parents->n; i++) {
 			uint8_t k;
 
 			parents->nch[i] = 0;
@@ -625,7 +629,8 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 			parents->nch[i] = k;
 		}
 	}
-	if (pqx_buf_get_u32(&v, &count) != 0 || count == 0 || count > WIN_MAX)
+	if (pqx_buf_get_u32(&v, &count) != 0 || count == 0 ||
+	    count > (parents == NULL && level == 0 ? FLAT_MAX : WIN_MAX))
 		return PQX_ERR_FORMAT;
 	for (uint32_t i = 0; i < count; i++) {
 		struct xfer_node n;
@@ -642,15 +647,15 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 	}
 	if (pqx_buf_expect_end(&v) != 0)
 		return PQX_ERR_FORMAT;
-	if (level == 2) {
-		/* Level-2 nodes follow each other from the window's start. */
+	if (parents == NULL) {
 		for (size_t i = 0; i < l->n; i++) {
 			if (l->v[i].len > cr->size - *cur)
 				return PQX_ERR_FORMAT;
 			l->v[i].off = *cur;
 			*cur += l->v[i].len;
 		}
-		return 0;
+		/* A flat list is the whole file. */
+		return level == 0 && *cur != cr->size ? PQX_ERR_FORMAT : 0;
 	}
 	/* Children tile their parent, and their ids make its id. */
 	for (size_t i = 0; i < parents->n; i++) {
@@ -1324,20 +1329,66 @@ static int take_redo(struct xfer_crecv *cr, const char *path)
 	return 0;
 }
 
+/*
+ * The nodes of level `level` over those of the level below, as the sender's
+ * builder closes them (tree.c): a chunk list's level-1 and level-2 nodes.
+ */
+static int build_level(struct xfer_crecv *cr, const struct lvl *below, struct lvl *l, int level)
+{
+	uint8_t ids[XFER_TREE_FANOUT * XFER_ID_BYTES];
+	struct xfer_node n;
+	size_t k = 0;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	n.level = (uint8_t)level;
+	for (size_t i = 0; i < below->n; i++) {
+		if (k == 0) {
+			n.off = below->v[i].off;
+			n.len = 0;
+		}
+		memcpy(ids + k * XFER_ID_BYTES, below->v[i].id, XFER_ID_BYTES);
+		n.len += below->v[i].len;
+		k++;
+		if (!xfer_tree_closes(below->v[i].id, k) && i + 1 < below->n)
+			continue;
+		if ((r = xfer_tree_node_id(cr->wk[0].tree, n.id, level, ids, k)) != 0 ||
+		    (r = xc_lvl_push(l, &n)) != 0)
+			return r;
+		k = 0;
+	}
+	return 0;
+}
+
+/* The level of the LIST just read (held in pending, its kind first). */
+static int list_level(const struct xfer_crecv *cr)
+{
+	return cr->pending.off + 1 < cr->pending.size ? cr->pending.d[cr->pending.off + 1] : -1;
+}
+
 static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
 {
 	struct win *w = &cr->w;
-	int r;
+	int r, flat = *cur == 0 && list_level(cr) == 0;
 
 	xc_win_reset(w);
-	if ((r = get_list(cr, NULL, &w->x[2], 2, cur)) != 0)
+	if (flat) {
+		/* The whole file's chunks: the nodes above them are built here, every one expanded. */
+		if ((r = get_list(cr, NULL, &w->x[0], 0, cur)) != 0)
+			return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+		if ((r = build_level(cr, &w->x[0], &w->x[1], 1)) != 0 ||
+		    (r = build_level(cr, &w->x[1], &w->x[2], 2)) != 0)
+			return r;
+		xc_win_flat(w);
+	} else if ((r = get_list(cr, NULL, &w->x[2], 2, cur)) != 0) {
 		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+	}
 	for (size_t i = 0; i < w->x[2].n; i++)
 		if ((r = pqx_hmac_update(root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
 			return r;
-	if ((r = look_up(cr, &w->x[2], 2)) != 0)
+	if ((r = look_up(cr, &w->x[flat ? 0 : 2], flat ? 0 : 2)) != 0)
 		return r;
-	for (int l = 1; l >= 0; l--) {
+	for (int l = 1; !flat && l >= 0; l--) {
 		size_t need = 0;
 
 		for (size_t i = 0; i < w->x[l + 1].n; i++)

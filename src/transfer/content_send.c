@@ -714,12 +714,18 @@ static int get_bitmap(struct xfer_csend *cs, struct lvl *l, int level)
 	pqx_buf v;
 	int r;
 
+	cs->st->lists++;
 	if ((r = recv_answer(cs, K_BITMAP, &v)) != 0)
 		return r;
 	return xc_get_bitmap(&v, l, level, cs->st);
 }
 
-static int send_window(struct xfer_csend *cs)
+/*
+ * One window: its level-2 nodes listed, then the children of those the
+ * receiver lacks, level by level. flat (the file's only window, of at most
+ * FLAT_MAX chunks): its chunks listed at once, every node above expanded.
+ */
+static int send_window(struct xfer_csend *cs, int flat)
 {
 	struct win *w = &cs->w;
 	int r;
@@ -727,12 +733,21 @@ static int send_window(struct xfer_csend *cs)
 	if (cs->f[2].n == 0)
 		return 0;
 	xc_win_reset(w);
-	for (size_t i = 0; i < cs->f[2].n; i++) {
-		if ((r = xc_lvl_push(&w->x[2], &cs->f[2].v[i])) != 0 ||
-		    (r = pqx_hmac_update(cs->root, cs->f[2].v[i].id, XFER_ID_BYTES)) != 0)
+	for (int l = flat ? 0 : 2; l < XFER_TREE_LEVELS; l++)
+		for (size_t i = 0; i < cs->f[l].n; i++)
+			if ((r = xc_lvl_push(&w->x[l], &cs->f[l].v[i])) != 0)
+				return r;
+	for (size_t i = 0; i < w->x[2].n; i++)
+		if ((r = pqx_hmac_update(cs->root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
 			return r;
-	}
 	pqx_buf_reset(cs->b);
+	if (flat) {
+		xc_win_flat(w);
+		if ((r = xc_put_list(cs->b, NULL, &w->x[0], 0)) != 0 ||
+		    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[0], 0)) != 0)
+			return r;
+		goto items;
+	}
 	if ((r = xc_put_list(cs->b, NULL, &w->x[2], 2)) != 0 || (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 ||
 	    (r = get_bitmap(cs, &w->x[2], 2)) != 0)
 		return r;
@@ -745,6 +760,7 @@ static int send_window(struct xfer_csend *cs)
 		    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[l], l)) != 0)
 			return r;
 	}
+items:
 	if ((r = xc_win_items(w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
 		return r;
 	if (cs->o->progress != NULL)
@@ -1053,11 +1069,11 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 		return r;
 	if (pthread_create(&th, NULL, cut_file, cs) != 0)
 		return PQX_ERR_NOMEM;
-	while (r == 0 && !last) {
+	for (int first = 1; r == 0 && !last; first = 0) {
 		if ((r = take_window(cs)) < 0)
 			break;
 		last = r;
-		r = send_window(cs);
+		r = send_window(cs, first && last && cs->f[0].n <= FLAT_MAX);
 		release_window(cs, r != 0);
 	}
 	release_window(cs, 1); /* wakes the producer if it waits */

@@ -19,6 +19,7 @@ struct xfer_stats {
 	uint64_t bytes_moved;                 /* file bytes that had to cross (before zstd) */
 	uint64_t bytes_reused;                /* file bytes the receiver found it had */
 	uint64_t bytes_data;                  /* DATA messages as sent (compressed, padded) */
+	uint64_t lists;                       /* sender: LISTs sent, each a round trip */
 };
 
 struct xfer_opts {

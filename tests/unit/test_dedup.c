@@ -117,7 +117,8 @@ static void *receiver(void *arg)
 	return NULL;
 }
 
-/* Sends src/names[0..count) into dst in one session; the receiver's result, its stats in *st. */
+/* Sends src/names[0..count) into dst in one session; the receiver's result, its stats in *st
+ * (lists: the sender's). */
 static int transfer_n(const char *const *names, size_t count, struct xfer_stats *st)
 {
 	int sv[2], sfd, r;
@@ -156,6 +157,7 @@ static int transfer_n(const char *const *names, size_t count, struct xfer_stats 
 	pthread_join(th, NULL);
 	close(sv[1]);
 	*st = rs.st;
+	st->lists = sst.lists; /* the sender's */
 	return r != 0 ? r : rs.r;
 }
 
@@ -303,6 +305,39 @@ static void test_streamed_indexed(void)
 	CHECK(same_file(dst, "b", v, n));
 	CHECK(st.bytes_moved == 0 && st.bytes_reused == n, "moved %llu, reused %llu",
 	    (unsigned long long)st.bytes_moved, (unsigned long long)st.bytes_reused);
+out:
+	free(v);
+	teardown();
+}
+
+/*
+ * A file of few chunks is compared in one round trip (its chunks listed
+ * flat) and still finds what the receiver holds elsewhere; a larger one
+ * goes down the levels of its tree, a round trip each.
+ */
+static void test_flat(void)
+{
+	size_t n = 96 << 10, big = 2 * MIB;
+	uint8_t *v = random_bytes(big);
+	struct xfer_stats st;
+
+	if (setup() != 0 || v == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	/* g: the first half of f, already there (and indexed) under another name. */
+	CHECK(write_file(src, "g", v, n / 2, 1000000) == 0 && write_file(src, "f", v, n, 1000000) == 0);
+	CHECK(transfer("g", &st) == 0, "first transfer");
+	CHECK(transfer("f", &st) == 0, "second transfer");
+	CHECK(same_file(dst, "f", v, n), "f arrived exactly");
+	CHECK(st.lists == 1, "f was compared in %llu round trips", (unsigned long long)st.lists);
+	CHECK(st.bytes_reused >= n / 2 - XFER_SMALL_MAX && st.bytes_moved <= n / 2 + XFER_SMALL_MAX,
+	    "reused %llu, moved %llu", (unsigned long long)st.bytes_reused,
+	    (unsigned long long)st.bytes_moved);
+	/* Over a thousand chunks, none of them there: each level is listed. */
+	CHECK(write_file(src, "h", v + n, big - n, 1000000) == 0);
+	CHECK(transfer("h", &st) == 0 && same_file(dst, "h", v + n, big - n), "third transfer");
+	CHECK(st.lists == 3, "h was compared in %llu round trips", (unsigned long long)st.lists);
 out:
 	free(v);
 	teardown();
@@ -821,6 +856,8 @@ out:
 int main(void)
 {
 	t_run("dedup: only what changed crosses", test_reuse);
+	t_run("dedup: a file of few chunks is compared in one round trip, a larger one level by level",
+	    test_flat);
 	t_run("dedup: a streamed file is indexed whole, after its sender is told",
 	    test_streamed_indexed);
 	t_run("dedup: the receiver does not wait for its idle-priority indexer when the cores are busy",
