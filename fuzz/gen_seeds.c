@@ -1146,22 +1146,33 @@ static void r_land(struct rside *rs, const char *path, const uint8_t *p, size_t 
  */
 static int r_wrong_hash; /* the next file matched in blocks ends with a wrong hash */
 static int r_flat;       /* the next file compared by trees is listed flat, if it can be */
+static int r_listed;     /* the next file's chunks go with its entry, if they can */
 
 static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8_t *p, size_t n,
     int has_base, const char *codecs, size_t cut)
 {
 	static const char *const names[4] = { "trees", "skip", "stream", "blocks" };
 	struct ftree f;
-	int need = r_need(rs, path, n, sec), empty, flat;
+	int need = r_need(rs, path, n, sec), empty, flat, listed;
 
 	ft_build(&f, rs->key, p, n);
+	/* Listed: u8 count - 1, count x (id, u16 len - 1) after the flags (8). */
+	listed = r_listed && !has_base && n >= R_TINY && f.n[0] > 0 && f.n[0] <= FLAT_MAX;
+	r_listed = 0;
 	m_head(K_FILE, path, 0644, sec);
 	m_u64(n);
-	m_u8((uint8_t)has_base);
+	m_u8((uint8_t)(has_base | (listed ? 8 : 0)));
 	if (has_base) {
 		m_str(path);
 		m_u64(n);
 		m_bytes(f.id, 32); /* any 32 bytes: no dictionary holds it */
+	}
+	if (listed) {
+		m_u8((uint8_t)(f.n[0] - 1));
+		for (size_t i = 0; i < f.n[0]; i++) {
+			m_bytes(f.v[0][i].id, XFER_ID_BYTES);
+			m_u16((uint16_t)(f.v[0][i].len - 1));
+		}
 	}
 	m_end();
 	rs->files++;
@@ -1181,9 +1192,11 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 	} else if (need == NEED_TREE) {
 		r_sources(rs, path, n);
 		empty = rs_index_empty(rs);
-		flat = r_flat && ft_flat(&f);
+		/* A listed file's chunks were answered with NEED: no LIST. */
+		flat = (listed || r_flat) && ft_flat(&f);
 		if (flat) {
-			m_list_flat(&f);
+			if (!listed)
+				m_list_flat(&f);
 			for (size_t i = 0; i < f.n[0]; i++)
 				f.st[0][i] = r_node(rs, 0, f.v[0][i].id, empty);
 		}
@@ -1311,11 +1324,12 @@ static void gen_blocks(uint8_t *p, size_t n, uint32_t salt)
  * nodes, one of them with two level-1 children, one of those with two
  * chunks (the salt of gen_blocks is searched for one). deep2: deep1 with
  * 16 bytes changed in the middle of the second of those chunks. deep3:
- * deep1 with 16 bytes changed in its first chunk. deep1 + deep_skip:
- * deep1 without its first chunk.
+ * deep1 with 16 bytes changed in its first chunk. deep4: deep1 with 16
+ * bytes changed in its last chunk. deep1 + deep_skip: deep1 without its
+ * first chunk.
  */
 #define DEEP_BYTES (160u << 10)
-static uint8_t deep1[DEEP_BYTES], deep2[DEEP_BYTES], deep3[DEEP_BYTES];
+static uint8_t deep1[DEEP_BYTES], deep2[DEEP_BYTES], deep3[DEEP_BYTES], deep4[DEEP_BYTES];
 static size_t deep_skip;
 
 static void gen_deep(const uint8_t key[XFER_ID_BYTES])
@@ -1338,9 +1352,11 @@ static void gen_deep(const uint8_t key[XFER_ID_BYTES])
 				ft_free(&f);
 				memcpy(deep2, deep1, DEEP_BYTES);
 				memcpy(deep3, deep1, DEEP_BYTES);
+				memcpy(deep4, deep1, DEEP_BYTES);
 				for (size_t b = 0; b < 16; b++) {
 					deep2[at + b] ^= 0x5a;
 					deep3[deep_skip / 2 + b] ^= 0xa5;
+					deep4[DEEP_BYTES - 100 + b] ^= 0x3c;
 				}
 				return;
 			}
@@ -1360,7 +1376,8 @@ static void gen_deep(const uint8_t key[XFER_ID_BYTES])
  * level-2 node HAVE, no DATA), v4 = v1 without its first chunk (new level-2
  * and level-1 nodes over chunks that are all HAVE: no DATA), v5 = v1 with
  * its first chunk changed, its chunks listed flat (that chunk NEED, the rest
- * HAVE), v1 again with
+ * HAVE), v6 = v1 with its last chunk changed, its chunks listed with its
+ * entry (that chunk NEED, the rest HAVE: answered with NEED), v1 again with
  * its first chunk changed (an old version at the path under 4 MiB: matched
  * in blocks, the one block around the change as zstd DATA), then
  * x.txt with a base the receiver declines, a link, keep.txt (skipped where
@@ -1377,6 +1394,8 @@ static void m_deep(struct rside *rs)
 	r_file(rs, "a/v4.bin", 1600000006, deep1 + deep_skip, DEEP_BYTES - deep_skip, 0, "z", 60000);
 	r_flat = 1;
 	r_file(rs, "a/v5.bin", 1600000008, deep3, DEEP_BYTES, 0, "z", 60000);
+	r_listed = 1;
+	r_file(rs, "a/v6.bin", 1600000009, deep4, DEEP_BYTES, 0, "z", 60000);
 	r_file(rs, "a/v1.bin", 1600000007, deep3, DEEP_BYTES, 0, "z", 60000);
 	r_file(rs, "a/x.txt", 1600000001, (const uint8_t *)"hello world", 11, 1, "r", 60000);
 	m_link("a/l", "x.txt");

@@ -70,6 +70,8 @@ struct inflight {
 	struct timespec mt;
 	struct stat sb; /* the partial file's */
 	int tiny, stream, again;
+	int listed;     /* its chunks came with the entry and were answered (NEED_LISTED) */
+	struct win lw;  /* those chunks, the nodes over them, what was found */
 };
 
 struct xfer_crecv {
@@ -114,6 +116,7 @@ struct xfer_crecv {
 	struct stat ix_sb;
 	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
+	int norows;        /* copies verified now add no index rows (the file's come later) */
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
 	struct win w;
@@ -407,7 +410,7 @@ static int verify_end(struct xfer_crecv *cr, struct worker *wk, int *ok)
 		return 0;
 	*ok = 1;
 	pthread_mutex_lock(&cr->ixmu);
-	for (size_t i = 0; cr->ix != NULL && i < wk->ver.rows.n; i++) {
+	for (size_t i = 0; cr->ix != NULL && !cr->norows && i < wk->ver.rows.n; i++) {
 		const struct xfer_node *n = &wk->ver.rows.v[i];
 
 		if (xfer_index_add(cr->ix, n->id, n->off, n->len) != 0)
@@ -1591,6 +1594,7 @@ static void keep_previous(int dfd, const char *part, const char *prev)
 struct base_claim {
 	int has, again; /* again: a file sent again, asked for (AGAIN) */
 	int raw;        /* the sender expects to send this file's data raw */
+	int listed;     /* its chunks follow (v is left at them) */
 	char name[XFER_MAX_PATH + 1];
 	uint64_t size;
 	uint8_t id[32];
@@ -1601,16 +1605,50 @@ static int base_parse(pqx_buf *v, struct base_claim *bc)
 	uint8_t has;
 	size_t len;
 
-	if (pqx_buf_get_u8(v, &has) != 0 || has > 7)
+	if (pqx_buf_get_u8(v, &has) != 0 || has > (FILE_BASE | FILE_AGAIN | FILE_RAW | FILE_LISTED))
 		return PQX_ERR_FORMAT;
-	bc->raw = has >> 2;
-	bc->again = (has >> 1) & 1;
-	bc->has = has &= 1;
+	bc->listed = (has & FILE_LISTED) != 0;
+	bc->raw = (has & FILE_RAW) != 0;
+	bc->again = (has & FILE_AGAIN) != 0;
+	bc->has = has &= FILE_BASE;
 	if (has && (xfer_get_str(v, bc->name, XFER_MAX_PATH, &len) != 0 ||
 		       pqx_buf_get_u64(v, &bc->size) != 0 || pqx_buf_get(v, bc->id, 32) != 0 ||
 		       !xfer_path_ok(bc->name, len)))
 		return PQX_ERR_FORMAT;
+	/* A file sent again streams; one with a base is compared against it. */
+	if (bc->listed)
+		return bc->again || bc->has ? PQX_ERR_FORMAT : 0;
 	return pqx_buf_expect_end(v) == 0 ? 0 : PQX_ERR_FORMAT;
+}
+
+/*
+ * The chunks listed with a FILE entry: u8 count - 1, then count x (id,
+ * u16 len - 1), at most FLAT_MAX, tiling the whole file of size bytes.
+ */
+static int listed_parse(pqx_buf *v, struct lvl *l, uint64_t size)
+{
+	struct xfer_node n;
+	uint8_t c;
+	uint64_t off = 0;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	l->n = 0;
+	if (pqx_buf_get_u8(v, &c) != 0 || c >= FLAT_MAX)
+		return PQX_ERR_FORMAT;
+	for (unsigned int i = 0; i <= c; i++) {
+		uint16_t len;
+
+		if (pqx_buf_get(v, n.id, XFER_ID_BYTES) != 0 || pqx_buf_get_u16(v, &len) != 0 ||
+		    (uint64_t)len + 1 > node_max(size, 0) || (uint64_t)len + 1 > size - off)
+			return PQX_ERR_FORMAT;
+		n.off = off;
+		n.len = (uint64_t)len + 1;
+		off += n.len;
+		if ((r = xc_lvl_push(l, &n)) != 0)
+			return r;
+	}
+	return off == size && pqx_buf_expect_end(v) == 0 ? 0 : PQX_ERR_FORMAT;
 }
 
 /* Whether our dictionary's copy of the claimed base is the same bytes (then it is cr->basefd). */
@@ -1753,6 +1791,7 @@ static void inflight_free(struct inflight *f)
 		close(f->basefd);
 	if (f->dfd >= 0)
 		close(f->dfd);
+	xc_win_free(&f->lw);
 	free(f);
 }
 
@@ -1772,6 +1811,65 @@ static int settle(struct xfer_crecv *cr)
 	if (r == 0)
 		index_done(cr);
 	return r;
+}
+
+/*
+ * A file listed with its entry, answered NEED_LISTED: the nodes over its
+ * chunks are built, the chunks found are copied into its partial file now
+ * (their index rows wait for the file's), and the BITMAP for them follows
+ * NEED. Its contents bring only the rest (recv_listed).
+ */
+static int look_up_listed(struct xfer_crecv *cr, struct inflight *f)
+{
+	struct win *w = &f->lw;
+	int r;
+
+	if ((r = build_level(cr, &w->x[0], &w->x[1], 1)) != 0 ||
+	    (r = build_level(cr, &w->x[1], &w->x[2], 2)) != 0)
+		return r;
+	xc_win_flat(w);
+	drop_sources(cr); /* the last file may have replaced one */
+	cr->fd = f->fd;
+	cr->norows = 1;
+	r = look_up(cr, &w->x[0], 0);
+	cr->norows = 0;
+	cr->fd = -1;
+	return r;
+}
+
+/* The contents of a listed file: the chunks it lacked, then its id. */
+static int recv_listed(struct xfer_crecv *cr, struct inflight *f, pqx_buf *v)
+{
+	struct win *w = &f->lw;
+	uint8_t want[32], root[32], kind;
+	pqx_hmac *rh = NULL;
+	int r;
+
+	cr->items.n = 0;
+	if ((r = xc_win_items(w, push_item, &cr->items)) != 0 || (r = recv_data(cr)) != 0)
+		return r;
+	if ((r = next_msg(cr, v, &kind)) != 0)
+		return r;
+	if (kind != K_FILE_END || pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0)
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < w->x[2].n; i++)
+		r = pqx_hmac_update(rh, w->x[2].v[i].id, XFER_ID_BYTES);
+	if (r == 0)
+		r = pqx_hmac_final(rh, root);
+	pqx_hmac_free(rh);
+	if (r != 0)
+		return r;
+	if (!pqx_ct_memeq(root, want, 32))
+		return fail_peer(cr, PQX_ERR_AUTH, "file hash mismatch");
+	/* All of it is in place and verified: the index learns the chunks found and the nodes. */
+	for (int l = 0; cr->ix != NULL && l < XFER_TREE_LEVELS; l++)
+		for (size_t i = 0; i < w->x[l].n; i++)
+			if ((l > 0 || w->x[l].st[i] == ST_HAVE) &&
+			    xfer_index_add(cr->ix, w->x[l].v[i].id, w->x[l].v[i].off, w->x[l].v[i].len) != 0)
+				return 0;
+	return 0;
 }
 
 int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
@@ -1810,6 +1908,10 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->size = size;
 	f->mode = mode;
 	f->mt = *mt;
+	if (bc.listed && (r = listed_parse(v, &f->lw.x[0], size)) != 0) {
+		r = r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid file entry") : r;
+		goto out;
+	}
 	/*
 	 * A file asked for again (and said so) streams, and was counted the
 	 * first time. Others count when their contents begin (or now, when
@@ -1876,7 +1978,8 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	 */
 	if (!f->stream && !base_ok && size < XB_FILE_MAX)
 		f->oldfd = open_old(dfd, last, prev_name, bc.raw, &f->old_size);
-	reply[1] = f->stream ? NEED_STREAM : f->oldfd >= 0 ? NEED_BLOCKS : NEED_TREE;
+	f->listed = bc.listed && !f->stream && f->oldfd < 0;
+	reply[1] = f->stream ? NEED_STREAM : f->oldfd >= 0 ? NEED_BLOCKS : f->listed ? NEED_LISTED : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
 	if ((r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
 	    (f->oldfd >= 0 && (r = send_sigs(cr, f->oldfd, f->old_size, size, bc.raw, &f->geom)) != 0))
@@ -1891,6 +1994,8 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		cr->size = size; /* the size class its sources are cut in */
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 	}
+	if (f->listed && (r = look_up_listed(cr, f)) != 0)
+		goto out;
 	if ((f->dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		r = fail_peer(cr, PQX_ERR_IO, "can't open the target directory");
 		goto out;
@@ -1981,6 +2086,11 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 		xfer_index_rollback(cr->ix);
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 		file_rows(cr, f->part, &f->sb);
+	}
+	if (f->listed) {
+		if ((r = recv_listed(cr, f, v)) != 0)
+			goto out;
+		goto done;
 	}
 	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
 		goto out;

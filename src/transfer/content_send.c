@@ -181,6 +181,7 @@ struct xfer_csend {
 	struct xfer_redo *sent, *redo;
 	size_t nsent, sent_head, capsent, nredo, capredo;
 	uint64_t last_reused;
+	int hint; /* the last answer to a file of TINY bytes or more, -1 none yet */
 };
 
 /* A file offered: its FILE entry went; its answer (state, and SIGS for blocks) once read. */
@@ -191,6 +192,10 @@ struct offer {
 	struct stat sb;
 	uint8_t *sigs; /* the SIGS message after its kind */
 	size_t sigs_len;
+	/* listed: its chunks went with the entry (every node, the chunks' answers once read) */
+	int listed;
+	struct win lw;
+	uint8_t root[32];
 };
 
 /* A file whose contents went (fd kept for a file matched in blocks: it may be asked for again). */
@@ -211,6 +216,7 @@ static void offer_free(struct offer *e)
 		close(e->basefd);
 	free(e->path);
 	pqx_free(e->sigs);
+	xc_win_free(&e->lw);
 	free(e);
 }
 
@@ -269,6 +275,7 @@ int xfer_csend_new(struct xfer_csend **out, struct xfer_link *ln, const struct x
 	cs->o = o;
 	cs->st = st;
 	cs->basefd = cs->dictfd = -1;
+	cs->hint = -1;
 	pthread_mutex_init(&cs->mu, NULL);
 	pthread_cond_init(&cs->cv, NULL);
 	zctl_init(&cs->z, o != NULL ? o->compress : -1);
@@ -327,11 +334,20 @@ static int take_need(struct xfer_csend *cs, pqx_buf *v)
 	int r;
 
 	if (e == NULL || pqx_buf_get_u8(v, &state) != 0 || pqx_buf_get_u8(v, &base_ok) != 0 ||
-	    state > NEED_BLOCKS || base_ok > (e->basefd >= 0) || pqx_buf_expect_end(v) != 0 ||
+	    state > NEED_LISTED || base_ok > (e->basefd >= 0) || pqx_buf_expect_end(v) != 0 ||
 	    (e->again && state != NEED_STREAM) || /* once more, whole */
-	    (state == NEED_BLOCKS && (uint64_t)e->sb.st_size >= XB_FILE_MAX)) /* blocks only for a small file */
+	    (state == NEED_BLOCKS && (uint64_t)e->sb.st_size >= XB_FILE_MAX) || /* blocks only for a small file */
+	    (state == NEED_LISTED && !e->listed))
 		return PQX_ERR_FORMAT;
 	e->state = state;
+	if ((uint64_t)e->sb.st_size >= TINY)
+		cs->hint = state;
+	if (state == NEED_LISTED) {
+		/* The answers for its chunks follow. */
+		if ((r = xfer_expect(cs->ln, v, K_BITMAP)) != 0 ||
+		    (r = xc_get_bitmap(v, &e->lw.x[0], 0, cs->st)) != 0)
+			return r;
+	}
 	if (!base_ok && e->basefd >= 0) {
 		close(e->basefd);
 		e->basefd = -1;
@@ -407,6 +423,75 @@ static int recv_answer(struct xfer_csend *cs, uint8_t want, pqx_buf *v)
 	}
 }
 
+/* Takes the answers that have come, without waiting for more. */
+static int take_ready(struct xfer_csend *cs)
+{
+	pqx_buf v;
+	int r = 0;
+
+	while (r == 0 && (cs->nans < cs->nof || cs->sent_head < cs->nsent) && xfer_link_ready(cs->ln))
+		r = recv_answer(cs, 0, &v);
+	return r;
+}
+
+static int on_listed(void *ctx, const struct xfer_node *n)
+{
+	struct offer *e = ctx;
+
+	if (n->level == 0 && e->lw.x[0].n == FLAT_MAX)
+		return 1; /* too many chunks to list: not an error */
+	return xc_lvl_push(&e->lw.x[n->level], n);
+}
+
+/*
+ * Lists a small file's chunks with its entry (e->listed), so that the
+ * receiver answers for them with NEED and the comparison costs no round
+ * trip of its own. Only once the last answer to a file that was not tiny
+ * compared or streamed it: before any answer, or after one that skipped
+ * the file or matched blocks (an update, where most files are there or
+ * have an old version), a list would likely be wasted. And only for a file
+ * of at most LISTED_BYTES and FLAT_MAX chunks. Its bytes are read again
+ * when they cross; its stat (sb) checked before that says whether they are
+ * still these.
+ */
+static int list_chunks(struct xfer_csend *cs, struct offer *e)
+{
+	uint64_t size = (uint64_t)e->sb.st_size, off = 0;
+	pqx_hmac *h = NULL;
+	int r = 0;
+
+	if (size < TINY || size > LISTED_BYTES || cs->hint < 0 || cs->hint == NEED_SKIP || cs->hint == NEED_BLOCKS)
+		return 0;
+	xc_win_reset(&e->lw);
+	xfer_tree_size(cs->tree, size);
+	xfer_tree_start(cs->tree, 0, 2, on_listed, e);
+	while (r == 0 && off < size) {
+		size_t n = size - off < IO_BYTES ? (size_t)(size - off) : IO_BYTES;
+
+		if ((r = xc_pread_all(e->fd, cs->io, n, off)) == 0)
+			r = xfer_tree_update(cs->tree, cs->io, n);
+		off += n;
+	}
+	if (r == 0)
+		r = xfer_tree_finish(cs->tree);
+	if (r == 1 || r == PQX_ERR_TRUNCATED)
+		return 0; /* too many chunks, or it shrank: offered plain */
+	if (r == 0 && (r = xfer_tree_root_init(cs->tree, &h)) == 0) {
+		for (size_t i = 0; r == 0 && i < e->lw.x[2].n; i++)
+			r = pqx_hmac_update(h, e->lw.x[2].v[i].id, XFER_ID_BYTES);
+		if (r == 0)
+			r = pqx_hmac_final(h, e->root);
+	}
+	pqx_hmac_free(h);
+	if (r != 0)
+		return r;
+	xc_win_flat(&e->lw);
+	e->listed = 1;
+	return 0;
+}
+
+static int send_file(struct xfer_csend *cs, struct offer *e);
+
 /* The oldest file offered: its answer, then its contents. */
 static int run_head(struct xfer_csend *cs)
 {
@@ -433,7 +518,7 @@ static int run_head(struct xfer_csend *cs)
 	cs->basefd = e->basefd;
 	cs->base_size = e->base_size;
 	e->basefd = -1;
-	if ((r = xfer_csend_file(cs, e->fd, &e->sb, e->state, e->sigs, e->sigs_len)) == 0 &&
+	if ((r = send_file(cs, e)) == 0 &&
 	    (r = redo_room(&cs->sent, cs->nsent, &cs->capsent)) == 0) {
 		/* Its FILE_OK comes with a later answer; a file matched in blocks keeps its fd. */
 		struct xfer_redo *d = &cs->sent[cs->nsent++];
@@ -470,16 +555,37 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path
 		offer_free(e);
 		return PQX_ERR_NOMEM;
 	}
-	/* Flags: 1 a base follows, 2 sent again (asked for: AGAIN), 4 the data is likely to go raw. */
+	/* The answers that came meanwhile: the last of them guides the listing. */
+	if ((r = take_ready(cs)) != 0) {
+		offer_free(e);
+		return r;
+	}
+	if (!again && e->basefd < 0 && (r = list_chunks(cs, e)) != 0) {
+		offer_free(e);
+		return r;
+	}
 	cs->z.w = xfer_link_wire(cs->ln);
-	flags = (uint8_t)((e->basefd >= 0) | (again ? 2 : 0));
+	flags = (uint8_t)((e->basefd >= 0 ? FILE_BASE : 0) | (again ? FILE_AGAIN : 0) |
+	    (e->listed ? FILE_LISTED : 0));
 	if (zctl_raw(&cs->z, e->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0))
-		flags |= 4;
+		flags |= FILE_RAW;
 	if ((r = pqx_buf_put_u8(b, flags)) != 0 ||
 	    (e->basefd >= 0 && ((r = xfer_put_str(b, path, strlen(path))) != 0 ||
 				   (r = pqx_buf_put_u64(b, e->base_size)) != 0 ||
-				   (r = pqx_buf_put(b, bh, 32)) != 0)) ||
-	    (r = xfer_send_buf(cs->ln, b)) != 0) {
+				   (r = pqx_buf_put(b, bh, 32)) != 0))) {
+		offer_free(e);
+		return r;
+	}
+	if (e->listed) {
+		const struct lvl *c = &e->lw.x[0];
+
+		/* Padded as a LIST is: record sizes do not tell chunk counts. */
+		r = pqx_buf_put_u8(b, (uint8_t)(c->n - 1));
+		for (size_t i = 0; r == 0 && i < c->n; i++)
+			if ((r = pqx_buf_put(b, c->v[i].id, XFER_ID_BYTES)) == 0)
+				r = pqx_buf_put_u16(b, (uint16_t)(c->v[i].len - 1));
+	}
+	if (r != 0 || (r = e->listed ? xfer_send_padded(cs->ln, b, PAD) : xfer_send_buf(cs->ln, b)) != 0) {
 		offer_free(e);
 		return r;
 	}
@@ -1027,10 +1133,32 @@ out:
 	return r;
 }
 
-int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int state, const uint8_t *sigs,
-    size_t sigs_len)
+/*
+ * The contents of a file listed with its entry: the chunks the receiver
+ * lacks (its FILE_END follows, with the file id computed then).
+ */
+static int send_listed(struct xfer_csend *cs, struct offer *e)
 {
-	int stream = state == NEED_STREAM;
+	struct stat now;
+
+	/* The chunks listed are the file's bytes only if it did not change since. */
+	if (fstat(e->fd, &now) != 0 || now.st_size != e->sb.st_size ||
+	    now.st_mtim.tv_sec != e->sb.st_mtim.tv_sec || now.st_mtim.tv_nsec != e->sb.st_mtim.tv_nsec)
+		return PQX_ERR_TRUNCATED;
+	return xc_win_items(&e->lw, send_item, cs);
+}
+
+/*
+ * Sends the contents of the file offered e as the receiver's NEED state
+ * asks (compare trees, stream, match blocks against its SIGS, or the
+ * chunks it lacks of those listed with the entry); its FILE_OK is read
+ * later. A file whose size or mtime changed since its entry is refused to
+ * the peer (PQX_ERR_CHANGED) before it can land.
+ */
+static int send_file(struct xfer_csend *cs, struct offer *e)
+{
+	int fd = e->fd, state = e->state, stream = state == NEED_STREAM;
+	const struct stat *sb = &e->sb;
 	uint64_t size = (uint64_t)sb->st_size;
 	struct stat now;
 	uint8_t root[32];
@@ -1041,6 +1169,20 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 	cs->fd = fd;
 	cs->size = size;
 	cs->raw_len = 0;
+	if (state == NEED_LISTED) {
+		/* What it reuses was counted with its answer. */
+		for (size_t i = 0; i < e->lw.x[0].n; i++)
+			if (e->lw.x[0].st[i] == ST_HAVE)
+				reused -= e->lw.x[0].v[i].len;
+		if ((r = send_listed(cs, e)) == 0)
+			r = flush_data(cs);
+		if (r == PQX_ERR_TRUNCATED)
+			goto shrank;
+		if (r != 0)
+			return r;
+		memcpy(root, e->root, sizeof(root));
+		goto end;
+	}
 	if (stream) {
 		if ((r = send_stream(cs)) == PQX_ERR_TRUNCATED)
 			goto shrank;
@@ -1052,7 +1194,7 @@ int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int st
 		/* The receiver asks for blocks only for a small file. */
 		if (size >= XB_FILE_MAX)
 			return PQX_ERR_FORMAT;
-		if ((r = send_blocks(cs, sigs, sigs_len, root)) == PQX_ERR_TRUNCATED)
+		if ((r = send_blocks(cs, e->sigs, e->sigs_len, root)) == PQX_ERR_TRUNCATED)
 			goto shrank;
 		if (r < 0)
 			return r;

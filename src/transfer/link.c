@@ -188,6 +188,12 @@ int xfer_send_padded(struct xfer_link *ln, pqx_buf *b, size_t pad)
 	return r;
 }
 
+int xfer_link_ready(struct xfer_link *ln)
+{
+	/* A zero where a length would begin is padding: the record holds no more. */
+	return (ln->rx_len > 0 && ln->rx[0] != 0) || pqx_channel_readable(ln->ch);
+}
+
 /* Receives one message as a read-only buffer view and its kind. */
 int xfer_recv_msg(struct xfer_link *ln, pqx_buf *v, uint8_t *kind)
 {

@@ -59,6 +59,8 @@ PQX_MUST_CHECK int xfer_link_due(struct xfer_link *ln);
  * receive or a record from pqx_channel_send.
  */
 int xfer_recv_msg(struct xfer_link *ln, pqx_buf *v, uint8_t *kind);
+/* Whether a message has come (read or arriving) that xfer_recv_msg takes without waiting for the peer. */
+int xfer_link_ready(struct xfer_link *ln);
 int xfer_expect(struct xfer_link *ln, pqx_buf *v, uint8_t want);
 /* The session's last message is sent and read: flushes, and refuses any message left unread. */
 PQX_MUST_CHECK int xfer_link_end(struct xfer_link *ln);
@@ -91,15 +93,6 @@ PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, c
     const struct stat *sb, int again);
 /* Sends every file offered, then reads every answer still to come (FILE_OK, AGAIN). */
 PQX_MUST_CHECK int xfer_csend_finish(struct xfer_csend *cs);
-/*
- * Sends the contents of fd (sb: its stat when the entry was made) as the
- * receiver's NEED state asks (compare trees, stream, match blocks against
- * sigs, its SIGS message after the kind); its FILE_OK is read later. A
- * file whose size or mtime changed meanwhile is refused to the peer
- * (PQX_ERR_CHANGED) before it can land.
- */
-PQX_MUST_CHECK int xfer_csend_file(struct xfer_csend *cs, int fd, const struct stat *sb, int state,
-    const uint8_t *sigs, size_t sigs_len);
 /* A file the receiver asked for again (AGAIN: its blocks did not make it), to send whole (1; 0 when none is left); fd and path are the caller's now. */
 int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct stat *sb);
 /* At most this many files asked for again in a session. */
@@ -126,7 +119,8 @@ size_t xfer_crecv_left(const struct xfer_crecv *cr);
 /*
  * A FILE entry: v holds the rest of it after the size (the base fields).
  * dfd/last: the target's directory and name, path its relative path from
- * the root. Answers NEED (with SIGS when it matches blocks) and, unless
+ * the root. Answers NEED (with SIGS when it matches blocks, a BITMAP for
+ * chunks listed with the entry, those found copied in first) and, unless
  * the file is skipped, opens its partial file; the contents come later
  * (xfer_crecv_body), after those of the files answered before it: the
  * sender sends up to XFER_AHEAD entries ahead. Errors are reported to the

@@ -31,6 +31,7 @@
 
 static char tmp[256], src[300], dst[300], dbpath[320];
 static int compress_level; /* the sender's --compress: 0 off, -1 auto */
+static const char *send_dict; /* the sender's --dict, or NULL */
 static uint8_t seed_s[32], seed_c[32], key[XFER_KEY_BYTES];
 
 static int accept_any(void *ctx, const uint8_t k[PQX_XWING_PUBLIC_KEY_BYTES])
@@ -48,15 +49,18 @@ struct recv_side {
 
 /*
  * A lying receiver (test_bad_answer): it answers the first FILE entry with
- * a NEED in a state that does not exist (lie 1), or asks for blocks and
- * sends more block sums than any old version it may sign has (lie 2), then
+ * a NEED in a state that does not exist (lie 1), asks for blocks and sends
+ * more block sums than any old version it may sign has (lie 2), or answers
+ * for chunks the entry did not list (lie 3: a session's first entry never
+ * lists them), then
  * reports (saw) what the sender says next.
  */
 static int lie, saw;
 
 static void lie_once(pqx_channel *ch)
 {
-	static const uint8_t need[2][3] = { { 7, 9, 0 }, { 7, 3, 0 } }; /* K_NEED, state, no base */
+	/* K_NEED, state, no base: a state that does not exist, blocks, chunks listed (they were not) */
+	static const uint8_t need[3][3] = { { 7, 9, 0 }, { 7, 3, 0 }, { 7, 4, 0 } };
 	/* K_SIGS, u16 block_len / 64, u8 weak_len, u8 strong_len, u16 count, count x 5 bytes, u16 tail */
 	enum { COUNT = (16u << 20) / 1024 + 1, SIGS = 7 + COUNT * 5 + 2 };
 	uint8_t *sigs = calloc(1, SIGS);
@@ -145,6 +149,7 @@ static int transfer_n(const char *const *names, size_t count, struct xfer_stats 
 	memset(&xo, 0, sizeof(xo));
 	memcpy(xo.key, key, sizeof(key));
 	xo.compress = compress_level;
+	xo.dict_dir = send_dict;
 	memset(&sst, 0, sizeof(sst));
 	if ((r = pqx_channel_client(&ch, &io, seed_c, &co)) == 0 &&
 	    (sfd = open(src, O_RDONLY | O_DIRECTORY)) >= 0) {
@@ -311,15 +316,24 @@ out:
 }
 
 /*
- * A file of few chunks is compared in one round trip (its chunks listed
- * flat) and still finds what the receiver holds elsewhere; a larger one
+ * A small file is compared with its entry: its chunks go with it, the
+ * receiver answers for them with NEED, and no round trip is spent on them,
+ * while it still finds what the receiver holds elsewhere. The sender lists
+ * them once an answer says the receiver compares (here the first of 32
+ * files whose shared base the receiver lacks: each of those has few
+ * chunks and is compared in one round trip, listed flat). A larger file
  * goes down the levels of its tree, a round trip each.
  */
+#define FILLERS 32
+
 static void test_flat(void)
 {
-	size_t n = 96 << 10, big = 2 * MIB;
+	size_t n = 96 << 10, big = 2 * MIB, fl = 5000;
 	uint8_t *v = random_bytes(big);
+	const char *names[FILLERS + 1];
+	char fname[FILLERS][8];
 	struct xfer_stats st;
+	char dict[320];
 
 	if (setup() != 0 || v == NULL) {
 		CHECK(0, "setup");
@@ -328,17 +342,30 @@ static void test_flat(void)
 	/* g: the first half of f, already there (and indexed) under another name. */
 	CHECK(write_file(src, "g", v, n / 2, 1000000) == 0 && write_file(src, "f", v, n, 1000000) == 0);
 	CHECK(transfer("g", &st) == 0, "first transfer");
-	CHECK(transfer("f", &st) == 0, "second transfer");
-	CHECK(same_file(dst, "f", v, n), "f arrived exactly");
-	CHECK(st.lists == 1, "f was compared in %llu round trips", (unsigned long long)st.lists);
-	CHECK(st.bytes_reused >= n / 2 - XFER_SMALL_MAX && st.bytes_moved <= n / 2 + XFER_SMALL_MAX,
-	    "reused %llu, moved %llu", (unsigned long long)st.bytes_reused,
-	    (unsigned long long)st.bytes_moved);
+	snprintf(dict, sizeof(dict), "%s/dict", tmp);
+	CHECK(mkdir(dict, 0755) == 0);
+	for (int i = 0; i < FILLERS; i++) {
+		const uint8_t *p = v + n + (size_t)i * fl;
+
+		snprintf(fname[i], sizeof(fname[i]), "b%02d", i);
+		names[i] = fname[i];
+		CHECK(write_file(dict, fname[i], p + 1, fl, 1000000) == 0 &&
+		    write_file(src, fname[i], p, fl, 1000000) == 0);
+	}
+	names[FILLERS] = "f";
+	send_dict = dict;
+	CHECK(transfer_n(names, FILLERS + 1, &st) == 0, "second transfer");
+	send_dict = NULL;
+	CHECK(same_file(dst, "f", v, n) && same_file(dst, "b31", v + n + 31 * fl, fl), "arrived exactly");
+	CHECK(st.lists == FILLERS, "%llu round trips to compare (one per file with a base, none for f)",
+	    (unsigned long long)st.lists);
+	CHECK(st.bytes_reused >= n / 2 - XFER_SMALL_MAX, "f reused %llu", (unsigned long long)st.bytes_reused);
 	/* Over a thousand chunks, none of them there: each level is listed. */
 	CHECK(write_file(src, "h", v + n, big - n, 1000000) == 0);
 	CHECK(transfer("h", &st) == 0 && same_file(dst, "h", v + n, big - n), "third transfer");
 	CHECK(st.lists == 3, "h was compared in %llu round trips", (unsigned long long)st.lists);
 out:
+	send_dict = NULL;
 	free(v);
 	teardown();
 }
@@ -411,7 +438,7 @@ static void test_bad_answer(void)
 		goto out;
 	}
 	CHECK(write_file(src, "f", v, sizeof(v), 1000000) == 0);
-	for (lie = 1; lie <= 2; lie++) {
+	for (lie = 1; lie <= 3; lie++) {
 		saw = 0;
 		CHECK(transfer("f", &st) == PQX_ERR_FORMAT, "the sender refuses answer %d", lie);
 		CHECK(saw == PQX_ERR_PEER_ERROR, "the receiver got an error record: %d", saw);
@@ -856,13 +883,13 @@ out:
 int main(void)
 {
 	t_run("dedup: only what changed crosses", test_reuse);
-	t_run("dedup: a file of few chunks is compared in one round trip, a larger one level by level",
+	t_run("dedup: a small file is compared with its entry, one of few chunks in one round trip, a larger one level by level",
 	    test_flat);
 	t_run("dedup: a streamed file is indexed whole, after its sender is told",
 	    test_streamed_indexed);
 	t_run("dedup: the receiver does not wait for its idle-priority indexer when the cores are busy",
 	    test_streamed_under_load);
-	t_run("dedup: a malformed answer (a NEED state, too many block sums) gets an error record back",
+	t_run("dedup: a malformed answer (a NEED state, too many block sums, chunks not listed) gets an error record back",
 	    test_bad_answer);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
 	t_run("dedup: a small file that changed all over crosses as blocks of its old version",
