@@ -347,6 +347,33 @@ if ! grep -q 'refused: not authorized' srv.log; then
 else
 	ok "the server logs the unauthorized client"
 fi
+# Each line's recipient is compared with the client's as text: one with a
+# character changed (its checksum fails), in capitals (recipients are lower
+# case) or none at all lets no one in. A connection logs only lines with no
+# recipient; a server that starts logs every line it would ignore.
+cp auth auth.orig
+UR=$(rcpt u.key)
+case $UR in *q) UBAD=${UR%?}p ;; *) UBAD=${UR%?}q ;; esac
+{
+	echo "$UBAD one character changed"
+	echo "$(echo "$UR" | tr a-z A-Z) in capitals"
+	echo "send-only age1pq1 cut short"
+	echo "send-only"
+} >>auth
+nl=$(wc -l <auth.orig)
+cl send -i u.key --server-key "$SK" src/f1 "$U/unauth"
+why=""
+[ "$rc" -eq 1 ] && [ ! -e root/unauth ] || why="exit $rc, root/unauth: $(ls root/unauth 2>&1)"
+grep -q "line $((nl + 4)): not a post-quantum recipient" srv.log || why="$why; line $((nl + 4)) not logged"
+serve srv2.log 0 root s.key auth
+kill "$SPID"
+wait "$SPID" 2>/dev/null
+for l in 1 2 3 4; do
+	grep -q "line $((nl + l)): not a post-quantum recipient" srv2.log ||
+		why="$why; line $((nl + l)) not logged at start"
+done
+cp auth.orig auth
+check "authorized: a key with a character changed, in capitals or cut short lets no one in; bad lines are logged at start" "$why"
 
 # Trust on first use, then the same port with another key.
 serve tofu.log 0 root s.key auth
