@@ -132,9 +132,16 @@ int cli_load_seed(const char *path, uint8_t seed[32], uint8_t pub[PQX_XWING_PUBL
 		cli_error(NULL, "identity file \"%s\" line %zu: %s", path, bad, pqx_age_error_detail());
 		goto out;
 	}
-	for (size_t i = 0; i < count && ret != 0; i++)
-		if (pqx_age_identity_seed(ids[i], seed) == 0 && pqx_xwing_public_key(pub, seed) == 0)
+	/* The public key parsing derived. */
+	for (size_t i = 0; i < count && ret != 0; i++) {
+		size_t kl;
+		const uint8_t *k = pqx_age_identity_key(ids[i], &kl);
+
+		if (kl == PQX_XWING_PUBLIC_KEY_BYTES && pqx_age_identity_seed(ids[i], seed) == 0) {
+			memcpy(pub, k, kl);
 			ret = 0;
+		}
+	}
 	if (ret != 0)
 		cli_error("make one with: pqx keygen (the default is post-quantum)",
 		    "no post-quantum identity (AGE-SECRET-KEY-PQ-1...) in \"%s\"", path);

@@ -72,6 +72,8 @@ PQX_MUST_CHECK int pqx_age_identity_encode(char **out, const pqx_age_identity *i
 PQX_MUST_CHECK int pqx_age_identity_recipient(char **out, const pqx_age_identity *id);
 /* The 32-byte seed of a post-quantum identity (PQX_ERR_INVALID_ARG otherwise). */
 PQX_MUST_CHECK int pqx_age_identity_seed(const pqx_age_identity *id, uint8_t seed[32]);
+/* An identity's public key: *len bytes at the returned pointer (owned by id). */
+const uint8_t *pqx_age_identity_key(const pqx_age_identity *id, size_t *len);
 /* A recipient's public key: *len bytes at the returned pointer (owned by r). */
 const uint8_t *pqx_age_recipient_key(const pqx_age_recipient *r, size_t *len);
 /* The "age1pq1..." string of an X-Wing public key (*out as above). */

@@ -361,6 +361,12 @@ int pqx_age_identity_seed(const pqx_age_identity *id, uint8_t seed[32])
 	return 0;
 }
 
+const uint8_t *pqx_age_identity_key(const pqx_age_identity *id, size_t *len)
+{
+	*len = id->type->pub_bytes;
+	return id->pub;
+}
+
 const uint8_t *pqx_age_recipient_key(const pqx_age_recipient *r, size_t *len)
 {
 	*len = r->type->pub_bytes;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pqx/age.h>
 #include <pqx/xwing.h>
 
 #include "harness.h"
@@ -263,8 +264,34 @@ static void test_faults(void)
 	pqx_test_set_alloc_fault(NULL);
 }
 
+/* pqx_age_identity_key gives the key parsing derived: the same as the seed's and the recipient's. */
+static void test_identity_key(void)
+{
+	pqx_age_identity *id = NULL;
+	pqx_age_recipient *r = NULL;
+	uint8_t seed[32], pk[PQX_XWING_PUBLIC_KEY_BYTES];
+	const uint8_t *k, *rk;
+	char *rs = NULL;
+	size_t kl = 0, rl = 0;
+
+	CHECK(pqx_age_identity_generate(&id, PQX_AGE_MLKEM768X25519) == 0);
+	if (id == NULL)
+		return;
+	k = pqx_age_identity_key(id, &kl);
+	CHECK(kl == sizeof(pk) && pqx_age_identity_seed(id, seed) == 0 && pqx_xwing_public_key(pk, seed) == 0 &&
+	    memcmp(k, pk, sizeof(pk)) == 0, "the seed's key");
+	CHECK(pqx_age_identity_recipient(&rs, id) == 0 && pqx_age_recipient_parse(&r, rs) == 0);
+	rk = r != NULL ? pqx_age_recipient_key(r, &rl) : NULL;
+	CHECK(rk != NULL && rl == kl && memcmp(rk, k, kl) == 0, "the recipient's key");
+	pqx_age_recipient_free(r);
+	pqx_age_string_free(rs);
+	pqx_age_identity_free(id);
+	pqx_wipe(seed, sizeof(seed));
+}
+
 int main(void)
 {
+	t_run("age PQ identity: its key is its seed's X-Wing key and its recipient's", test_identity_key);
 	t_run("xwing draft vectors (seed, pk, encaps_derand, decaps)", test_vectors);
 	t_run("xwing random round trips", test_round_trip);
 	t_run("xwing low-order X25519 shares rejected, outputs zeroed", test_low_order);
