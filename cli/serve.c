@@ -52,6 +52,7 @@ struct server {
 	const char *authorized;
 	struct xfer_opts xo; /* --dict, --compress, --bwlimit */
 	uint8_t seed[32];
+	pqx_xwing_key key; /* expanded from seed once, for every connection */
 	int quiet;
 	unsigned int max_conn, active;
 	pthread_mutex_t mu;
@@ -231,6 +232,7 @@ static void handle(struct conn *c)
 	memset(&co, 0, sizeof(co));
 	co.authorize = authorize;
 	co.ctx = c;
+	co.key = &s->key;
 	r = pqx_channel_server(&ch, &io, s->seed, &co);
 	if (r != 0) {
 		if (r == PQX_ERR_REFUSED)
@@ -389,6 +391,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (cli_parse_listen(&listen_at, listen_s) != 0 || cli_load_seed(identity, s.seed, pub) != 0)
 		return 1;
+	if (pqx_xwing_key_expand(&s.key, s.seed) != 0) {
+		cli_error(NULL, "can't expand the identity's key");
+		return 1;
+	}
 	if ((lfd = cli_listen(listen_at.host, listen_at.port)) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

@@ -81,6 +81,9 @@ typedef struct {
 	/* Randomness for known-answer tests; NULL: the CSPRNG. */
 	int (*random)(void *ctx, uint8_t *out, size_t n);
 	void *random_ctx;
+	/* The static key already expanded from seed (pqx_xwing_key_expand: a
+	 * server's, once for all its connections); NULL: expanded here. */
+	const pqx_xwing_key *key;
 } pqx_channel_opts;
 
 typedef struct pqx_channel pqx_channel;

@@ -37,6 +37,23 @@ PQX_MUST_CHECK int pqx_xwing_encaps_derand(uint8_t ct[1120], uint8_t ss[32],
 PQX_MUST_CHECK int pqx_xwing_encaps(uint8_t ct[1120], uint8_t ss[32], const uint8_t pk[1216]);
 PQX_MUST_CHECK int pqx_xwing_decaps(uint8_t ss[32], const uint8_t ct[1120], const uint8_t seed[32]);
 
+/*
+ * A decapsulation key expanded from its seed once (expandDecapsulationKey:
+ * ML-KEM's decapsulation key, X25519's secret, and the public key), for a
+ * party that uses it more than once: a server for every connection, a
+ * handshake that needs its public key and then decapsulates. Secret: wipe
+ * it with pqx_xwing_key_wipe.
+ */
+typedef struct {
+	uint8_t dk_m[2400];
+	uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES];
+	uint8_t sk_x[32];
+} pqx_xwing_key;
+PQX_MUST_CHECK int pqx_xwing_key_expand(pqx_xwing_key *k, const uint8_t seed[32]);
+/* Decapsulate with an expanded key: the same result as pqx_xwing_decaps with its seed. */
+PQX_MUST_CHECK int pqx_xwing_decaps_key(uint8_t ss[32], const uint8_t ct[1120], const pqx_xwing_key *k);
+void pqx_xwing_key_wipe(pqx_xwing_key *k);
+
 #ifdef __cplusplus
 }
 #endif

@@ -316,17 +316,30 @@ out:
 	return r;
 }
 
+/* Our static key, expanded from seed, or the caller's copy of it (opts->key). */
+static int static_key(const pqx_channel_opts *o, const uint8_t seed[PQX_XWING_SEED_BYTES], pqx_xwing_key *k)
+{
+	if (o != NULL && o->key != NULL) {
+		memcpy(k, o->key, sizeof(*k));
+		return 0;
+	}
+	return pqx_xwing_key_expand(k, seed);
+}
+
 int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
     const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts)
 {
 	struct hs s;
-	uint8_t body[HS_MAX_FRAME], server[PK], own[PK], eseed[32], epk[PK], rand64[64],
-	    ss[32], empty[1];
+	uint8_t body[HS_MAX_FRAME], server[PK], eseed[32], rand64[64], ss[32], empty[1];
+	pqx_xwing_key ks, ke; /* ours and the ephemeral, each expanded once */
 	const uint8_t *ciphers = opt_ciphers(opts);
 	size_t n, count, off, clen;
 	pqx_buf b;
 	uint8_t type, ver, status, cipher;
 	int r;
+
+	memset(&ks, 0, sizeof(ks));
+	memset(&ke, 0, sizeof(ke));
 
 	*out = NULL;
 	/* Message 0: the server's key, checked before we send anything. */
@@ -349,7 +362,7 @@ int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
 	if (opts != NULL && opts->check_server != NULL &&
 	    (r = opts->check_server(opts->ctx, server)) != 0)
 		goto out;
-	if ((r = mix_hash(&s, body, n)) != 0 || (r = pqx_xwing_public_key(own, seed)) != 0)
+	if ((r = mix_hash(&s, body, n)) != 0 || (r = static_key(opts, seed, &ks)) != 0)
 		goto out;
 
 	/* Message 1: version, ciphers, E, CT1, enc(C). */
@@ -362,17 +375,17 @@ int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
 	memcpy(body + off, ciphers, count);
 	off += count;
 	if ((r = mix_hash(&s, body, off)) != 0 || (r = rnd(opts, eseed, 32)) != 0 ||
-	    (r = pqx_xwing_public_key(epk, eseed)) != 0)
+	    (r = pqx_xwing_key_expand(&ke, eseed)) != 0)
 		goto out;
-	memcpy(body + off, epk, PK);
-	if ((r = mix_hash(&s, epk, PK)) != 0 || (r = rnd(opts, rand64, 64)) != 0 ||
+	memcpy(body + off, ke.pk, PK);
+	if ((r = mix_hash(&s, ke.pk, PK)) != 0 || (r = rnd(opts, rand64, 64)) != 0 ||
 	    (r = pqx_xwing_encaps_derand(body + off + PK, ss, server, rand64)) != 0)
 		goto out;
 	off += PK;
 	if ((r = mix_hash(&s, body + off, CT)) != 0 || (r = mix_key(&s, ss)) != 0)
 		goto out;
 	off += CT;
-	if ((r = encrypt_and_hash(&s, body + off, own, PK)) != 0)
+	if ((r = encrypt_and_hash(&s, body + off, ks.pk, PK)) != 0)
 		goto out;
 	off += PK + TAG;
 	if ((r = frame_send(io, body, off)) != 0)
@@ -396,9 +409,9 @@ int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
 		goto out;
 	if (status == STATUS_OK) {
 		if ((r = mix_hash(&s, body + 3, CT)) != 0 ||
-		    (r = pqx_xwing_decaps(ss, body + 3, eseed)) != 0 || (r = mix_key(&s, ss)) != 0 ||
+		    (r = pqx_xwing_decaps_key(ss, body + 3, &ke)) != 0 || (r = mix_key(&s, ss)) != 0 ||
 		    (r = mix_hash(&s, body + 3 + CT, CT)) != 0 ||
-		    (r = pqx_xwing_decaps(ss, body + 3 + CT, seed)) != 0 ||
+		    (r = pqx_xwing_decaps_key(ss, body + 3 + CT, &ks)) != 0 ||
 		    (r = mix_key(&s, ss)) != 0)
 			goto out;
 	}
@@ -432,6 +445,8 @@ out:
 	pqx_wipe(eseed, sizeof(eseed));
 	pqx_wipe(rand64, sizeof(rand64));
 	pqx_wipe(ss, sizeof(ss));
+	pqx_xwing_key_wipe(&ks);
+	pqx_xwing_key_wipe(&ke);
 	return r;
 }
 
@@ -439,19 +454,22 @@ int pqx_channel_server(pqx_channel **out, const pqx_channel_io *io,
     const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts)
 {
 	struct hs s;
-	uint8_t body[HS_MAX_FRAME], own[PK], client[PK], epk[PK], rand64[64], ss[32], empty[1];
+	uint8_t body[HS_MAX_FRAME], client[PK], epk[PK], rand64[64], ss[32], empty[1];
+	pqx_xwing_key kbuf;
+	const pqx_xwing_key *ks = opts != NULL && opts->key != NULL ? opts->key : &kbuf;
 	const uint8_t *mine = opt_ciphers(opts), *offered;
 	size_t n, off, count;
 	uint8_t status = STATUS_OK, cipher = 0;
 	int r, refusal = 0;
 
 	*out = NULL;
+	memset(&kbuf, 0, sizeof(kbuf));
 	/* Message 0: our key. */
-	if ((r = hs_init(&s)) != 0 || (r = pqx_xwing_public_key(own, seed)) != 0)
+	if ((r = hs_init(&s)) != 0 || (ks == &kbuf && (r = pqx_xwing_key_expand(&kbuf, seed)) != 0))
 		goto out;
 	body[0] = MSG0;
 	body[1] = PROTOCOL_VERSION;
-	memcpy(body + 2, own, PK);
+	memcpy(body + 2, ks->pk, PK);
 	if ((r = mix_hash(&s, body, 2 + PK)) != 0 || (r = frame_send(io, body, 2 + PK)) != 0)
 		goto out;
 
@@ -478,7 +496,7 @@ int pqx_channel_server(pqx_channel **out, const pqx_channel_io *io,
 		goto out;
 	memcpy(epk, body + off, PK);
 	if ((r = mix_hash(&s, epk, PK)) != 0 || (r = mix_hash(&s, body + off + PK, CT)) != 0 ||
-	    (r = pqx_xwing_decaps(ss, body + off + PK, seed)) != 0 || (r = mix_key(&s, ss)) != 0)
+	    (r = pqx_xwing_decaps_key(ss, body + off + PK, ks)) != 0 || (r = mix_key(&s, ss)) != 0)
 		goto out;
 	off += PK + CT;
 	/* A wrong CT1 (not for our key) fails here: drop without a word. */
@@ -540,6 +558,7 @@ out:
 	pqx_wipe(&s, sizeof(s));
 	pqx_wipe(rand64, sizeof(rand64));
 	pqx_wipe(ss, sizeof(ss));
+	pqx_xwing_key_wipe(&kbuf);
 	return r;
 }
 

@@ -14,18 +14,15 @@
 /* XWingLabel, "\./" || "/^\" (the draft's section 5.3). */
 static const uint8_t xwing_label[6] = { 0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c };
 
-/* The decapsulation key after expandDecapsulationKey (the draft's section 5.2). */
-struct xwing_expanded {
-	uint8_t dk_m[PQX_MLKEM768_DK_BYTES];
-	uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES]; /* pk_M || pk_X */
-	uint8_t sk_x[PQX_X25519_BYTES];
-};
+/* pqx_xwing_key is the key after expandDecapsulationKey (the draft's section 5.2); pk is pk_M || pk_X. */
+_Static_assert(sizeof(((pqx_xwing_key *)0)->dk_m) == PQX_MLKEM768_DK_BYTES &&
+	sizeof(((pqx_xwing_key *)0)->sk_x) == PQX_X25519_BYTES, "pqx_xwing_key's fields");
 
 /*
  * expandDecapsulationKey: SHAKE256(seed, 96) = d || z || sk_X. Without
  * with_pk_x, pk_X is left for the caller (decaps gets it from its DH).
  */
-static int xwing_expand(struct xwing_expanded *k, const uint8_t seed[PQX_XWING_SEED_BYTES],
+static int xwing_expand(pqx_xwing_key *k, const uint8_t seed[PQX_XWING_SEED_BYTES],
     int with_pk_x)
 {
 	uint8_t expanded[96];
@@ -64,7 +61,7 @@ static void xwing_combiner(uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t ss_m[32
 int pqx_xwing_public_key(uint8_t pk[PQX_XWING_PUBLIC_KEY_BYTES],
     const uint8_t seed[PQX_XWING_SEED_BYTES])
 {
-	struct xwing_expanded k;
+	pqx_xwing_key k;
 	int r;
 
 	if ((r = xwing_expand(&k, seed, 1)) != 0)
@@ -154,28 +151,55 @@ out:
  * Decapsulate (section 5.5). A corrupted ct_M is not an error: ML-KEM's
  * implicit rejection makes ss pseudo-random. A low-order ct_X is refused;
  * ct_X is public, so the refusal tells an attacker nothing about the key.
+ * pk_X comes with the DH (the one call computes both).
  */
-int pqx_xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES],
-    const uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES], const uint8_t seed[PQX_XWING_SEED_BYTES])
+static int xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES],
+    const uint8_t *dk_m, const uint8_t sk_x[PQX_X25519_BYTES])
 {
 	const uint8_t *ct_x = ct + XWING_CT_M_BYTES;
-	struct xwing_expanded k;
-	uint8_t ss_m[32], ss_x[32];
+	uint8_t ss_m[32], ss_x[32], pk_x[PQX_X25519_BYTES];
 	int r = PQX_ERR_INTERNAL;
 
-	if ((r = xwing_expand(&k, seed, 0)) != 0)
+	if ((r = pqx_mlkem768_decaps(ss_m, ct, dk_m)) != 0)
 		goto out;
-	if ((r = pqx_mlkem768_decaps(ss_m, ct, k.dk_m)) != 0)
+	if ((r = pqx_x25519_dh(ss_x, pk_x, sk_x, ct_x)) != 0)
 		goto out;
-	if ((r = pqx_x25519_dh(ss_x, k.pk + XWING_PK_M_BYTES, k.sk_x, ct_x)) != 0)
-		goto out;
-	xwing_combiner(ss, ss_m, ss_x, ct_x, k.pk + XWING_PK_M_BYTES);
+	xwing_combiner(ss, ss_m, ss_x, ct_x, pk_x);
 	r = 0;
 out:
 	if (r != 0)
 		pqx_wipe(ss, PQX_XWING_SS_BYTES);
-	pqx_wipe(&k, sizeof(k));
 	pqx_wipe(ss_m, sizeof(ss_m));
 	pqx_wipe(ss_x, sizeof(ss_x));
 	return r;
+}
+
+int pqx_xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES],
+    const uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES], const uint8_t seed[PQX_XWING_SEED_BYTES])
+{
+	pqx_xwing_key k;
+	int r;
+
+	if ((r = xwing_expand(&k, seed, 0)) == 0)
+		r = xwing_decaps(ss, ct, k.dk_m, k.sk_x);
+	else
+		pqx_wipe(ss, PQX_XWING_SS_BYTES);
+	pqx_wipe(&k, sizeof(k));
+	return r;
+}
+
+int pqx_xwing_key_expand(pqx_xwing_key *k, const uint8_t seed[PQX_XWING_SEED_BYTES])
+{
+	return xwing_expand(k, seed, 1);
+}
+
+int pqx_xwing_decaps_key(uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES],
+    const pqx_xwing_key *k)
+{
+	return xwing_decaps(ss, ct, k->dk_m, k->sk_x);
+}
+
+void pqx_xwing_key_wipe(pqx_xwing_key *k)
+{
+	pqx_wipe(k, sizeof(*k));
 }

@@ -143,9 +143,12 @@ static int stream_cb(void *ctx, uint8_t *out, size_t n)
  * random stream; what it writes goes to out (cleared). qs must live as long
  * as the channel.
  */
+static int given_keys; /* each side gets its static key expanded (opts.key), not only its seed */
+
 static int run_side(int server, uint8_t cipher, const struct queue *in, struct queue *out,
     struct queue *qs[2], pqx_channel **ch)
 {
+	static pqx_xwing_key k;
 	static struct stream rs;
 	const uint8_t ciphers[2] = { cipher, 0 };
 	const char *label = server ? "pqx channel kat server random" :
@@ -161,6 +164,11 @@ static int run_side(int server, uint8_t cipher, const struct queue *in, struct q
 	o.ciphers = ciphers;
 	o.random = stream_cb;
 	o.random_ctx = &rs;
+	if (given_keys) {
+		if (pqx_xwing_key_expand(&k, server ? seed_s : seed_c) != 0)
+			return PQX_ERR_INTERNAL;
+		o.key = &k;
+	}
 	qs[0]->len = qs[0]->off = 0;
 	q_put(qs[0], in->p, in->len);
 	qs[1] = out;
@@ -598,6 +606,14 @@ static void test_kat_aes(void)
 	run_kat(&kats[1]);
 }
 
+/* The same bytes when each side's key comes expanded (as pqx serve passes its own). */
+static void test_kat_given_keys(void)
+{
+	given_keys = 1;
+	run_kat(&kats[0]);
+	given_keys = 0;
+}
+
 /*
  * Records made here under the derived keys, for what the channel cannot
  * be made to send: unknown types, a close with a payload, an error record
@@ -662,6 +678,7 @@ int main(void)
 	shake_label(seed_c, 32, "pqx channel kat client");
 	t_run("channel KAT: ChaCha20-Poly1305 session", test_kat_chacha);
 	t_run("channel KAT: AES-256-GCM session", test_kat_aes);
+	t_run("channel KAT: ChaCha20-Poly1305 session, static keys expanded by the caller", test_kat_given_keys);
 	t_run("channel KAT: crafted records under the derived key", test_crafted_records);
 	return t_done();
 }

@@ -85,6 +85,7 @@ static void test_vectors(void)
 	uint8_t *text = NULL;
 	size_t text_len;
 	struct xwing_vec *vs = NULL;
+	pqx_xwing_key k;
 	int n;
 
 	if (path == NULL) {
@@ -121,6 +122,12 @@ static void test_vectors(void)
 		memset(ss, 0xaa, sizeof(ss));
 		CHECK(pqx_xwing_decaps(ss, b[F_CT], b[F_SK]) == 0, "vector %d: decaps", i);
 		CHECK_EQ_MEM(ss, b[F_SS], 32, "vector %d: decaps ss", i);
+		memset(ss, 0xaa, sizeof(ss));
+		CHECK(pqx_xwing_key_expand(&k, b[F_SEED]) == 0 && pqx_xwing_decaps_key(ss, b[F_CT], &k) == 0,
+		    "vector %d: expanded", i);
+		CHECK_EQ_MEM(k.pk, b[F_PK], 1216, "vector %d: expanded pk", i);
+		CHECK_EQ_MEM(ss, b[F_SS], 32, "vector %d: decaps_key ss", i);
+		pqx_xwing_key_wipe(&k);
 	}
 out:
 	free(vs);
@@ -131,6 +138,7 @@ out:
 static void test_round_trip(void)
 {
 	uint8_t pk[1216], pk2[1216], seed[32], ct[1120], ss1[32], ss2[32], ct2[1120], ss3[32];
+	pqx_xwing_key k;
 
 	for (int i = 0; i < 25; i++) {
 		CHECK(pqx_xwing_keypair(pk, seed) == 0, "keypair");
@@ -139,6 +147,10 @@ static void test_round_trip(void)
 		CHECK(pqx_xwing_encaps(ct, ss1, pk) == 0, "encaps");
 		CHECK(pqx_xwing_decaps(ss2, ct, seed) == 0, "decaps");
 		CHECK_EQ_MEM(ss1, ss2, 32, "round trip %d", i);
+		/* The expanded key: the same public key and shared secret. */
+		CHECK(pqx_xwing_key_expand(&k, seed) == 0 && memcmp(k.pk, pk, 1216) == 0, "expanded pk");
+		CHECK(pqx_xwing_decaps_key(ss3, ct, &k) == 0 && memcmp(ss3, ss1, 32) == 0, "decaps_key");
+		pqx_xwing_key_wipe(&k);
 		/* Fresh randomness each time: a second encapsulation differs. */
 		CHECK(pqx_xwing_encaps(ct2, ss3, pk) == 0, "encaps again");
 		CHECK(memcmp(ct, ct2, 1120) != 0 && memcmp(ss1, ss3, 32) != 0, "encaps repeats");
@@ -293,7 +305,7 @@ int main(void)
 {
 	t_run("age PQ identity: its key is its seed's X-Wing key and its recipient's", test_identity_key);
 	t_run("xwing draft vectors (seed, pk, encaps_derand, decaps)", test_vectors);
-	t_run("xwing random round trips", test_round_trip);
+	t_run("xwing random round trips (and with the key expanded once)", test_round_trip);
 	t_run("xwing low-order X25519 shares rejected, outputs zeroed", test_low_order);
 	t_run("xwing corrupted ciphertext: implicit rejection", test_implicit_rejection);
 	t_run("xwing ML-KEM encapsulation key check", test_bad_ek);
