@@ -116,7 +116,12 @@ struct xfer_crecv {
 	struct stat ix_sb;
 	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
-	int norows;        /* copies verified now add no index rows (the file's come later) */
+	/*
+	 * Verified bytes add no index rows: the copies made while answering a
+	 * listed entry (the file's rows come with its contents), or a file
+	 * whose name the index can't hold (no transaction is open for it).
+	 */
+	int norows;
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
 	struct win w;
@@ -527,11 +532,11 @@ static void *copy_tasks(void *arg)
  * Marks each node of level l: HAVE if found and copied, else NEED or
  * WHOLE. The index is asked here, the copies run on all cores.
  */
-static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
+static int find_nodes(struct xfer_crecv *cr, struct lvl *l, int level)
 {
 	struct crew crew[MAXW];
 	pthread_t th[MAXW];
-	int r, started = 1;
+	int started = 1;
 
 	if (l->n > cr->captasks) {
 		struct task *t = realloc(cr->tasks, l->n * sizeof(*t));
@@ -576,10 +581,25 @@ static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
 			l->st[i] = level == 2 && (cr->ix == NULL || cr->ix_empty) ? ST_WHOLE : ST_NEED;
 		}
 	}
+	return 0;
+}
+
+static int send_bitmap(struct xfer_crecv *cr, const struct lvl *l)
+{
+	int r;
+
 	pqx_buf_reset(cr->b);
 	if ((r = xc_put_bitmap(cr->b, l)) != 0)
 		return r;
 	return xfer_send_padded(cr->ln, cr->b, PAD);
+}
+
+/* find_nodes, then the BITMAP that tells the sender. */
+static int look_up(struct xfer_crecv *cr, struct lvl *l, int level)
+{
+	int r = find_nodes(cr, l, level);
+
+	return r != 0 ? r : send_bitmap(cr, l);
 }
 
 /*
@@ -1415,7 +1435,7 @@ static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
 	 * tile them, hash to their ids and were each verified): the index
 	 * learns them, so the next copy of these bytes is found whole.
 	 */
-	for (int l = 1; cr->ix != NULL && l < XFER_TREE_LEVELS; l++)
+	for (int l = 1; cr->ix != NULL && !cr->norows && l < XFER_TREE_LEVELS; l++)
 		for (size_t i = 0; i < w->x[l].n; i++)
 			if (w->x[l].st[i] == ST_NEED &&
 			    xfer_index_add(cr->ix, w->x[l].v[i].id, w->x[l].v[i].off, w->x[l].v[i].len) != 0)
@@ -1623,7 +1643,8 @@ static int base_parse(pqx_buf *v, struct base_claim *bc)
 
 /*
  * The chunks listed with a FILE entry: u8 count - 1, then count x (id,
- * u16 len - 1), at most FLAT_MAX, tiling the whole file of size bytes.
+ * u16 len - 1), at most FLAT_MAX, tiling the whole file of size bytes
+ * (TINY to LISTED_BYTES).
  */
 static int listed_parse(pqx_buf *v, struct lvl *l, uint64_t size)
 {
@@ -1634,7 +1655,7 @@ static int listed_parse(pqx_buf *v, struct lvl *l, uint64_t size)
 
 	memset(&n, 0, sizeof(n));
 	l->n = 0;
-	if (pqx_buf_get_u8(v, &c) != 0 || c >= FLAT_MAX)
+	if (size < TINY || size > LISTED_BYTES || pqx_buf_get_u8(v, &c) != 0 || c >= FLAT_MAX)
 		return PQX_ERR_FORMAT;
 	for (unsigned int i = 0; i <= c; i++) {
 		uint16_t len;
@@ -1769,9 +1790,10 @@ static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat
 	if ((r = xfer_index_begin(cr->ix)) == 0)
 		r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, sb);
 	if (r == PQX_ERR_LIMIT) {
-		/* A name too long for the index: this file goes unindexed. */
+		/* A name too long for the index: this file goes unindexed (no transaction: no rows). */
 		xfer_index_rollback(cr->ix);
 		cr->tiny = 1;
+		cr->norows = 1;
 	} else if (r != 0) {
 		xfer_index_rollback(cr->ix);
 		xfer_index_close(cr->ix);
@@ -1814,12 +1836,13 @@ static int settle(struct xfer_crecv *cr)
 }
 
 /*
- * A file listed with its entry, answered NEED_LISTED: the nodes over its
- * chunks are built, the chunks found are copied into its partial file now
- * (their index rows wait for the file's), and the BITMAP for them follows
- * NEED. Its contents bring only the rest (recv_listed).
+ * A file listed with its entry, to be answered NEED_LISTED: the nodes over
+ * its chunks are built and the chunks found are copied into its partial
+ * file now (their index rows wait for the file's). Its NEED and the BITMAP
+ * for the chunks go after this, together (the sender can do nothing with
+ * one without the other); its contents bring only the rest (recv_listed).
  */
-static int look_up_listed(struct xfer_crecv *cr, struct inflight *f)
+static int find_listed(struct xfer_crecv *cr, struct inflight *f)
 {
 	struct win *w = &f->lw;
 	int r;
@@ -1831,7 +1854,7 @@ static int look_up_listed(struct xfer_crecv *cr, struct inflight *f)
 	drop_sources(cr); /* the last file may have replaced one */
 	cr->fd = f->fd;
 	cr->norows = 1;
-	r = look_up(cr, &w->x[0], 0);
+	r = find_nodes(cr, &w->x[0], 0);
 	cr->norows = 0;
 	cr->fd = -1;
 	return r;
@@ -1864,7 +1887,7 @@ static int recv_listed(struct xfer_crecv *cr, struct inflight *f, pqx_buf *v)
 	if (!pqx_ct_memeq(root, want, 32))
 		return fail_peer(cr, PQX_ERR_AUTH, "file hash mismatch");
 	/* All of it is in place and verified: the index learns the chunks found and the nodes. */
-	for (int l = 0; cr->ix != NULL && l < XFER_TREE_LEVELS; l++)
+	for (int l = 0; cr->ix != NULL && !cr->norows && l < XFER_TREE_LEVELS; l++)
 		for (size_t i = 0; i < w->x[l].n; i++)
 			if ((l > 0 || w->x[l].st[i] == ST_HAVE) &&
 			    xfer_index_add(cr->ix, w->x[l].v[i].id, w->x[l].v[i].off, w->x[l].v[i].len) != 0)
@@ -1981,7 +2004,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->listed = bc.listed && !f->stream && f->oldfd < 0;
 	reply[1] = f->stream ? NEED_STREAM : f->oldfd >= 0 ? NEED_BLOCKS : f->listed ? NEED_LISTED : NEED_TREE;
 	reply[2] = (uint8_t)base_ok;
-	if ((r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
+	if ((!f->listed && (r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0) ||
 	    (f->oldfd >= 0 && (r = send_sigs(cr, f->oldfd, f->old_size, size, bc.raw, &f->geom)) != 0))
 		goto out;
 	/*
@@ -1994,7 +2017,8 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		cr->size = size; /* the size class its sources are cut in */
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 	}
-	if (f->listed && (r = look_up_listed(cr, f)) != 0)
+	if (f->listed && ((r = find_listed(cr, f)) != 0 || (r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
+			     (r = send_bitmap(cr, &f->lw.x[0])) != 0))
 		goto out;
 	if ((f->dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0) {
 		r = fail_peer(cr, PQX_ERR_IO, "can't open the target directory");
@@ -2061,6 +2085,7 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	/* Files that landed since its answer may be sources now. */
 	if (cr->ix != NULL)
 		cr->ix_empty = xfer_index_empty(cr->ix) == 1;
+	cr->norows = 0;
 	file_rows(cr, f->part, &f->sb);
 	if (f->stream) {
 		if ((r = recv_whole(cr, v)) != 0)

@@ -181,7 +181,8 @@ struct xfer_csend {
 	struct xfer_redo *sent, *redo;
 	size_t nsent, sent_head, capsent, nredo, capredo;
 	uint64_t last_reused;
-	int hint; /* the last answer to a file of TINY bytes or more, -1 none yet */
+	int hint;       /* the last answer to a file of TINY bytes or more, -1 none yet */
+	int streamed;   /* listed files answered "stream" in a row: past STREAMED_MAX, streams no longer list */
 };
 
 /* A file offered: its FILE entry went; its answer (state, and SIGS for blocks) once read. */
@@ -340,8 +341,13 @@ static int take_need(struct xfer_csend *cs, pqx_buf *v)
 	    (state == NEED_LISTED && !e->listed))
 		return PQX_ERR_FORMAT;
 	e->state = state;
-	if ((uint64_t)e->sb.st_size >= TINY)
+	if ((uint64_t)e->sb.st_size >= TINY) {
 		cs->hint = state;
+		if (state == NEED_STREAM && e->listed)
+			cs->streamed++;
+		else if (state == NEED_TREE || state == NEED_LISTED)
+			cs->streamed = 0;
+	}
 	if (state == NEED_LISTED) {
 		/* The answers for its chunks follow. */
 		if ((r = xfer_expect(cs->ln, v, K_BITMAP)) != 0 ||
@@ -434,6 +440,8 @@ static int take_ready(struct xfer_csend *cs)
 	return r;
 }
 
+#define STREAMED_MAX 128
+
 static int on_listed(void *ctx, const struct xfer_node *n)
 {
 	struct offer *e = ctx;
@@ -449,8 +457,11 @@ static int on_listed(void *ctx, const struct xfer_node *n)
  * trip of its own. Only once the last answer to a file that was not tiny
  * compared or streamed it: before any answer, or after one that skipped
  * the file or matched blocks (an update, where most files are there or
- * have an old version), a list would likely be wasted. And only for a file
- * of at most LISTED_BYTES and FLAT_MAX chunks. Its bytes are read again
+ * have an old version), a list would likely be wasted; so it would after
+ * "stream" once more than STREAMED_MAX listed files in a row were streamed
+ * (a receiver without an index: one whose index is empty streams too, but
+ * only until the first files land), until an answer compares again. And
+ * only for a file of at most LISTED_BYTES and FLAT_MAX chunks. Its bytes are read again
  * when they cross; its stat (sb) checked before that says whether they are
  * still these.
  */
@@ -460,7 +471,8 @@ static int list_chunks(struct xfer_csend *cs, struct offer *e)
 	pqx_hmac *h = NULL;
 	int r = 0;
 
-	if (size < TINY || size > LISTED_BYTES || cs->hint < 0 || cs->hint == NEED_SKIP || cs->hint == NEED_BLOCKS)
+	if (size < TINY || size > LISTED_BYTES || cs->hint < 0 || cs->hint == NEED_SKIP ||
+	    cs->hint == NEED_BLOCKS || (cs->hint == NEED_STREAM && cs->streamed > STREAMED_MAX))
 		return 0;
 	xc_win_reset(&e->lw);
 	xfer_tree_size(cs->tree, size);
