@@ -178,6 +178,23 @@ static int fc_write(void *ctx, const uint8_t *buf, size_t n)
 	return fc_queue(buf, n);
 }
 
+/*
+ * Whether near may read without waiting: a record far queued, or the
+ * input's next message is a NEED. A real receiver's answers to entries come
+ * while the sender still makes entries (it reads them between entries);
+ * the rest (BITMAP, FILE_OK, ...) only when it waits, which keeps inputs in
+ * the order a receiver answers in.
+ */
+static int fc_ready(void *ctx)
+{
+	const struct fuzz_side *s = ctx;
+
+	if (fc.handshake || !s->near_side)
+		return 0;
+	return fc.q_off < fc.q_len || (fc.in.left >= 3 && ((size_t)fc.in.p[0] << 8 | fc.in.p[1]) < 0xfffe &&
+					  fc.in.p[2] == 7);
+}
+
 /* Deterministic "randomness" for the handshake: SHAKE128 of a label and a counter. */
 static int fc_random(void *ctx, uint8_t *out, size_t n)
 {
@@ -215,7 +232,7 @@ static void *fc_server_main(void *arg)
 {
 	struct fc_hs *h = arg;
 	pqx_channel_io io = { fc_read, fc_write,
-		h->near_is_server ? (void *)&fc_near_side : (void *)&fc_far_side, NULL };
+		h->near_is_server ? (void *)&fc_near_side : (void *)&fc_far_side, fc_ready };
 	pqx_channel_opts o;
 
 	fc_opts(&o);
@@ -231,7 +248,7 @@ static void fuzz_chan_setup(int near_is_server)
 {
 	struct fc_hs h = { NULL, 0, near_is_server };
 	pqx_channel_io io = { fc_read, fc_write,
-		near_is_server ? (void *)&fc_far_side : (void *)&fc_near_side, NULL };
+		near_is_server ? (void *)&fc_far_side : (void *)&fc_near_side, fc_ready };
 	pqx_channel_opts o;
 	pqx_channel *client = NULL;
 	pthread_t t;

@@ -16,7 +16,7 @@
  * zeros.
  *
  * The sender sends, from a tree made once (BASE/tree), the names that the
- * selector's bits 1-3 pick (their value mod 7); bit 0 makes it confined as in `pqx serve`
+ * selector's bits 1-3 pick (their value mod 8); bit 0 makes it confined as in `pqx serve`
  * (names may not climb out or pass through links); bit 4 makes it compress
  * its DATA with zstd level 1 (--compress 1: the automatic choice depends on
  * timing, so a run would not depend on its input alone). The tree:
@@ -44,7 +44,7 @@ static uint8_t fuzz_pattern(size_t i)
 	return (uint8_t)(i * 131u + (i >> 8) * 7u + 3u);
 }
 
-#define NSETS 7
+#define NSETS 8
 
 static const char *const sets[NSETS][6] = {
 	{ "small", NULL },
@@ -54,9 +54,10 @@ static const char *const sets[NSETS][6] = {
 	{ "up/secret", NULL },
 	{ "abs/secret", NULL },
 	{ "mid", NULL },
+	{ "two", "mid", NULL }, /* mid listed with its entry once two's answer came */
 };
 /* Regular files each set sends on success. */
-static const uint64_t set_files[NSETS] = { 1, 1, 1, 5, 0, 0, 1 };
+static const uint64_t set_files[NSETS] = { 1, 1, 1, 5, 0, 0, 1, 2 };
 /* The sets that name a way out: always confined, and they must fail. */
 #define ESCAPE(set) ((set) == 4 || (set) == 5)
 

@@ -965,7 +965,7 @@ static void m_sigs(const uint8_t key[XFER_ID_BYTES], const uint8_t *old, size_t 
  * changes. The targets have no --dict (no base is ever shared) and no
  * session here leaves a .NAME.pqx-part behind (no .pqx-prev).
  */
-enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2, NEED_BLOCKS = 3 };
+enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2, NEED_BLOCKS = 3, NEED_LISTED = 4 };
 
 /*
  * content.h TINY: a file below it (without a shared base) always streams and
@@ -1517,6 +1517,32 @@ static void s_blocks(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t 
 	    count, L, retry ? ", then whole" : "");
 }
 
+/*
+ * The receiver's answers to a file whose chunks came with its entry (the
+ * sender lists them once an earlier answer came): NEED 4 and the BITMAP of
+ * its chunks (all NEED, or NEED and HAVE in turn), then FILE_OK.
+ */
+static void s_listed(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t n, int mix)
+{
+	struct ftree f;
+
+	ft_build(&f, key, p, n);
+	if (!ft_flat(&f))
+		failed = 1;
+	m_u8(K_NEED);
+	m_u8(NEED_LISTED);
+	m_u8(0);
+	m_end();
+	for (size_t i = 0; i < f.n[0]; i++)
+		f.st[0][i] = mix && i % 2 ? ST_HAVE : ST_NEED;
+	m_bitmap(&f, 0);
+	fprintf(stderr, "gen_seeds: answers listed%s: %zu bytes, %zu chunks\n", mix ? " (mixed)" : "", n,
+	    f.n[0]);
+	m_u8(K_FILE_OK);
+	m_end();
+	ft_free(&f);
+}
+
 /* The receiver's answer for a file it already has. */
 static void s_skip(void)
 {
@@ -1717,6 +1743,18 @@ static void transfer_seeds(const char *dir)
 	s_file(key_zero, df, sizeof(df), 's');
 	s_skip();
 	emit(dir, "transfer_sender", "all-stream");
+	put_u8(0x0e); /* set 7: two streamed, then mid listed with its entry */
+	s_file(key_zero, two, sizeof(two), 's');
+	s_listed(key_zero, two, MID_BYTES, 0);
+	emit(dir, "transfer_sender", "two-mid-listed");
+	put_u8(0x0f); /* confined: two compared, mid listed, half its chunks there */
+	s_file(key_zero, two, sizeof(two), 'm');
+	s_listed(key_zero, two, MID_BYTES, 1);
+	emit(dir, "transfer_sender", "two-mid-listed-mix");
+	put_u8(0x1e); /* zstd */
+	s_file(key_zero, two, sizeof(two), 's');
+	s_listed(key_zero, two, MID_BYTES, 1);
+	emit(dir, "transfer_sender", "two-mid-listed-zstd");
 	put_u8(8); /* up/secret: refused */
 	emit(dir, "transfer_sender", "escape");
 	/*
