@@ -160,7 +160,8 @@ static void test_mlkem_selected(void)
 static void test_xwing(void)
 {
 	uint8_t seed[32], eseed[64], pk[PQX_XWING_PUBLIC_KEY_BYTES];
-	uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES], ss[32], ss2[32], ss3[32];
+	uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES], ss[32], ss2[32], ss3[32], ss4[32];
+	pqx_xwing_key k;
 	int r;
 
 	errors_mark();
@@ -191,9 +192,22 @@ static void test_xwing(void)
 		PUBLIC(&r, sizeof(r));
 		CHECK(r == 0, "xwing decaps (invalid ct): %d", r);
 
+		/* The same through the key expanded once (its public part is public). */
+		SECRET(seed, sizeof(seed));
+		r = pqx_xwing_key_expand(&k, seed);
+		PUBLIC(&r, sizeof(r));
+		PUBLIC(k.pk, sizeof(k.pk));
+		CHECK(r == 0, "xwing key expand: %d", r);
+		r = pqx_xwing_decaps_key(ss4, ct, &k);
+		PUBLIC(&r, sizeof(r));
+		CHECK(r == 0, "xwing decaps_key (invalid ct): %d", r);
+		pqx_xwing_key_wipe(&k);
+
 		PUBLIC(ss, sizeof(ss));
 		PUBLIC(ss2, sizeof(ss2));
 		PUBLIC(ss3, sizeof(ss3));
+		PUBLIC(ss4, sizeof(ss4));
+		CHECK(memcmp(ss3, ss4, 32) == 0, "xwing: decaps_key differs from decaps");
 		CHECK(memcmp(ss, ss2, 32) == 0, "xwing: decaps gives another key");
 		CHECK(memcmp(ss, ss3, 32) != 0, "xwing: an invalid ct gives the real key");
 	}
@@ -222,7 +236,7 @@ int main(int argc, char **argv)
 		    test_mlkem_portable);
 		t_run("ct mlkem selected impl: keygen, encaps, decaps, implicit rejection",
 		    test_mlkem_selected);
-		t_run("ct xwing: public key, encaps, decaps, implicit rejection", test_xwing);
+		t_run("ct xwing: public key, encaps, decaps, implicit rejection, the key expanded once", test_xwing);
 	}
 	return t_done();
 }
