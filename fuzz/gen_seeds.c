@@ -580,28 +580,30 @@ static size_t ft_mark(struct ftree *f, int l)
 }
 
 /*
- * Whether the sender lists this file's chunks flat (one level-0 LIST, no
- * parents); if so, marks every node of every level listed (NEED).
+ * The level the sender lists this file at first: 0 or 1 when the file has
+ * at most FLAT_MAX nodes there (listed flat, no parents: every node of
+ * that level is marked listed, NEED, and every node above expanded, NEED),
+ * else 2 (nothing marked).
  */
-static int ft_flat(struct ftree *f)
+static int ft_top(struct ftree *f)
 {
-	if (f->n[0] == 0 || f->n[0] > FLAT_MAX)
-		return 0;
-	for (int l = 0; l < XFER_TREE_LEVELS; l++)
+	int top = f->n[0] == 0 ? 2 : f->n[0] <= FLAT_MAX ? 0 : f->n[1] <= FLAT_MAX ? 1 : 2;
+
+	for (int l = top; top < 2 && l < XFER_TREE_LEVELS; l++)
 		memset(f->st[l], ST_NEED, f->n[l]);
-	return 1;
+	return top;
 }
 
-/* The flat LIST: every chunk of the file. */
-static void m_list_flat(const struct ftree *f)
+/* The flat LIST: every node of level l of the file. */
+static void m_list_flat(const struct ftree *f, int l)
 {
 	m_u8(K_LIST);
-	m_u8(0);
+	m_u8((uint8_t)l);
 	m_u32(0);
-	m_u32((uint32_t)f->n[0]);
-	for (size_t i = 0; i < f->n[0]; i++) {
-		m_bytes(f->v[0][i].id, XFER_ID_BYTES);
-		m_u32((uint32_t)f->v[0][i].len);
+	m_u32((uint32_t)f->n[l]);
+	for (size_t i = 0; i < f->n[l]; i++) {
+		m_bytes(f->v[l][i].id, XFER_ID_BYTES);
+		m_u32((uint32_t)f->v[l][i].len);
 	}
 	m_end();
 }
@@ -1153,7 +1155,7 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 {
 	static const char *const names[4] = { "trees", "skip", "stream", "blocks" };
 	struct ftree f;
-	int need = r_need(rs, path, n, sec), empty, flat, listed;
+	int need = r_need(rs, path, n, sec), empty, top, listed;
 
 	ft_build(&f, rs->key, p, n);
 	/* Listed: u8 count - 1, count x (id, u16 len - 1) after the flags (8). */
@@ -1192,18 +1194,17 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 	} else if (need == NEED_TREE) {
 		r_sources(rs, path, n);
 		empty = rs_index_empty(rs);
-		/* A listed file's chunks were answered with NEED: no LIST. */
-		flat = (listed || r_flat) && ft_flat(&f);
-		if (flat) {
-			if (!listed)
-				m_list_flat(&f);
-			for (size_t i = 0; i < f.n[0]; i++)
-				f.st[0][i] = r_node(rs, 0, f.v[0][i].id, empty);
-		}
-		for (int l = 2; !flat && l >= 0 && f.n[2] > 0; l--) {
-			if (ft_mark(&f, l) == 0)
+		/* Flat from top; a listed file's chunks were answered with NEED: no LIST. */
+		top = listed || r_flat ? ft_top(&f) : 2;
+		for (int l = top; l >= 0 && f.n[2] > 0; l--) {
+			if (l == top && top < 2) {
+				if (!listed)
+					m_list_flat(&f, l);
+			} else if (ft_mark(&f, l) == 0) {
 				continue;
-			m_list(&f, l);
+			} else {
+				m_list(&f, l);
+			}
 			for (size_t i = 0; i < f.n[l]; i++)
 				if (f.st[l][i] != ST_UNLISTED)
 					f.st[l][i] = r_node(rs, l, f.v[l][i].id, empty);
@@ -1448,20 +1449,15 @@ static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t
 {
 	static const uint8_t mix[2][3] = { { ST_NEED, ST_WHOLE, ST_HAVE }, { ST_NEED, ST_HAVE, 0 } };
 	struct ftree f;
-	int flat;
+	int top;
 
 	ft_build(&f, key, p, n);
-	flat = how != 's' && ft_flat(&f);
-	if (flat) {
-		/* Chunks only: HAVE or NEED. */
-		for (size_t i = 0; i < f.n[0]; i++)
-			f.st[0][i] = how == 'h' ? ST_HAVE : how == 'm' ? mix[1][i % 2] : ST_NEED;
-		m_bitmap(&f, 0);
-	}
-	for (int l = 2; !flat && how != 's' && l >= 0 && f.n[2] > 0; l--) {
+	/* The sender lists flat from top (chunks: HAVE or NEED, never WHOLE). */
+	top = how == 's' ? 2 : ft_top(&f);
+	for (int l = top; how != 's' && l >= 0 && f.n[2] > 0; l--) {
 		size_t c = 0;
 
-		if (ft_mark(&f, l) == 0)
+		if ((l < top || top == 2) && ft_mark(&f, l) == 0)
 			continue;
 		for (size_t i = 0; i < f.n[l]; i++) {
 			if (f.st[l][i] == ST_UNLISTED)
@@ -1469,12 +1465,12 @@ static void s_answers(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t
 			if (how == 'm')
 				f.st[l][i] = mix[l == 0][c++ % (l == 0 ? 2 : 3)];
 			else
-				f.st[l][i] = how == 'w' ? ST_WHOLE : how == 'h' ? ST_HAVE : ST_NEED;
+				f.st[l][i] = how == 'h' ? ST_HAVE : how == 'w' && l > 0 ? ST_WHOLE : ST_NEED;
 		}
 		m_bitmap(&f, l);
 	}
-	fprintf(stderr, "gen_seeds: answers '%c'%s: %zu bytes, nodes %zu/%zu/%zu\n", how, flat ? " (flat)" : "", n, f.n[2], f.n[1],
-	    f.n[0]);
+	fprintf(stderr, "gen_seeds: answers '%c' (first list level %d): %zu bytes, nodes %zu/%zu/%zu\n", how, top,
+	    n, f.n[2], f.n[1], f.n[0]);
 	m_u8(K_FILE_OK);
 	m_end();
 	ft_free(&f);
@@ -1527,7 +1523,7 @@ static void s_listed(const uint8_t key[XFER_ID_BYTES], const uint8_t *p, size_t 
 	struct ftree f;
 
 	ft_build(&f, key, p, n);
-	if (!ft_flat(&f))
+	if (ft_top(&f) != 0)
 		failed = 1;
 	m_u8(K_NEED);
 	m_u8(NEED_LISTED);

@@ -42,7 +42,9 @@
  * A file of at most this many chunks is listed flat: all its chunks in its
  * one window's first LIST (level 0, no parents), one round trip where the
  * three levels take three. Its list costs 36 bytes a chunk (about 4.6 KB at
- * most) even where a level-2 id would have found it all.
+ * most) even where a level-2 id would have found it all. A file of more
+ * chunks but at most this many level-1 nodes lists those flat: two round
+ * trips.
  */
 #define FLAT_MAX 128u
 
@@ -102,7 +104,7 @@ int xc_base_id(struct idcache *c, int fd, uint8_t out[32], uint8_t *buf);
 void xc_win_reset(struct win *w);
 void xc_win_free(struct win *w);
 int xc_win_items(struct win *w, int (*fn)(void *ctx, const struct xfer_node *n), void *ctx);
-/* A window listed flat: every level-1 and level-2 node expanded into the nodes below within it. */
+/* A window listed flat: every node above the level listed expanded into the nodes below within it. */
 void xc_win_flat(struct win *w);
 /* LIST of a level (with the children counts of the NEED parents below level 2), BITMAP of
  * answers, and the sender's reading of a BITMAP (it counts HAVE bytes into st). */

@@ -620,7 +620,8 @@ static uint64_t node_max(uint64_t file_size, int level)
 /*
  * Reads a LIST of level `level`: for levels 1 and 0, the children of the
  * NEED parents; without parents, nodes that follow each other from *cur (a
- * window's level-2 nodes, or a whole file's chunks listed flat).
+ * window's level-2 nodes, or a whole file's chunks or level-1 nodes listed
+ * flat).
  */
 static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, int level,
     uint64_t *cur)
@@ -653,7 +654,7 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 		}
 	}
 	if (pqx_buf_get_u32(&v, &count) != 0 || count == 0 ||
-	    count > (parents == NULL && level == 0 ? FLAT_MAX : WIN_MAX))
+	    count > (parents == NULL && level < 2 ? FLAT_MAX : WIN_MAX))
 		return PQX_ERR_FORMAT;
 	for (uint32_t i = 0; i < count; i++) {
 		struct xfer_node n;
@@ -678,7 +679,7 @@ static int get_list(struct xfer_crecv *cr, struct lvl *parents, struct lvl *l, i
 			*cur += l->v[i].len;
 		}
 		/* A flat list is the whole file. */
-		return level == 0 && *cur != cr->size ? PQX_ERR_FORMAT : 0;
+		return level < 2 && *cur != cr->size ? PQX_ERR_FORMAT : 0;
 	}
 	/* Children tile their parent, and their ids make its id. */
 	for (size_t i = 0; i < parents->n; i++) {
@@ -1392,26 +1393,27 @@ static int list_level(const struct xfer_crecv *cr)
 static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
 {
 	struct win *w = &cr->w;
-	int r, flat = *cur == 0 && list_level(cr) == 0;
+	int r, top = list_level(cr);
 
+	/* A first LIST of level 0 or 1 lists the whole file flat. */
+	if (*cur != 0 || top < 0 || top > 1)
+		top = 2;
 	xc_win_reset(w);
-	if (flat) {
-		/* The whole file's chunks: the nodes above them are built here, every one expanded. */
-		if ((r = get_list(cr, NULL, &w->x[0], 0, cur)) != 0)
-			return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
-		if ((r = build_level(cr, &w->x[0], &w->x[1], 1)) != 0 ||
-		    (r = build_level(cr, &w->x[1], &w->x[2], 2)) != 0)
-			return r;
-		xc_win_flat(w);
-	} else if ((r = get_list(cr, NULL, &w->x[2], 2, cur)) != 0) {
+	if ((r = get_list(cr, NULL, &w->x[top], top, cur)) != 0)
 		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+	if (top < 2) {
+		/* The nodes above are built here, every one expanded. */
+		for (int l = top + 1; l < XFER_TREE_LEVELS; l++)
+			if ((r = build_level(cr, &w->x[l - 1], &w->x[l], l)) != 0)
+				return r;
+		xc_win_flat(w);
 	}
 	for (size_t i = 0; i < w->x[2].n; i++)
 		if ((r = pqx_hmac_update(root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
 			return r;
-	if ((r = look_up(cr, &w->x[flat ? 0 : 2], flat ? 0 : 2)) != 0)
+	if ((r = look_up(cr, &w->x[top], top)) != 0)
 		return r;
-	for (int l = 1; !flat && l >= 0; l--) {
+	for (int l = top - 1; l >= 0; l--) {
 		size_t need = 0;
 
 		for (size_t i = 0; i < w->x[l + 1].n; i++)

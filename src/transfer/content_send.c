@@ -839,11 +839,12 @@ static int get_bitmap(struct xfer_csend *cs, struct lvl *l, int level)
 }
 
 /*
- * One window: its level-2 nodes listed, then the children of those the
- * receiver lacks, level by level. flat (the file's only window, of at most
- * FLAT_MAX chunks): its chunks listed at once, every node above expanded.
+ * One window: its nodes of level top listed, then the children of those
+ * the receiver lacks, level by level. top is 2, or for the file's only
+ * window the lowest level with at most FLAT_MAX nodes: those are listed
+ * at once, flat, and every node above them counts as expanded.
  */
-static int send_window(struct xfer_csend *cs, int flat)
+static int send_window(struct xfer_csend *cs, int top)
 {
 	struct win *w = &cs->w;
 	int r;
@@ -851,25 +852,20 @@ static int send_window(struct xfer_csend *cs, int flat)
 	if (cs->f[2].n == 0)
 		return 0;
 	xc_win_reset(w);
-	for (int l = flat ? 0 : 2; l < XFER_TREE_LEVELS; l++)
+	for (int l = top; l < XFER_TREE_LEVELS; l++)
 		for (size_t i = 0; i < cs->f[l].n; i++)
 			if ((r = xc_lvl_push(&w->x[l], &cs->f[l].v[i])) != 0)
 				return r;
 	for (size_t i = 0; i < w->x[2].n; i++)
 		if ((r = pqx_hmac_update(cs->root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
 			return r;
-	pqx_buf_reset(cs->b);
-	if (flat) {
+	if (top < 2)
 		xc_win_flat(w);
-		if ((r = xc_put_list(cs->b, NULL, &w->x[0], 0)) != 0 ||
-		    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[0], 0)) != 0)
-			return r;
-		goto items;
-	}
-	if ((r = xc_put_list(cs->b, NULL, &w->x[2], 2)) != 0 || (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 ||
-	    (r = get_bitmap(cs, &w->x[2], 2)) != 0)
+	pqx_buf_reset(cs->b);
+	if ((r = xc_put_list(cs->b, NULL, &w->x[top], top)) != 0 ||
+	    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[top], top)) != 0)
 		return r;
-	for (int l = 1; l >= 0; l--) {
+	for (int l = top - 1; l >= 0; l--) {
 		if ((r = expand(cs, l)) != 0)
 			return r;
 		if (w->x[l].n == 0)
@@ -878,7 +874,6 @@ static int send_window(struct xfer_csend *cs, int flat)
 		    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[l], l)) != 0)
 			return r;
 	}
-items:
 	if ((r = xc_win_items(w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
 		return r;
 	if (cs->o->progress != NULL)
@@ -1227,7 +1222,7 @@ static int send_file(struct xfer_csend *cs, struct offer *e)
 		if ((r = take_window(cs)) < 0)
 			break;
 		last = r;
-		r = send_window(cs, first && last && cs->f[0].n <= FLAT_MAX);
+		r = send_window(cs, !first || !last ? 2 : cs->f[0].n <= FLAT_MAX ? 0 : cs->f[1].n <= FLAT_MAX ? 1 : 2);
 		release_window(cs, r != 0);
 	}
 	release_window(cs, 1); /* wakes the producer if it waits */

@@ -98,7 +98,7 @@ int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct sta
 /* At most this many files asked for again in a session. */
 #define XFER_REDO_MAX 16
 /* Entries the sender sends ahead of the contents; files a receiver holds answered. */
-#define XFER_AHEAD 32
+#define XFER_AHEAD 64
 #define XFER_INFLIGHT_MAX 64
 
 /* ---- the receiver's side (content_recv.c) ---- */

@@ -19,6 +19,7 @@
 #include "transfer/index.h"
 #include "transfer/transfer.h"
 #include "transfer/tree.h"
+#include "transfer/xfer_int.h"
 #include "util/util.h"
 
 /*
@@ -319,16 +320,18 @@ out:
  * A small file is compared with its entry: its chunks go with it, the
  * receiver answers for them with NEED, and no round trip is spent on them,
  * while it still finds what the receiver holds elsewhere. The sender lists
- * them once an answer says the receiver compares (here the first of 32
- * files whose shared base the receiver lacks: each of those has few
+ * them once an answer says the receiver compares (here the first of
+ * XFER_AHEAD files whose shared base the receiver lacks: each of those has few
  * chunks and is compared in one round trip, listed flat). A larger file
- * goes down the levels of its tree, a round trip each.
+ * of at most 128 level-1 nodes lists those flat, then the chunks of those
+ * the receiver lacks: two round trips; a larger one goes down the levels
+ * of its tree, a round trip each.
  */
-#define FILLERS 32
+#define FILLERS XFER_AHEAD
 
 static void test_flat(void)
 {
-	size_t n = 96 << 10, big = 2 * MIB, fl = 5000;
+	size_t n = 96 << 10, big = 8 * MIB, fl = 5000;
 	uint8_t *v = random_bytes(big);
 	const char *names[FILLERS + 1];
 	char fname[FILLERS][8];
@@ -360,10 +363,15 @@ static void test_flat(void)
 	CHECK(st.lists == FILLERS, "%llu round trips to compare (one per file with a base, none for f)",
 	    (unsigned long long)st.lists);
 	CHECK(st.bytes_reused >= n / 2 - XFER_SMALL_MAX, "f reused %llu", (unsigned long long)st.bytes_reused);
-	/* Over a thousand chunks, none of them there: each level is listed. */
-	CHECK(write_file(src, "h", v + n, big - n, 1000000) == 0);
-	CHECK(transfer("h", &st) == 0 && same_file(dst, "h", v + n, big - n), "third transfer");
-	CHECK(st.lists == 3, "h was compared in %llu round trips", (unsigned long long)st.lists);
+	/* About a thousand chunks (some 60 level-1 nodes), none there: level 1 flat, then the chunks. */
+	CHECK(write_file(src, "h", v + n, 2 * MIB, 1000000) == 0);
+	CHECK(transfer("h", &st) == 0 && same_file(dst, "h", v + n, 2 * MIB), "third transfer");
+	CHECK(st.lists == 2, "h was compared in %llu round trips", (unsigned long long)st.lists);
+	/* Some 190 level-1 nodes: every level is listed. */
+	CHECK(write_file(src, "k", v + n + 2 * MIB, big - n - 2 * MIB, 1000000) == 0);
+	CHECK(transfer("k", &st) == 0 && same_file(dst, "k", v + n + 2 * MIB, big - n - 2 * MIB),
+	    "fourth transfer");
+	CHECK(st.lists == 3, "k was compared in %llu round trips", (unsigned long long)st.lists);
 out:
 	send_dict = NULL;
 	free(v);
@@ -883,7 +891,7 @@ out:
 int main(void)
 {
 	t_run("dedup: only what changed crosses", test_reuse);
-	t_run("dedup: a small file is compared with its entry, one of few chunks in one round trip, a larger one level by level",
+	t_run("dedup: a small file is compared with its entry, one of few chunks in one round trip, of few level-1 nodes in two, a larger one in three",
 	    test_flat);
 	t_run("dedup: a streamed file is indexed whole, after its sender is told",
 	    test_streamed_indexed);
