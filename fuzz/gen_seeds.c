@@ -1418,11 +1418,22 @@ static void m_tree(struct rside *rs)
 	m_finish(rs);
 }
 
-/* fuzz_transfer_sender.c's file bytes, and the size of its file mid. */
+/* fuzz_transfer_sender.c's file bytes, and the sizes of its files mid and wide. */
 #define MID_BYTES ((12u << 10) + 77)
+#define WIDE_BYTES ((5u << 20) + 7)
 static uint8_t sender_pattern(size_t i)
 {
 	return (uint8_t)(i * 131u + (i >> 8) * 7u + 3u);
+}
+
+static uint8_t wide_pattern(size_t i)
+{
+	uint32_t x = (uint32_t)i * 2654435761u;
+
+	x ^= x >> 15;
+	x *= 2246822519u;
+	x ^= x >> 13;
+	return (uint8_t)(x >> 24);
 }
 
 /*
@@ -1751,6 +1762,24 @@ static void transfer_seeds(const char *dir)
 	s_file(key_zero, two, sizeof(two), 's');
 	s_listed(key_zero, two, MID_BYTES, 1);
 	emit(dir, "transfer_sender", "two-mid-listed-zstd");
+	{
+		/* Set 8 (bit 5): wide, its first LIST level 2, then level 1 and the chunks. */
+		uint8_t *wide = malloc(WIDE_BYTES);
+
+		if (wide == NULL) {
+			failed = 1;
+		} else {
+			for (size_t i = 0; i < WIDE_BYTES; i++)
+				wide[i] = wide_pattern(i);
+			put_u8(0x20);
+			s_file(key_zero, wide, WIDE_BYTES, 'm');
+			emit(dir, "transfer_sender", "wide-mix");
+			put_u8(0x21); /* confined: every level NEED down to the chunks */
+			s_file(key_zero, wide, WIDE_BYTES, 'n');
+			emit(dir, "transfer_sender", "wide-need");
+			free(wide);
+		}
+	}
 	put_u8(8); /* up/secret: refused */
 	emit(dir, "transfer_sender", "escape");
 	/*
