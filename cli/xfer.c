@@ -66,6 +66,9 @@ struct pin {
 	const char *server_key; /* --server-key, or NULL */
 	int accept_new;
 	int rejected;
+	int pinned; /* key holds the key pinned for the server */
+	uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES];
+	char hostport[300];
 };
 
 /* known_servers: "host:port age1pq1..." lines, like OpenSSH's known_hosts. */
@@ -110,49 +113,64 @@ static int known_add(const char *hostport, const char *rcpt)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/*
+ * The key pinned for the server: --server-key, else its known_servers
+ * line. 0 with p->pinned set or not; -1, said, for one that is not a key.
+ */
+static int pin_load(struct pin *p)
+{
+	char known[4096];
+	const char *want = p->server_key;
+
+	snprintf(p->hostport, sizeof(p->hostport), "%s:%s", p->url->host, p->url->port);
+	if (want == NULL && known_lookup(p->hostport, known, sizeof(known)))
+		want = known;
+	if (want == NULL)
+		return 0;
+	if (cli_parse_pq_recipient(want, p->key) != 0) {
+		cli_error(NULL, "the pinned key for %s is not an age1pq1 recipient", p->hostport);
+		return -1;
+	}
+	p->pinned = 1;
+	return 0;
+}
+
+/* The key the server presented (message 0): the pinned one, or with --accept-new a new one. */
 static int check_server(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES])
 {
 	struct pin *p = ctx;
-	uint8_t pinned[PQX_XWING_PUBLIC_KEY_BYTES];
-	char hostport[300], known[4096], fp_got[52], fp_want[52], *rcpt = NULL;
-	const char *want = p->server_key;
+	char fp_got[52], fp_want[52], *rcpt = NULL;
 	int r = PQX_ERR_PEER_KEY;
 
-	snprintf(hostport, sizeof(hostport), "%s:%s", p->url->host, p->url->port);
 	pqx_key_fingerprint(fp_got, key, PQX_XWING_PUBLIC_KEY_BYTES);
-	if (want == NULL && known_lookup(hostport, known, sizeof(known)))
-		want = known;
-	if (want != NULL) {
-		if (cli_parse_pq_recipient(want, pinned) != 0) {
-			cli_error(NULL, "the pinned key for %s is not an age1pq1 recipient", hostport);
-			goto out;
-		}
-		if (memcmp(pinned, key, sizeof(pinned)) == 0) {
+	if (p->pinned) {
+		if (memcmp(p->key, key, sizeof(p->key)) == 0) {
 			r = 0;
 			goto out;
 		}
-		pqx_key_fingerprint(fp_want, pinned, sizeof(pinned));
+		pqx_key_fingerprint(fp_want, p->key, sizeof(p->key));
 		fprintf(stderr,
 		    "pqx: error: @@@ THE SERVER'S KEY HAS CHANGED @@@\n"
 		    "pqx: error: %s presented %s\n"
 		    "pqx: error: but the key pinned for it is %s\n"
-		    "pqx: error: someone may be intercepting this connection; nothing was sent.\n"
+		    "pqx: error: someone may be intercepting this connection; nothing was sent "
+		    "that its key can read.\n"
 		    "pqx: hint: if the server's key really changed, remove its line from known_servers\n",
-		    hostport, fp_got, fp_want);
+		    p->hostport, fp_got, fp_want);
 		goto out;
 	}
 	if (!p->accept_new) {
 		cli_error("check the fingerprint with the server's owner, then pass --server-key "
 			  "age1pq1... or --accept-new",
-		    "unknown server %s with key %s", hostport, fp_got);
+		    "unknown server %s with key %s", p->hostport, fp_got);
 		goto out;
 	}
-	if (pqx_age_pq_recipient_string(&rcpt, key) != 0 || known_add(hostport, rcpt) != 0) {
+	if (pqx_age_pq_recipient_string(&rcpt, key) != 0 || known_add(p->hostport, rcpt) != 0) {
 		cli_error(NULL, "can't record the server's key in known_servers");
 		goto out;
 	}
 	fprintf(stderr, "pqx: trusting %s on first use: %s (recorded in known_servers)\n",
-	    hostport, fp_got);
+	    p->hostport, fp_got);
 	r = 0;
 out:
 	pqx_age_string_free(rcpt);
@@ -305,7 +323,7 @@ static int run_client(int is_send, int argc, char **argv)
 	}
 	pin.url = &url;
 	signal(SIGPIPE, SIG_IGN); /* a dropped connection is an error, not a kill */
-	if (cli_load_seed(identity, seed, pub) != 0)
+	if (cli_load_seed(identity, seed, pub) != 0 || pin_load(&pin) != 0)
 		goto out;
 	if ((fd = cli_connect(url.host, url.port)) < 0)
 		goto out;
@@ -317,6 +335,7 @@ static int run_client(int is_send, int argc, char **argv)
 	memset(&co, 0, sizeof(co));
 	co.check_server = check_server;
 	co.ctx = &pin;
+	co.server_key = pin.pinned ? pin.key : NULL;
 	r = pqx_channel_client(&ch, &io, seed, &co);
 	pqx_wipe(seed, sizeof(seed));
 	if (r != 0) {

@@ -14,6 +14,8 @@
  *        as records
  *     3  the real messages 0 and 2 with the rest XORed over them
  *   bit 2: the client pins the real server key (else it accepts any key)
+ *   bit 3: the client has that key in advance (opts.server_key): message 1
+ *          goes out before message 0 is read, the same bytes
  *
  * The client's seed and random stream are fixed, so its message 1 is the
  * same in every run and "the real message 2" (made once by a real server
@@ -33,6 +35,8 @@ static uint8_t seed_s[32], seed_c[32], pk_s[PK];
 static uint8_t frames[2][8192 + 4]; /* the real messages 0 and 2 */
 static size_t frame_len[2];
 static uint8_t real_id[32];
+static uint8_t msg1[8192 + 4]; /* the client's message 1 (the same in every run) */
+static size_t msg1_len;
 
 static pqx_keccak_ctx stream;
 
@@ -68,6 +72,7 @@ static int run(int server, const uint8_t *in, size_t in_len, uint8_t *out, size_
 	o.ciphers = ciphers;
 	o.random = stream_cb;
 	o.check_server = pin ? check_pin : NULL;
+	o.server_key = pin & 2 ? pk_s : NULL;
 	pqx_shake128_init(&stream);
 	pqx_keccak_absorb(&stream, (const uint8_t *)labels[server], strlen(labels[server]));
 	io.read = mem_read;
@@ -106,6 +111,9 @@ static void init(void)
 	FUZZ_ASSERT(run(1, buf[1], n1, buf[2], sizeof(buf[2]), &n, 0, NULL, &m) ==
 	    PQX_ERR_TRUNCATED);
 	FUZZ_ASSERT(n > n0 && memcmp(buf[2], buf[0], n0) == 0);
+	FUZZ_ASSERT(n1 <= sizeof(msg1));
+	memcpy(msg1, buf[1], n1);
+	msg1_len = n1;
 	frame_len[0] = n0;
 	memcpy(frames[0], buf[0], n0);
 	frame_len[1] = n - n0;
@@ -126,11 +134,11 @@ static int handshake_error(int r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t in[MAX_STREAM];
+	static uint8_t in[MAX_STREAM], out[2 * 8196];
 	struct reader rd = { data, size };
 	uint8_t sel = take_u8(&rd);
-	int mode = sel & 3, pin = (sel >> 2) & 1, changed = 0, r;
-	size_t n = 0, rest = rd.left;
+	int mode = sel & 3, pin = (sel >> 2) & 3, changed = 0, r;
+	size_t n = 0, rest = rd.left, out_len = 0;
 	pqx_channel *ch = NULL;
 	struct mem m;
 
@@ -158,8 +166,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n += rest;
 	}
 
-	r = run(0, in, n, NULL, 0, NULL, pin, &ch, &m);
+	r = run(0, in, n, out, sizeof(out), &out_len, pin, &ch, &m);
 	FUZZ_ASSERT(r == 0 || handshake_error(r));
+	/* With the key in advance, message 1 left whatever came. */
+	if (pin & 2)
+		FUZZ_ASSERT(out_len >= msg1_len && memcmp(out, msg1, msg1_len) == 0);
 	if (mode == 3)
 		FUZZ_ASSERT((r == 0) == !changed);
 	if (mode == 2)

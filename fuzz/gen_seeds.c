@@ -1967,6 +1967,15 @@ static void channel_seeds(const char *dir)
 	emit(dir, "channel_client", "record-zeros");
 	put_u8(3);
 	emit(dir, "channel_client", "mask-none");
+	/* The key in advance (bit 3): nothing to read, the real handshake, another key. */
+	put_u8(8 | 4);
+	emit(dir, "channel_client", "advance-empty");
+	put_u8(8 | 4 | 3);
+	emit(dir, "channel_client", "advance-mask-none");
+	put_u8(8 | 4 | 3);
+	put_zeros(10);
+	put_u8(0x01);
+	emit(dir, "channel_client", "advance-other-key");
 	put_u8(3);
 	put_zeros(2000);
 	put_u8(0x80);

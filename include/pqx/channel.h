@@ -72,6 +72,11 @@ typedef struct {
 	/* Client: decides on the server's key (message 0) before anything is
 	 * sent; returns 0 to go on or an error (PQX_ERR_PEER_KEY) to stop. */
 	int (*check_server)(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]);
+	/* Client: the server's key when it is pinned in advance, or NULL.
+	 * Message 1 then goes out without waiting for message 0 (one round
+	 * trip less); a message 0 with another key ends the handshake with
+	 * PQX_ERR_PEER_KEY, after check_server (if set) has seen that key. */
+	const uint8_t *server_key;
 	/* Server: 0 if the (not yet proven) client key is authorized, else an
 	 * error; the channel then refuses with an authenticated message 2. */
 	int (*authorize)(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]);

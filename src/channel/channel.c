@@ -132,15 +132,14 @@ static int hs_init(struct hs *s)
 }
 
 /* A handshake frame: u32be length || body. */
+/* One write for the length and the body: one segment for the peer to wake up to. */
 static int frame_send(const pqx_channel_io *io, const uint8_t *body, size_t n)
 {
-	uint8_t hdr[4];
-	int r;
+	uint8_t f[4 + HS_MAX_FRAME];
 
-	pqx_store32_be(hdr, (uint32_t)n);
-	if ((r = io->write(io->ctx, hdr, 4)) != 0)
-		return r;
-	return io->write(io->ctx, body, n);
+	pqx_store32_be(f, (uint32_t)n);
+	memcpy(f + 4, body, n);
+	return io->write(io->ctx, f, 4 + n);
 }
 
 static int frame_recv(const pqx_channel_io *io, uint8_t *body, size_t *n)
@@ -326,6 +325,27 @@ static int static_key(const pqx_channel_opts *o, const uint8_t seed[PQX_XWING_SE
 	return pqx_xwing_key_expand(k, seed);
 }
 
+/* Message 0: the server's key (PQX_ERR_UNSUPPORTED for another version's). */
+static int msg0_recv(const pqx_channel_io *io, uint8_t server[PK])
+{
+	uint8_t body[HS_MAX_FRAME], type, ver;
+	size_t n;
+	pqx_buf b;
+	int r;
+
+	if ((r = frame_recv(io, body, &n)) != 0)
+		return r;
+	pqx_buf_view(&b, body, n);
+	if (pqx_buf_get_u8(&b, &type) != 0 || type != MSG0 || pqx_buf_get_u8(&b, &ver) != 0)
+		return PQX_ERR_FORMAT;
+	/* Another version's message 0 may have another length: say which. */
+	if (ver != PROTOCOL_VERSION)
+		return PQX_ERR_UNSUPPORTED;
+	if (pqx_buf_get(&b, server, PK) != 0 || pqx_buf_expect_end(&b) != 0)
+		return PQX_ERR_FORMAT;
+	return 0;
+}
+
 int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
     const uint8_t seed[PQX_XWING_SEED_BYTES], const pqx_channel_opts *opts)
 {
@@ -333,36 +353,34 @@ int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
 	uint8_t body[HS_MAX_FRAME], server[PK], eseed[32], rand64[64], ss[32], empty[1];
 	pqx_xwing_key ks, ke; /* ours and the ephemeral, each expanded once */
 	const uint8_t *ciphers = opt_ciphers(opts);
+	const uint8_t *pinned = opts != NULL ? opts->server_key : NULL;
 	size_t n, count, off, clen;
-	pqx_buf b;
-	uint8_t type, ver, status, cipher;
+	uint8_t status, cipher;
 	int r;
 
 	memset(&ks, 0, sizeof(ks));
 	memset(&ke, 0, sizeof(ke));
 
 	*out = NULL;
-	/* Message 0: the server's key, checked before we send anything. */
-	if ((r = hs_init(&s)) != 0 || (r = frame_recv(io, body, &n)) != 0)
+	/*
+	 * Message 0: the server's key. A key pinned in advance is taken as the
+	 * message (its bytes are mixed in) and message 1 goes out at once, as
+	 * in Noise IK: only the pinned key's holder can read what it hides.
+	 * The message, when it comes, must then carry that key. Otherwise the
+	 * key is checked before anything is sent.
+	 */
+	if ((r = hs_init(&s)) != 0)
 		goto out;
-	pqx_buf_view(&b, body, n);
-	if (pqx_buf_get_u8(&b, &type) != 0 || type != MSG0 || pqx_buf_get_u8(&b, &ver) != 0) {
-		r = PQX_ERR_FORMAT;
+	if (pinned != NULL)
+		memcpy(server, pinned, PK);
+	else if ((r = msg0_recv(io, server)) != 0 ||
+		 (opts != NULL && opts->check_server != NULL &&
+		     (r = opts->check_server(opts->ctx, server)) != 0))
 		goto out;
-	}
-	/* Another version's message 0 may have another length: say which. */
-	if (ver != PROTOCOL_VERSION) {
-		r = PQX_ERR_UNSUPPORTED;
-		goto out;
-	}
-	if (pqx_buf_get(&b, server, PK) != 0 || pqx_buf_expect_end(&b) != 0) {
-		r = PQX_ERR_FORMAT;
-		goto out;
-	}
-	if (opts != NULL && opts->check_server != NULL &&
-	    (r = opts->check_server(opts->ctx, server)) != 0)
-		goto out;
-	if ((r = mix_hash(&s, body, n)) != 0 || (r = static_key(opts, seed, &ks)) != 0)
+	body[0] = MSG0;
+	body[1] = PROTOCOL_VERSION;
+	memcpy(body + 2, server, PK);
+	if ((r = mix_hash(&s, body, 2 + PK)) != 0 || (r = static_key(opts, seed, &ks)) != 0)
 		goto out;
 
 	/* Message 1: version, ciphers, E, CT1, enc(C). */
@@ -390,6 +408,15 @@ int pqx_channel_client(pqx_channel **out, const pqx_channel_io *io,
 	off += PK + TAG;
 	if ((r = frame_send(io, body, off)) != 0)
 		goto out;
+	if (pinned != NULL && (r = msg0_recv(io, server)) != 0)
+		goto out;
+	if (pinned != NULL && memcmp(server, pinned, PK) != 0) {
+		/* Another key: check_server names both; we go no further either way. */
+		if (opts->check_server != NULL)
+			(void)opts->check_server(opts->ctx, server);
+		r = PQX_ERR_PEER_KEY;
+		goto out;
+	}
 
 	/* Message 2: status, cipher, CT2, CT3, T_S. */
 	if ((r = frame_recv(io, body, &n)) != 0)

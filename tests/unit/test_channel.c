@@ -908,6 +908,115 @@ static void test_check_server_refuses(void)
 	}
 }
 
+/*
+ * A key pinned in advance (opts.server_key): message 1 leaves before
+ * message 0 comes, byte for byte the one sent after it, and the session
+ * is the same; a message 0 with another key (or version) still ends it.
+ */
+static void test_pinned_in_advance(void)
+{
+	struct side c, u;
+	struct queue in = { 0 }, out = { 0 }, m1 = { 0 };
+	struct tp_server sv;
+	struct mem m;
+	pqx_channel *ch = NULL;
+	size_t n1;
+	int r;
+
+	side_init(&u, seed_c, "pinned test client", chacha_only);
+	u.pin.key = pk_s;
+	u.opts.check_server = check_pin;
+	u.opts.ctx = &u.pin;
+	c = u;
+	c.opts.ctx = &c.pin;
+	c.opts.random_ctx = &c.rnd;
+	c.opts.server_key = pk_s;
+	/* Nothing to read yet: message 1 goes out all the same. */
+	r = side_run(&c, 0, &in, &m1, &m, NULL);
+	CHECK_RC(r, PQX_ERR_TRUNCATED);
+	n1 = frame_len(m1.p, m1.len);
+	CHECK(n1 == m1.len && n1 > 4, "message 1 before message 0: %zu bytes", m1.len);
+	CHECK(c.pin.calls == 0);
+	/* The same bytes as a client that waited for message 0. */
+	tp_msg0(&in, pk_s, 1);
+	r = side_run(&u, 0, &in, &out, &m, NULL);
+	CHECK_RC(r, PQX_ERR_TRUNCATED);
+	CHECK(out.len == m1.len && memcmp(out.p, m1.p, m1.len) == 0, "message 1 differs");
+	/* Then the whole handshake, against the test-side server. */
+	if (n1 == m1.len && n1 > 4) {
+		tp_msg2(&sv, &in, in.p + 4, m1.p + 4, n1 - 4, seed_s, pk_c, 0,
+		    PQX_CHANNEL_CHACHA20_POLY1305);
+		r = side_run(&c, 0, &in, &out, &m, &ch);
+		CHECK_RC(r, 0);
+		if (r == 0) {
+			uint8_t empty[1];
+
+			CHECK(out.len == n1 + 4 + 1 + TAG, "message 3");
+			sym_hash(&sv.s, out.p + n1 + 4, 1);
+			CHECK(sym_decrypt(&sv.s, empty, out.p + n1 + 5, TAG) == 0, "T_C");
+			CHECK_EQ_MEM(pqx_channel_session_id(ch), sv.s.h, 32);
+			CHECK_EQ_MEM(pqx_channel_peer_key(ch), pk_s, PK);
+		}
+		pqx_channel_free(ch);
+	}
+	CHECK(c.pin.calls == 0, "check_server asked about the pinned key");
+	/* Message 0 of another version, then of another key: only message 1 went out. */
+	for (int i = 0; i < 2; i++) {
+		q_clear(&in);
+		tp_msg0(&in, i == 0 ? pk_s : pk_x, i == 0 ? 2 : 1);
+		r = side_run(&c, 0, &in, &out, &m, NULL);
+		CHECK_RC(r, i == 0 ? PQX_ERR_UNSUPPORTED : PQX_ERR_PEER_KEY);
+		CHECK(out.len == n1, "case %d: the client sent %zu bytes", i, out.len);
+	}
+	CHECK(c.pin.calls == 1, "check_server saw the other key %d times", c.pin.calls);
+	q_free(&in);
+	q_free(&out);
+	q_free(&m1);
+}
+
+/* Over sockets: a real server, and servers that are not the pinned one. */
+static void test_pinned_sockets(void)
+{
+	const uint8_t *pins[3] = { pk_s, pk_x, pk_s }, *servers[3] = { seed_s, seed_s, seed_x };
+
+	for (int i = 0; i < 3; i++) {
+		struct sock_peer c, s;
+		int fds[2];
+
+		sockets(fds);
+		sock_peer_init(&s, fds[0], 1, servers[i]);
+		sock_peer_init(&c, fds[1], 0, seed_c);
+		c.pin.key = pins[i];
+		c.opts.check_server = check_pin;
+		c.opts.server_key = pins[i];
+		sock_peer_start(&s);
+		sock_peer_main(&c);
+		if (i > 0) {
+			close(c.fd);
+			c.fd = -1;
+		}
+		sock_peer_join(&s);
+		if (i == 0) {
+			CHECK(c.rc == 0 && s.rc == 0, "client %d, server %d", c.rc, s.rc);
+			CHECK(c.pin.calls == 0 && s.auth.calls == 1);
+			if (c.rc == 0 && s.rc == 0) {
+				CHECK_EQ_MEM(pqx_channel_session_id(c.ch), pqx_channel_session_id(s.ch), 32);
+				exchange(c.ch, s.ch, "pinned");
+			}
+		} else {
+			/* The server can't read the client's key and says nothing. */
+			CHECK_RC(c.rc, PQX_ERR_PEER_KEY);
+			CHECK_RC(s.rc, PQX_ERR_AUTH);
+			CHECK(c.pin.calls == 1 && s.auth.calls == 0, "case %d", i);
+			CHECK(s.sio.bytes_out == FRAME0_BYTES && c.sio.bytes_out == s.sio.bytes_in,
+			    "case %d: %llu out, %llu read", i, (unsigned long long)c.sio.bytes_out,
+			    (unsigned long long)s.sio.bytes_in);
+		}
+		sock_peer_free(&c);
+		sock_peer_free(&s);
+	}
+}
+
 /* The client against the test-side server: honest (control), then impostors. */
 static void test_impostor_server(void)
 {
@@ -1871,7 +1980,8 @@ static void test_faults(void)
 			q_free(&copy);
 			pqx_channel_free(ch);
 			if (r == 0) {
-				CHECK(k == 4, "side %d: %ld writes", side, k);
+				/* Two frames each, one write a frame. */
+				CHECK(k == 2, "side %d: %ld writes", side, k);
 				break;
 			}
 			CHECK(r == PQX_ERR_IO && ch == NULL, "side %d write %ld: %d", side, k, r);
@@ -2026,6 +2136,8 @@ int main(void)
 	t_run("channel: handshake in memory, deterministic", test_handshake_memory);
 	t_run("channel: refused by authorize", test_refused_by_authorize);
 	t_run("channel: check_server refuses before sending", test_check_server_refuses);
+	t_run("channel: a pinned key sends message 1 before message 0", test_pinned_in_advance);
+	t_run("channel: a pinned key over sockets, and servers with other keys", test_pinned_sockets);
 	t_run("channel: no cipher in common", test_no_common_cipher);
 	t_run("channel: impostor server fails at T_S", test_impostor_server);
 	t_run("channel: real server with another seed, key rewritten", test_impostor_real_server);
