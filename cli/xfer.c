@@ -183,7 +183,7 @@ struct client_progress {
 	struct cli_progress p;
 };
 
-/* Our close: after a get, the server's answer is not waited for. */
+/* Our close: a sender's goes after DONE; after a get, the server's answer is not waited for. */
 static int send_close(pqx_channel *ch)
 {
 	return pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
@@ -351,17 +351,25 @@ static int run_client(int is_send, int argc, char **argv)
 		goto out;
 	}
 	sio.deadline_ms = 0;
-	if ((r = xfer_request(ch, is_send ? XFER_SEND : XFER_GET, url.path, xo.key)) != 0) {
+	/*
+	 * A sender goes on at once: the server's ACCEPT (or refusal) comes
+	 * with its first answer. The request waits to leave with the first
+	 * entries, so that the server answers both in one go.
+	 */
+	sio.more = is_send;
+	r = is_send ? xfer_request_only(ch, XFER_SEND, url.path) :
+		      xfer_request(ch, XFER_GET, url.path, xo.key);
+	if (r != 0) {
 		cli_error(NULL, "the server refused the request: %s", cli_net_strerror(r, ch));
 		goto out;
 	}
+	xo.accept_pending = is_send;
 	cli_progress_init(&prog, is_send ? "sending" : "receiving", -1, quiet);
 	if (is_send && prog.enabled)
 		prog.total = local_size((const char *const *)argv + optind, (size_t)(argc - optind - 1));
 	if (!is_send && cli_index_path(index, sizeof(index), xo.key, dfd) == 0)
 		xo.index_path = index;
-	if (!is_send)
-		xo.close = send_close;
+	xo.close = send_close;
 	xo.progress = on_progress;
 	xo.progress_ctx = &prog;
 	xo.warn = on_warn;
@@ -371,8 +379,6 @@ static int run_client(int is_send, int argc, char **argv)
 	else
 		r = xfer_receive(ch, dfd, &xo, &st);
 	cli_progress_end(&prog);
-	if (r == 0 && is_send)
-		r = send_close(ch);
 	if (r == 0 && is_send) {
 		const uint8_t *d;
 		size_t n;

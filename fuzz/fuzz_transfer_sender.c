@@ -20,7 +20,9 @@
  * mod 9); bit 0 makes it confined as in `pqx serve`
  * (names may not climb out or pass through links); bit 4 makes it compress
  * its DATA with zstd level 1 (--compress 1: the automatic choice depends on
- * timing, so a run would not depend on its input alone). The tree:
+ * timing, so a run would not depend on its input alone); bit 6 makes its
+ * request go without waiting (accept_pending, as pqx send): the answers
+ * must then begin with ACCEPT and the key. The tree:
  *   empty (0 bytes), small (100 bytes), two (1 MiB + 17 bytes: 721 chunks,
  *   17 level-1 nodes, 1 level-2 node: listed flat at level 1), mid
  *   (MID_BYTES: a file for block matching, several blocks of 1 KiB and a
@@ -149,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&st, 0, sizeof(st));
 	xo.warn = quiet;
 	xo.compress = (sel & 0x10) ? 1 : 0;
+	xo.accept_pending = (sel & 0x40) != 0;
 	r = xfer_send(fc.near, treefd, sets[set], n, confined, &xo, &st);
 	fuzz_report("xfer_send", r, st.files, st.bytes_moved);
 	FUZZ_ASSERT(r <= 0);

@@ -461,7 +461,7 @@ static void m_batch(void)
 }
 
 /* Message kinds and states (docs/PROTOCOL.md, "Transfer"; src/transfer/xfer_int.h). */
-enum { K_REQUEST = 1, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6, K_NEED = 7, K_LIST = 8,
+enum { K_REQUEST = 1, K_ACCEPT = 2, K_FILE = 3, K_DIR = 4, K_SYMLINK = 5, K_END = 6, K_NEED = 7, K_LIST = 8,
 	K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_DONE = 13, K_SIGS = 14,
 	K_BLOCKS = 15, K_AGAIN = 16 };
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2, ST_UNLISTED = 0xff };
@@ -1559,6 +1559,14 @@ static void s_skip(void)
 	m_end();
 }
 
+/* ACCEPT with the key of the sender's seeds (zero). */
+static void s_accept(void)
+{
+	m_u8(K_ACCEPT);
+	m_bytes(key_zero, sizeof(key_zero));
+	m_end();
+}
+
 static void m_request(uint8_t op, const char *path)
 {
 	m_u8(K_REQUEST);
@@ -1736,6 +1744,18 @@ static void transfer_seeds(const char *dir)
 	put_u8(4); /* d: d/f */
 	s_file(key_zero, df, sizeof(df), 'n');
 	emit(dir, "transfer_sender", "dir");
+	/* ACCEPT first (bit 6: the request went without waiting), then as above. */
+	put_u8(0x40 | 0x12);
+	s_accept();
+	s_file(key_zero, two, sizeof(two), 'm');
+	emit(dir, "transfer_sender", "accept-two-mix");
+	put_u8(0x40 | 4);
+	s_accept();
+	s_skip();
+	emit(dir, "transfer_sender", "accept-dir-skip");
+	put_u8(0x40 | 0x0e); /* set 7, with two's answers before ACCEPT: refused */
+	s_file(key_zero, two, sizeof(two), 's');
+	emit(dir, "transfer_sender", "accept-missing");
 	put_u8(0x16); /* everything, zstd: empty, small, two, d/f (skipped), d/f */
 	s_file(key_zero, NULL, 0, 'w');
 	s_file(key_zero, small, sizeof(small), 'w');

@@ -58,6 +58,7 @@ typedef struct {
 	int timeout_ms;       /* each read or write; 0: none */
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC milliseconds for everything; 0: none */
 	uint64_t bytes_in, bytes_out;
+	int more;       /* the next write may wait for the one after it (MSG_MORE): both leave together */
 	uint8_t *stash; /* read while a write waited, not yet taken */
 	size_t stash_off, stash_len, stash_cap;
 	int stash_eof;
@@ -112,7 +113,9 @@ PQX_MUST_CHECK int pqx_channel_server(pqx_channel **out, const pqx_channel_io *i
 /*
  * Sends one record of the type (payload at most PQX_CHANNEL_MAX_RECORD; a
  * close has none; data may point into the channel's buffer, as a record
- * just received does). PQX_ERR_INVALID_ARG, sending nothing, for a payload
+ * just received does). A record with a payload is sealed in that buffer,
+ * so the record last received is gone; one without (a close) leaves it be.
+ * PQX_ERR_INVALID_ARG, sending nothing, for a payload
  * too large, a close with a payload or a type not in pqx_record_type. After
  * a failed write (PQX_ERR_IO) send keeps failing, but recv may still return
  * what the peer sent before it went away, such as an error record saying why.

@@ -629,6 +629,12 @@ int pqx_channel_send(pqx_channel *ch, enum pqx_record_type type, const uint8_t *
 	    (type != PQX_RECORD_DATA && type != PQX_RECORD_CLOSE && type != PQX_RECORD_ERROR) ||
 	    (type == PQX_RECORD_CLOSE && len != 0))
 		return PQX_ERR_INVALID_ARG;
+	if (len == 0) {
+		/* Sealed apart: a record just received stays readable (a close after a read). */
+		uint8_t rec[4 + 1 + TAG];
+
+		return seal_send(ch, rec, type, 0);
+	}
 	if (4 + 1 + len + TAG > ch->buf_used)
 		ch->buf_used = 4 + 1 + len + TAG;
 	/* data may point into buf: a record just received, passed on. */
@@ -893,7 +899,7 @@ static int sock_write(void *ctx, const uint8_t *buf, size_t n)
 		 * on a peer that stops reading past every timeout. Without
 		 * SIGPIPE: a peer gone away is an error, not the end of the process.
 		 */
-		k = send(s->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		k = send(s->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL | (s->more ? MSG_MORE : 0));
 		if (k < 0 && errno == ENOTSOCK)
 			k = write(s->fd, buf, n);
 		if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
@@ -904,6 +910,7 @@ static int sock_write(void *ctx, const uint8_t *buf, size_t n)
 		n -= (size_t)k;
 		s->bytes_out += (uint64_t)k;
 	}
+	s->more = 0;
 	return 0;
 }
 

@@ -141,7 +141,8 @@ struct xfer_csend {
 	struct xfer_link *ln;
 	const struct xfer_opts *o;
 	struct xfer_stats *st;
-	struct xfer_tree *tree;
+	struct xfer_tree *tree; /* NULL until ACCEPT brings the key (accept_pending) */
+	int accept_pending;
 	pqx_hmac *root;
 	struct slot slot[NSLOT];
 	struct lvl *f; /* the slot being sent */
@@ -280,7 +281,9 @@ int xfer_csend_new(struct xfer_csend **out, struct xfer_link *ln, const struct x
 	pthread_mutex_init(&cs->mu, NULL);
 	pthread_cond_init(&cs->cv, NULL);
 	zctl_init(&cs->z, o != NULL ? o->compress : -1);
-	if ((cs->tree = xfer_tree_new(o->key, 2)) == NULL || (cs->b = pqx_buf_new(MSG_MAX)) == NULL ||
+	cs->accept_pending = o->accept_pending;
+	if ((!cs->accept_pending && (cs->tree = xfer_tree_new(o->key, 2)) == NULL) ||
+	    (cs->b = pqx_buf_new(MSG_MAX)) == NULL ||
 	    (cs->io = pqx_malloc(IO_BYTES)) == NULL || (cs->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
 	    (cs->zbuf = pqx_malloc(ZBUF)) == NULL || (cs->zc = ZSTD_createCCtx()) == NULL ||
 	    (cs->zs = ZSTD_createCCtx()) == NULL) {
@@ -406,6 +409,29 @@ static int take_end(struct xfer_csend *cs, pqx_buf *v, uint8_t kind)
 }
 
 /*
+ * ACCEPT, when the request went without waiting for it: it comes before
+ * any answer, with the pair's chunking key, which nothing sent before an
+ * answer needs (entries list chunks only after one).
+ */
+static int take_accept(struct xfer_csend *cs)
+{
+	uint8_t key[XFER_KEY_BYTES];
+	pqx_buf v;
+	int r;
+
+	if ((r = xfer_expect(cs->ln, &v, K_ACCEPT)) != 0)
+		return r;
+	if (pqx_buf_get(&v, key, sizeof(key)) != 0 || pqx_buf_expect_end(&v) != 0)
+		return PQX_ERR_FORMAT;
+	cs->tree = xfer_tree_new(key, 2);
+	pqx_wipe(key, sizeof(key));
+	if (cs->tree == NULL)
+		return PQX_ERR_NOMEM;
+	cs->accept_pending = 0;
+	return 0;
+}
+
+/*
  * The receiver's next message: an answer to an entry or a file's end
  * (taken here), else it must be want (returned in v). want 0: one message,
  * whatever it is.
@@ -415,6 +441,8 @@ static int recv_answer(struct xfer_csend *cs, uint8_t want, pqx_buf *v)
 	uint8_t kind;
 	int r;
 
+	if (cs->accept_pending && (r = take_accept(cs)) != 0)
+		return r;
 	for (;;) {
 		if ((r = xfer_recv_msg(cs->ln, v, &kind)) != 0)
 			return r;
@@ -607,6 +635,15 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path
 	return r;
 }
 
+/* Whether a file sent may still be asked for again: one matched in blocks, not yet answered. */
+static int may_come_again(const struct xfer_csend *cs)
+{
+	for (size_t i = cs->sent_head; i < cs->nsent; i++)
+		if (cs->sent[i].fd >= 0)
+			return 1;
+	return 0;
+}
+
 int xfer_csend_finish(struct xfer_csend *cs)
 {
 	pqx_buf v;
@@ -614,6 +651,16 @@ int xfer_csend_finish(struct xfer_csend *cs)
 
 	while (r == 0 && cs->nof > 0)
 		r = run_head(cs);
+	while (r == 0 && may_come_again(cs))
+		r = recv_answer(cs, 0, &v);
+	return r;
+}
+
+int xfer_csend_drain(struct xfer_csend *cs)
+{
+	pqx_buf v;
+	int r = cs->accept_pending ? take_accept(cs) : 0;
+
 	while (r == 0 && cs->sent_head < cs->nsent)
 		r = recv_answer(cs, 0, &v);
 	return r;

@@ -79,20 +79,28 @@ static int recv_one(pqx_channel *ch, pqx_buf *v, uint8_t want)
 	return pqx_buf_get_u8(v, &kind) == 0 && kind == want ? 0 : PQX_ERR_FORMAT;
 }
 
-int xfer_request(pqx_channel *ch, enum xfer_op op, const char *path, uint8_t key[XFER_KEY_BYTES])
+int xfer_request_only(pqx_channel *ch, enum xfer_op op, const char *path)
 {
-	pqx_buf *b = pqx_buf_new(4 + XFER_MAX_PATH), v;
+	pqx_buf *b = pqx_buf_new(4 + XFER_MAX_PATH);
 	int r;
 
 	if (b == NULL)
 		return PQX_ERR_NOMEM;
 	if ((r = pqx_buf_put_u8(b, K_REQUEST)) == 0 && (r = pqx_buf_put_u8(b, (uint8_t)op)) == 0 &&
-	    (r = xfer_put_str(b, path, strlen(path))) == 0 &&
-	    (r = send_one(ch, pqx_buf_ptr(b), pqx_buf_len(b))) == 0 &&
-	    (r = recv_one(ch, &v, K_ACCEPT)) == 0)
+	    (r = xfer_put_str(b, path, strlen(path))) == 0)
+		r = send_one(ch, pqx_buf_ptr(b), pqx_buf_len(b));
+	pqx_buf_free(b);
+	return r;
+}
+
+int xfer_request(pqx_channel *ch, enum xfer_op op, const char *path, uint8_t key[XFER_KEY_BYTES])
+{
+	pqx_buf v;
+	int r;
+
+	if ((r = xfer_request_only(ch, op, path)) == 0 && (r = recv_one(ch, &v, K_ACCEPT)) == 0)
 		r = pqx_buf_get(&v, key, XFER_KEY_BYTES) == 0 && pqx_buf_expect_end(&v) == 0 ? 0
 											: PQX_ERR_FORMAT;
-	pqx_buf_free(b);
 	return r;
 }
 
@@ -532,7 +540,9 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 		r = send_again(&s);
 	if (r == 0 && (r = pqx_buf_put_u8(s.b, K_END)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0 &&
 	    (r = pqx_buf_put_u8(s.b, K_DONE)) == 0 && (r = pqx_buf_put_u64(s.b, st->files)) == 0 &&
-	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0)
+	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0 &&
+	    (r = xfer_flush(s.ln)) == 0 && (o->close == NULL || (r = o->close(ch)) == 0) &&
+	    (r = xfer_csend_drain(s.cs)) == 0)
 		r = xfer_link_end(s.ln);
 	if (r == PQX_ERR_IO && pqx_channel_write_failed(ch)) {
 		/*

@@ -32,10 +32,15 @@ struct xfer_opts {
 	const char *dict_dir;        /* both: a dictionary directory (--dict), or NULL */
 	int compress;                /* sender: -1 auto, 0 never, 1..19 a zstd level */
 	uint64_t bwlimit;            /* sender: bytes per second, 0: no limit */
+	int accept_pending;          /* sender: ACCEPT not read yet (xfer_request_only):
+					read with the first answer; key unused */
 	/*
 	 * Receiver: ends the session (the close records) once every entry is
 	 * in place and checked. The index learns the last file after it, so
-	 * that the peer does not wait for that. NULL: nothing to do.
+	 * that the peer does not wait for that. Sender: sends its close once
+	 * END and DONE are out, before the last FILE_OKs are read, so that the
+	 * receiver's close need not wait for another round trip. NULL: nothing
+	 * to do (the caller closes).
 	 */
 	int (*close)(pqx_channel *ch);
 };
@@ -46,6 +51,12 @@ struct xfer_opts {
  */
 PQX_MUST_CHECK int xfer_request(pqx_channel *ch, enum xfer_op op, const char *path,
     uint8_t key[XFER_KEY_BYTES]);
+/*
+ * Client: sends the request only. A sender (XFER_SEND) may go on at once
+ * with accept_pending set: it reads ACCEPT before the first answer, so its
+ * first entries cross with the server's ACCEPT (a round trip less).
+ */
+PQX_MUST_CHECK int xfer_request_only(pqx_channel *ch, enum xfer_op op, const char *path);
 /* Server: reads the request (path NUL-terminated, at most XFER_MAX_PATH). */
 PQX_MUST_CHECK int xfer_read_request(pqx_channel *ch, enum xfer_op *op,
     char path[XFER_MAX_PATH + 1]);

@@ -91,8 +91,14 @@ void xfer_csend_free(struct xfer_csend *cs);
  */
 PQX_MUST_CHECK int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path,
     const struct stat *sb, int again);
-/* Sends every file offered, then reads every answer still to come (FILE_OK, AGAIN). */
+/*
+ * Sends every file offered, then reads the answers that may still ask for
+ * a file again (AGAIN: those to files matched in blocks); the other files'
+ * FILE_OK may come after END (xfer_csend_drain reads them).
+ */
 PQX_MUST_CHECK int xfer_csend_finish(struct xfer_csend *cs);
+/* Reads the last answers (and ACCEPT, if no answer came before END). */
+PQX_MUST_CHECK int xfer_csend_drain(struct xfer_csend *cs);
 /* A file the receiver asked for again (AGAIN: its blocks did not make it), to send whole (1; 0 when none is left); fd and path are the caller's now. */
 int xfer_csend_take_redo(struct xfer_csend *cs, int *fd, char **path, struct stat *sb);
 /* At most this many files asked for again in a session. */

@@ -23,8 +23,11 @@
  *   drop   drops LEN bytes (default 100) from OFFSET
  *   dup    sends the LEN bytes from OFFSET twice (a replay)
  *   swap   sends [OFFSET+LEN, OFFSET+2LEN) before [OFFSET, OFFSET+LEN)
- * Writes "tampered: ..." to stderr once the change is made. Exits when both
- * directions have ended, either side fails, or after 60 seconds.
+ * Writes "tampered: ..." to stderr once the change is made, and "turn c2s"
+ * or "turn s2c" each time bytes come from the other side than the last
+ * bytes did (the stream's flights: their count is the round trips a
+ * session takes). Exits when both directions have ended, either side
+ * fails, or after 60 seconds.
  */
 
 enum { NONE, FLIP, DROP, DUP, SWAP };
@@ -136,7 +139,7 @@ static int connect_to(int port)
 int main(int argc, char **argv)
 {
 	static unsigned char buf[1 << 16];
-	int lfd, fds[2], open_[2] = { 1, 1 }, dir;
+	int lfd, fds[2], open_[2] = { 1, 1 }, dir, last = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	alarm(60);
@@ -193,6 +196,9 @@ int main(int argc, char **argv)
 				continue;
 			}
 			n = (size_t)k;
+			if (s != last)
+				fprintf(stderr, "turn %s\n", s == 0 ? "c2s" : "s2c");
+			last = s;
 			if (s == dir && action != NONE) {
 				n = tamper(buf, n);
 				out = outbuf;

@@ -819,6 +819,31 @@ static void test_handshake_memory(void)
 	CHECK(memcmp(id[0], id[1], 32) != 0, "the cipher choice is not in the session id");
 }
 
+/* A close sent after a receive leaves the record received readable (the sender's close after DONE). */
+static void test_close_keeps_received(void)
+{
+	static const uint8_t msg[] = "the last answers, still to be read";
+	struct pair p;
+	const uint8_t *d = NULL;
+	size_t n = 0;
+	int r;
+
+	CHECK(pair_open(&p, chacha_only, chacha_only) == 0);
+	if (p.c_ch != NULL) {
+		r = pqx_channel_send(p.s_ch, PQX_RECORD_DATA, msg, sizeof(msg));
+		CHECK_RC(r, 0);
+		r = pqx_channel_recv(p.c_ch, &d, &n);
+		CHECK(r == 0 && n == sizeof(msg));
+		r = pqx_channel_send(p.c_ch, PQX_RECORD_CLOSE, NULL, 0);
+		CHECK_RC(r, 0);
+		CHECK(r == 0 && n == sizeof(msg) && memcmp(d, msg, n) == 0,
+		    "the close overwrote the record received");
+		r = pqx_channel_recv(p.s_ch, &d, &n);
+		CHECK(r == PQX_ERR_CLOSED, "the server got %d, not the close", r);
+	}
+	pair_close(&p);
+}
+
 static void test_refused_by_authorize(void)
 {
 	struct sock_peer c, s;
@@ -2134,6 +2159,7 @@ int main(void)
 	t_run("channel: handshake over sockets, each cipher, ids, keys", test_handshake_sockets);
 	t_run("channel: socket transport: both ends write ahead of their reads", test_socket_both_write);
 	t_run("channel: handshake in memory, deterministic", test_handshake_memory);
+	t_run("channel: a close after a receive keeps the record received", test_close_keeps_received);
 	t_run("channel: refused by authorize", test_refused_by_authorize);
 	t_run("channel: check_server refuses before sending", test_check_server_refuses);
 	t_run("channel: a pinned key sends message 1 before message 0", test_pinned_in_advance);

@@ -88,6 +88,18 @@ static void lie_once(pqx_channel *ch)
 	free(sigs);
 }
 
+/* As pqx serve: the request, then ACCEPT with the pair's key. */
+static int read_request(pqx_channel *ch)
+{
+	char path[XFER_MAX_PATH + 1];
+	enum xfer_op op;
+	int r = xfer_read_request(ch, &op, path);
+
+	if (r == 0 && (op != XFER_SEND || path[0] != '\0'))
+		r = PQX_ERR_FORMAT;
+	return r != 0 ? r : xfer_accept(ch, key);
+}
+
 static void *receiver(void *arg)
 {
 	struct recv_side *rs = arg;
@@ -113,6 +125,8 @@ static void *receiver(void *arg)
 		lie_once(ch);
 	} else if ((dfd = open(dst, O_RDONLY | O_DIRECTORY)) < 0) {
 		rs->r = PQX_ERR_IO;
+	} else if ((rs->r = read_request(ch)) != 0) {
+		close(dfd);
 	} else {
 		rs->r = xfer_receive(ch, dfd, &xo, &rs->st);
 		close(dfd);
@@ -152,7 +166,12 @@ static int transfer_n(const char *const *names, size_t count, struct xfer_stats 
 	xo.compress = compress_level;
 	xo.dict_dir = send_dict;
 	memset(&sst, 0, sizeof(sst));
+	/* As pqx send (but for a lie): the request, and entries before ACCEPT. */
+	xo.accept_pending = !lie;
+	if (!lie)
+		memset(xo.key, 0, sizeof(xo.key)); /* it comes with ACCEPT */
 	if ((r = pqx_channel_client(&ch, &io, seed_c, &co)) == 0 &&
+	    (lie || (r = xfer_request_only(ch, XFER_SEND, "")) == 0) &&
 	    (sfd = open(src, O_RDONLY | O_DIRECTORY)) >= 0) {
 		r = xfer_send(ch, sfd, names, count, 0, &xo, &sst);
 		close(sfd);
