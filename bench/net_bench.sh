@@ -14,6 +14,8 @@
 # it into place; ssh, scp and socat do not, so socat is also timed with a
 # `sync FILE` (fsync) of its output, and both baselines are reported.
 # Then: handshake + 1 KiB file as whole processes (PQX_BENCH_SMALL_RUNS, 50),
+# on loopback and through bench/delay_proxy.py (a network's round trip,
+# PQX_BENCH_RTT_MS, 20; 0 skips it; 10 runs each),
 # bench_handshake (server CPU per handshake), and the peak RSS of pqx send and
 # of a fresh pqx serve for a SIZE_MIB file and one 4 times larger (zeros).
 # The sshd logs in as root (pubkey only, our key); we are root here.
@@ -26,6 +28,7 @@ PQX=$B/pqx
 EXEC=$B/bench/bench_exec
 HSB=$B/bench/bench_handshake
 RUNS_SMALL=${PQX_BENCH_SMALL_RUNS:-50}
+RTT=${PQX_BENCH_RTT_MS:-20}
 ROUNDS=${PQX_BENCH_ROUNDS:-3}
 for f in "$PQX" "$EXEC" "$HSB"; do
 	[ -x "$f" ] || { echo "bench: $f is missing (make BUILD=$BUILD bench)"; exit 1; }
@@ -35,14 +38,15 @@ for c in socat ssh scp ssh-keygen; do
 done
 [ -x /usr/sbin/sshd ] || { echo "bench: /usr/sbin/sshd is not installed (make deps)"; exit 1; }
 case $MIB in '' | *[!0-9]*) echo "bench: SIZE_MIB must be a number"; exit 2 ;; esac
+case $RTT in '' | *[!0-9]*) echo "bench: PQX_BENCH_RTT_MS must be a number of milliseconds"; exit 2 ;; esac
 
 dir=$(mktemp -d /var/tmp/pqx-net.XXXXXX) || exit 1
-serve_pid="" sshd_pid="" lis_pid=""
+serve_pid="" sshd_pid="" lis_pid="" proxy_pids=""
 cleanup() {
-	for p in $lis_pid $serve_pid $sshd_pid; do
+	for p in $lis_pid $serve_pid $sshd_pid $proxy_pids; do
 		kill "$p" 2>/dev/null
 	done
-	for p in $lis_pid $serve_pid $sshd_pid; do
+	for p in $lis_pid $serve_pid $sshd_pid $proxy_pids; do
 		wait "$p" 2>/dev/null
 	done
 	rm -rf "$dir"
@@ -215,6 +219,34 @@ small "pqx version (process start alone)" "$serve_pid" -- $PQX version
 cmp -s small.bin srv/small.bin && cmp -s small.bin small.ssh || fail "small files differ"
 awk -v p="$pqx_small" -v s="$ssh_small" 'BEGIN {
 	printf "  pqx send of 1 KiB: %.2f ms median (target < 5 ms) %s; ssh cat / pqx %.2fx\n", p, (p < 5 ? "met" : "NOT MET"), s / p }'
+
+# ---- the same over a network's round trip ----
+if [ "$RTT" -gt 0 ]; then
+	# proxy PORT: a delaying proxy to 127.0.0.1:PORT; sets DP, its port.
+	proxy() {
+		DP=$(free_port) || fail "no free port"
+		python3 "$top/bench/delay_proxy.py" "$DP" "$1" "$(awk -v r="$RTT" 'BEGIN { print r / 2 }')" &
+		proxy_pids="$proxy_pids $!"
+		wait_listen "$DP" || fail "the delaying proxy did not start"
+	}
+	proxy "$PP"
+	PDP=$DP
+	proxy "$SP"
+	SDP=$DP
+	echo
+	echo "  handshake + 1 KiB file through bench/delay_proxy.py, a round trip of $RTT ms (10 runs each)"
+	RUNS_SMALL=10
+	# shellcheck disable=SC2086
+	small "pqx send (new file: written, fsynced, renamed)" "$serve_pid" -b "rm -f srv/small.bin" -- $PSEND small.bin "pqx://127.0.0.1:$PDP/"
+	pqx_rtt=$small_med
+	# shellcheck disable=SC2086
+	small "pqx send (already there)" "$serve_pid" -- $PSEND small.bin "pqx://127.0.0.1:$PDP/"
+	# shellcheck disable=SC2086
+	small "ssh -c aes256-gcm@openssh.com 'cat > f' <f (no fsync)" "$sshd_pid" -i small.bin -- ssh $SSHO -p "$SDP" root@127.0.0.1 "cat > $dir/small.ssh"
+	cmp -s small.bin srv/small.bin && cmp -s small.bin small.ssh || fail "small files differ"
+	awk -v p="$pqx_rtt" -v s="$small_med" -v r="$RTT" 'BEGIN {
+		printf "  pqx send of 1 KiB over %d ms: %.1f ms, %.1f round trips; ssh cat %.1f round trips (%.2fx pqx)\n", r, p, p / r, s / r, s / p }'
+fi
 
 # ---- handshakes per second on the server ----
 echo

@@ -441,8 +441,13 @@ static int recv_answer(struct xfer_csend *cs, uint8_t want, pqx_buf *v)
 	uint8_t kind;
 	int r;
 
-	if (cs->accept_pending && (r = take_accept(cs)) != 0)
-		return r;
+	if (cs->accept_pending) {
+		if ((r = take_accept(cs)) != 0)
+			return r;
+		/* A message taken: the caller asks again if it must wait for an answer. */
+		if (want == 0)
+			return 0;
+	}
 	for (;;) {
 		if ((r = xfer_recv_msg(cs->ln, v, &kind)) != 0)
 			return r;
