@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -307,13 +308,40 @@ out:
 	pqx_wipe(&xo, sizeof(xo));
 }
 
+/*
+ * Closes as a web server lingers: our side first, then what the client
+ * still sends is read and dropped (at most 1 s, 1 MiB). A close with unread
+ * data would reset the connection, and the reset may drop our last error
+ * record before the client reads it (a refused send's entries are unread).
+ */
+static void linger_close(int fd)
+{
+	static char sink[16384];
+	uint64_t end = pqx_now_ms() + 1000;
+	size_t left = 1u << 20;
+
+	if (shutdown(fd, SHUT_WR) == 0)
+		while (left > 0) {
+			uint64_t now = pqx_now_ms();
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t k;
+
+			if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+				break;
+			if ((k = read(fd, sink, sizeof(sink))) <= 0)
+				break;
+			left -= (size_t)k < left ? (size_t)k : left;
+		}
+	close(fd);
+}
+
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct server *s = c->srv;
 
 	handle(c);
-	close(c->fd);
+	linger_close(c->fd);
 	pthread_mutex_lock(&s->mu);
 	s->active--;
 	pthread_mutex_unlock(&s->mu);

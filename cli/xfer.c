@@ -153,8 +153,8 @@ static int check_server(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]
 		    "pqx: error: @@@ THE SERVER'S KEY HAS CHANGED @@@\n"
 		    "pqx: error: %s presented %s\n"
 		    "pqx: error: but the key pinned for it is %s\n"
-		    "pqx: error: someone may be intercepting this connection; nothing was sent "
-		    "that its key can read.\n"
+		    "pqx: error: someone may be intercepting this connection; no data was sent, and "
+		    "your key only encrypted to the pinned one.\n"
 		    "pqx: hint: if the server's key really changed, remove its line from known_servers\n",
 		    p->hostport, fp_got, fp_want);
 		goto out;

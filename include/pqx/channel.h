@@ -70,8 +70,10 @@ uint64_t pqx_now_ms(void);
 void pqx_channel_io_socket(pqx_channel_io *io, pqx_socket_io *s);
 
 typedef struct {
-	/* Client: decides on the server's key (message 0) before anything is
-	 * sent; returns 0 to go on or an error (PQX_ERR_PEER_KEY) to stop. */
+	/* Client: decides on the server's key (message 0); returns 0 to go on
+	 * or an error (PQX_ERR_PEER_KEY) to stop. Without server_key it runs
+	 * before anything is sent; with it, only for a key that differs (and
+	 * the handshake stops whatever it returns). */
 	int (*check_server)(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]);
 	/* Client: the server's key when it is pinned in advance, or NULL.
 	 * Message 1 then goes out without waiting for message 0 (one round

@@ -137,6 +137,8 @@ static int frame_send(const pqx_channel_io *io, const uint8_t *body, size_t n)
 {
 	uint8_t f[4 + HS_MAX_FRAME];
 
+	if (n > HS_MAX_FRAME)
+		return PQX_ERR_INTERNAL;
 	pqx_store32_be(f, (uint32_t)n);
 	memcpy(f + 4, body, n);
 	return io->write(io->ctx, f, 4 + n);

@@ -470,7 +470,7 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 {
 	struct sender s;
 	char name[XFER_MAX_NAME + 1];
-	int r = 0;
+	int r = 0, closed = 0; /* our close went: no error record may follow it */
 
 	memset(&s, 0, sizeof(s));
 	s.o = o;
@@ -542,7 +542,7 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	    (r = pqx_buf_put_u8(s.b, K_DONE)) == 0 && (r = pqx_buf_put_u64(s.b, st->files)) == 0 &&
 	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0 &&
 	    (r = xfer_flush(s.ln)) == 0 && (o->close == NULL || (r = o->close(ch)) == 0) &&
-	    (r = xfer_csend_drain(s.cs)) == 0)
+	    (closed = o->close != NULL, r = xfer_csend_drain(s.cs)) == 0)
 		r = xfer_link_end(s.ln);
 	if (r == PQX_ERR_IO && pqx_channel_write_failed(ch)) {
 		/*
@@ -564,7 +564,7 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 	 * secrets); not one the receiver sent, nor a change already reported.
 	 */
 	if (r != 0 && r != PQX_ERR_PEER_ERROR && r != PQX_ERR_CLOSED && r != PQX_ERR_CHANGED &&
-	    !pqx_channel_write_failed(ch))
+	    !closed && !pqx_channel_write_failed(ch))
 		(void)xfer_fail(s.ln, r, pqx_strerror(r));
 out:
 	pqx_buf_free(s.b);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -26,8 +27,10 @@
  * Writes "tampered: ..." to stderr once the change is made, and "turn c2s"
  * or "turn s2c" each time bytes come from the other side than the last
  * bytes did (the stream's flights: their count is the round trips a
- * session takes). Exits when both directions have ended, either side
- * fails, or after 60 seconds.
+ * session takes). With MITM_HOLD_MS=N in the environment, the server's
+ * bytes wait until the client has sent some, at most N ms: a client that
+ * sends first then shows it in the first turn. Exits when both directions
+ * have ended, either side fails, or after 60 seconds.
  */
 
 enum { NONE, FLIP, DROP, DUP, SWAP };
@@ -139,7 +142,8 @@ static int connect_to(int port)
 int main(int argc, char **argv)
 {
 	static unsigned char buf[1 << 16];
-	int lfd, fds[2], open_[2] = { 1, 1 }, dir, last = -1;
+	int lfd, fds[2], open_[2] = { 1, 1 }, dir, last = -1, hold = 0;
+	struct timespec t0;
 
 	signal(SIGPIPE, SIG_IGN);
 	alarm(60);
@@ -169,11 +173,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	close(lfd);
+	if (getenv("MITM_HOLD_MS") != NULL)
+		hold = atoi(getenv("MITM_HOLD_MS"));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* fds[0]: the client side, fds[1]: the server side; c2s reads fds[0]. */
 	while (open_[0] || open_[1]) {
 		struct pollfd p[2] = { { fds[0], open_[0] ? POLLIN : 0, 0 }, { fds[1], open_[1] ? POLLIN : 0, 0 } };
+		int wait = -1;
 
-		if (poll(p, 2, -1) < 0) {
+		if (hold > 0 && last == -1) {
+			struct timespec t;
+			long ms;
+
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+			if (ms < hold) {
+				p[1].events = 0; /* the server's bytes wait */
+				wait = (int)(hold - ms);
+			}
+		}
+		if (poll(p, 2, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
