@@ -227,6 +227,15 @@ static void side_init(struct side *sd, const uint8_t *seed, const char *label,
 
 static size_t last_unread; /* what the last side_run left of its input */
 
+/* A client that pins the real server's key (checked on message 0). */
+static void pinned_client(struct side *sd, const char *label)
+{
+	side_init(sd, seed_c, label, chacha_only);
+	sd->pin.key = pk_s;
+	sd->opts.check_server = check_pin;
+	sd->opts.ctx = &sd->pin;
+}
+
 /* Runs one side from the start over in (read from offset 0); its output goes to out. */
 static int side_run(struct side *sd, int server, const struct queue *in, struct queue *out,
     struct mem *m, pqx_channel **ch)
@@ -948,10 +957,7 @@ static void test_pinned_in_advance(void)
 	size_t n1;
 	int r;
 
-	side_init(&u, seed_c, "pinned test client", chacha_only);
-	u.pin.key = pk_s;
-	u.opts.check_server = check_pin;
-	u.opts.ctx = &u.pin;
+	pinned_client(&u, "pinned test client");
 	c = u;
 	c.opts.ctx = &c.pin;
 	c.opts.random_ctx = &c.rnd;
@@ -1069,10 +1075,7 @@ static void test_impostor_server(void)
 		size_t n1;
 		int r;
 
-		side_init(&c, seed_c, "impostor test client", chacha_only);
-		c.pin.key = pk_s;
-		c.opts.check_server = check_pin;
-		c.opts.ctx = &c.pin;
+		pinned_client(&c, "impostor test client");
 		/* Message 0 carries the real server's key, pinned by the client. */
 		tp_msg0(&in, pk_s, 1);
 		r = side_run(&c, 0, &in, &out, &m, NULL);
@@ -1124,10 +1127,7 @@ static void test_impostor_real_server(void)
 	struct mem m;
 	int r;
 
-	side_init(&c, seed_c, "impostor client", chacha_only);
-	c.pin.key = pk_s;
-	c.opts.check_server = check_pin;
-	c.opts.ctx = &c.pin;
+	pinned_client(&c, "impostor client");
 	side_init(&x, seed_x, "impostor server", chacha_only);
 	r = side_run(&x, 1, &in, &out, &m, NULL);
 	CHECK(r == PQX_ERR_TRUNCATED && out.len == FRAME0_BYTES);
