@@ -540,9 +540,11 @@ int xfer_send(pqx_channel *ch, int basefd, const char *const *names, size_t n, i
 		r = send_again(&s);
 	if (r == 0 && (r = pqx_buf_put_u8(s.b, K_END)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0 &&
 	    (r = pqx_buf_put_u8(s.b, K_DONE)) == 0 && (r = pqx_buf_put_u64(s.b, st->files)) == 0 &&
-	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0 &&
-	    (r = xfer_flush(s.ln)) == 0 && (o->close == NULL || (r = o->close(ch)) == 0) &&
-	    (closed = o->close != NULL, r = xfer_csend_drain(s.cs)) == 0)
+	    (r = pqx_buf_put_u64(s.b, st->bytes)) == 0 && (r = xfer_send_buf(s.ln, s.b)) == 0)
+		r = xfer_flush(s.ln);
+	if (r == 0 && o->close != NULL && (r = o->close(ch)) == 0)
+		closed = 1;
+	if (r == 0 && (r = xfer_csend_drain(s.cs)) == 0)
 		r = xfer_link_end(s.ln);
 	if (r == PQX_ERR_IO && pqx_channel_write_failed(ch)) {
 		/*
