@@ -72,7 +72,15 @@ struct inflight {
 	int tiny, stream, again;
 	int listed;     /* its chunks came with the entry and were answered (NEED_LISTED) */
 	struct win lw;  /* those chunks, the nodes over them, what was found */
+	int norows;     /* landed: the index learns no rows of it, only that its name changed */
 };
+
+/*
+ * Files verified and confirmed (FILE_OK) wait at most this many, and this
+ * long, to be made durable and put in place together (flush_landed).
+ */
+#define LANDED_MAX 32
+#define LANDED_WAIT_S 1.0
 
 struct xfer_crecv {
 	struct xfer_link *ln;
@@ -97,24 +105,24 @@ struct xfer_crecv {
 	pthread_t cut_th;
 	int cutting, behind, cut_err, cut_fd, sem_ok;
 	struct worker *cut_wk;
-	/* A file in place whose index work is left for later (index_done). */
-	struct xfer_crecv *tail_next; /* on the tails list while ix_pending */
-	int ix_pending, ix_norows, ix_fd;
 	/*
-	 * The last file, verified and confirmed but not yet durable and in
-	 * place (commit): its directory, its descriptor and names.
+	 * Files verified and confirmed but not yet durable and in place, oldest
+	 * first, each with its descriptor (its cut's too) and directory: one
+	 * journal commit makes a batch durable (flush_landed). The last one's
+	 * index rows may still wait for its cut (rows_wait).
 	 */
-	int cm_pending, cm_dfd, cm_fd;
-	char cm_path[XFER_MAX_PATH + 1], cm_part[XFER_MAX_NAME + 1], cm_last[XFER_MAX_NAME + 1],
-	    cm_prev[XFER_MAX_NAME + 1];
+	struct inflight *landed[LANDED_MAX];
+	size_t nlanded;
+	double landed_t0;
+	int rows_wait;
+	struct xfer_crecv *tail_next; /* on the tails list while files have landed */
+	int tailed;
 	/* Files whose blocks did not make them, asked for again: they come back, to stream. */
 	char **redo;
 	size_t nredo, capredo;
 	/* Files answered (NEED) whose contents have not come yet, in order. */
 	struct inflight *fl[XFER_INFLIGHT_MAX];
 	size_t nfl;
-	struct stat ix_sb;
-	char ix_part[XFER_MAX_PATH + 32], ix_path[XFER_MAX_PATH + 1], ix_prev[XFER_MAX_PATH + 32];
 	int closing, verr; /* no more items; a check failed */
 	/*
 	 * Verified bytes add no index rows: the copies made while answering a
@@ -141,17 +149,15 @@ struct xfer_crecv {
 	uint64_t size, base_size;
 };
 
-static void index_done(struct xfer_crecv *cr);
 static void inflight_free(struct inflight *f);
-static int commit(struct xfer_crecv *cr, int tell);
+static int flush_landed(struct xfer_crecv *cr, int tell);
 static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat *sb);
 
 void xfer_crecv_free(struct xfer_crecv *cr)
 {
 	if (cr == NULL)
 		return;
-	(void)commit(cr, 0);
-	index_done(cr);
+	(void)flush_landed(cr, 0);
 	for (size_t i = 0; i < cr->nredo; i++)
 		free(cr->redo[i]);
 	free(cr->redo);
@@ -213,7 +219,7 @@ int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, cons
 	cr->root = root;
 	cr->o = o;
 	cr->st = st;
-	cr->dictfd = cr->fd = cr->basefd = cr->ix_fd = cr->cm_dfd = cr->cm_fd = -1;
+	cr->dictfd = cr->fd = cr->basefd = -1;
 	pthread_mutex_init(&cr->ixmu, NULL);
 	pthread_mutex_init(&cr->tmu, NULL);
 	pthread_cond_init(&cr->tcv, NULL);
@@ -252,8 +258,8 @@ int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, cons
  * everything is sent.
  */
 /*
- * The sessions of this process with index work left for later (index_done),
- * by index file. A session that opens the same index waits for them: it
+ * The sessions of this process with index work left for later (landed
+ * files whose names the index has yet to learn), by index file. A session that opens the same index waits for them: it
  * would otherwise find their last file not yet indexed, cut it again as an
  * old version, and wait for their write lock all the same.
  */
@@ -1694,72 +1700,145 @@ static int base_check(struct xfer_crecv *cr, const struct base_claim *bc)
 }
 
 /*
- * Makes the last file durable and puts it in place: its bytes reach the
- * disk before its name does, so a crash leaves the old version or the new
- * one, never part of it. A failure goes to the peer (tell) and fails the
- * session: the sender took FILE_OK for delivered.
+ * The last landed file's index rows, once its cut (if any) is done: they
+ * are committed under its partial name (flush_landed renames them). A
+ * failure loses only rows.
  */
-static int commit(struct xfer_crecv *cr, int tell)
+static void rows_done(struct xfer_crecv *cr)
+{
+	struct inflight *e;
+
+	if (!cr->rows_wait)
+		return;
+	cr->rows_wait = 0;
+	e = cr->landed[cr->nlanded - 1];
+	if (finish_cut(cr, !e->norows) != 0 || e->norows || xfer_index_commit(cr->ix) != 0) {
+		xfer_index_rollback(cr->ix);
+		e->norows = 1;
+	}
+}
+
+/*
+ * A file verified and confirmed: it waits with the others for flush_landed.
+ * Its writeback starts now, so that the blocks of a whole batch are
+ * allocated before the first fsync and one journal commit covers them.
+ */
+static void land(struct xfer_crecv *cr, struct inflight *f)
+{
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+	(void)sync_file_range(cr->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	f->fd = cr->fd; /* the cut's too, until rows_done */
+	cr->fd = -1;
+	f->norows = cr->tiny;
+	if (f->oldfd >= 0)
+		close(f->oldfd);
+	f->oldfd = -1;
+	xc_win_free(&f->lw);
+	if (cr->nlanded == 0)
+		cr->landed_t0 = xc_mono();
+	cr->landed[cr->nlanded++] = f;
+	cr->rows_wait = 1;
+	if (!cr->cutting)
+		rows_done(cr);
+	if (cr->ix != NULL && !cr->tailed) {
+		tail_add(cr);
+		cr->tailed = 1;
+	}
+}
+
+static void drop_sources(struct xfer_crecv *cr);
+
+/*
+ * Makes the landed files durable and puts them in place, oldest first:
+ * each one's bytes reach the disk before its name does, so a crash leaves
+ * the old version or the new one, never part of it. Then the index learns
+ * their names. A failure goes to the peer (tell) and fails the session: the
+ * sender took FILE_OK for delivered.
+ */
+static int flush_landed(struct xfer_crecv *cr, int tell)
 {
 	const char *why = NULL;
-	struct stat sb;
-	int dfd = cr->cm_dfd;
+	size_t n = cr->nlanded, synced, placed, bad = 0;
+	struct stat sb, dir, last_dir = { 0 };
+	int r = 0, have_last = 0;
 
-	if (!cr->cm_pending)
+	rows_done(cr);
+	if (n == 0)
 		return 0;
-	cr->cm_pending = 0;
-	if (fsync(cr->cm_fd) != 0)
-		why = errno == ENOSPC ? "no space left on the receiver" : "can't finish the file on the receiver";
-	else if (fstatat(dfd, cr->cm_last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
-		why = "a directory is in the way";
-	else if (renameat(dfd, cr->cm_part, dfd, cr->cm_last) != 0 || fsync(dfd) != 0)
-		why = "can't rename the file into place";
-	else
-		unlinkat(dfd, cr->cm_prev, 0);
-	/* The index learns the file under the stat it has in place (a rename changes its ctime). */
-	if (cr->ix_pending && !cr->ix_norows && (why != NULL || fstat(cr->cm_fd, &cr->ix_sb) != 0))
-		cr->ix_norows = 1;
-	close(cr->cm_fd);
-	close(dfd);
-	cr->cm_fd = cr->cm_dfd = -1;
+	cr->nlanded = 0;
+	/* Their writeback began as each landed: the first fsync commits the others' blocks too. */
+	for (synced = 0; synced < n; synced++)
+		if (fsync(cr->landed[synced]->fd) != 0) {
+			why = errno == ENOSPC ? "no space left on the receiver"
+					      : "can't finish the file on the receiver";
+			bad = synced;
+			break;
+		}
+	for (placed = 0; placed < synced; placed++) {
+		struct inflight *e = cr->landed[placed];
+		const char *last = e->path + e->last;
+
+		if (fstatat(e->dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
+			why = "a directory is in the way";
+		else if (renameat(e->dfd, e->part + e->last, e->dfd, last) != 0)
+			why = "can't rename the file into place";
+		else
+			continue;
+		bad = placed;
+		break;
+	}
+	/* Their directories, each once in a row: the first fsync commits every rename. */
+	for (size_t i = 0; i < placed; i++) {
+		struct inflight *e = cr->landed[i];
+		int known = fstat(e->dfd, &dir) == 0;
+
+		if (!known || !have_last || dir.st_dev != last_dir.st_dev || dir.st_ino != last_dir.st_ino) {
+			if (fsync(e->dfd) != 0 && why == NULL) {
+				why = "can't rename the file into place";
+				bad = i;
+			}
+		}
+		if ((have_last = known) != 0)
+			last_dir = dir;
+		unlinkat(e->dfd, e->prev + e->last, 0);
+	}
+	if (why != NULL)
+		xfer_warn(cr->o, why, cr->landed[bad]->path); /* the peer hears it with no name */
+	/* The index learns them under the stat they have in place (a rename changes the ctime). */
+	if (cr->ix != NULL && xfer_index_begin(cr->ix) == 0) {
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct inflight *e = cr->landed[i];
+
+			if (why == NULL && !e->norows && fstat(e->fd, &sb) == 0) {
+				if ((r = xfer_index_rename(cr->ix, XFER_SRC_ROOT, e->part, e->path, &sb)) == 0)
+					r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->prev);
+			} else if ((r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->part)) == 0) {
+				r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->path);
+			}
+		}
+		if (r != 0 || xfer_index_commit(cr->ix) != 0)
+			xfer_index_rollback(cr->ix);
+	}
+	for (size_t i = 0; i < n; i++)
+		inflight_free(cr->landed[i]);
+	if (cr->tailed)
+		tail_remove(cr);
+	cr->tailed = 0;
+	drop_sources(cr); /* a file in place may have replaced one */
 	if (why == NULL)
 		return 0;
-	xfer_warn(cr->o, why, cr->cm_path); /* the peer hears it later, with no name */
 	return tell ? fail_peer(cr, PQX_ERR_IO, why) : PQX_ERR_IO;
 }
 
 int xfer_crecv_settle(struct xfer_crecv *cr)
 {
-	return commit(cr, 1);
+	return flush_landed(cr, 1);
 }
 
 size_t xfer_crecv_left(const struct xfer_crecv *cr)
 {
 	return cr->nredo + cr->nfl;
-}
-
-/*
- * The index work left from the last file, once it is in place and its sender
- * told: the rest of a streamed file's chunks, then its rows under the final
- * name, in one commit. The index is a cache: failures here lose only rows.
- */
-static void index_done(struct xfer_crecv *cr)
-{
-	if (!cr->ix_pending)
-		return;
-	if (finish_cut(cr, !cr->ix_norows) != 0 || cr->ix_norows) {
-		/* Not indexed (or not all of it): no rows, not even an older version's. */
-		xfer_index_rollback(cr->ix);
-		(void)!xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_path);
-	} else if (xfer_index_rename(cr->ix, XFER_SRC_ROOT, cr->ix_part, cr->ix_path, &cr->ix_sb) != 0 ||
-		   xfer_index_forget(cr->ix, XFER_SRC_ROOT, cr->ix_prev) != 0 ||
-		   xfer_index_commit(cr->ix) != 0) {
-		xfer_index_rollback(cr->ix);
-	}
-	close(cr->ix_fd);
-	cr->ix_fd = -1;
-	cr->ix_pending = 0;
-	tail_remove(cr);
 }
 
 /*
@@ -1827,16 +1906,6 @@ static void tell(struct xfer_crecv *cr, int r)
 		(void)fail_peer(cr, r, pqx_strerror(r));
 }
 
-/* The last file in place and the index told, before anything else of its name or the index's. */
-static int settle(struct xfer_crecv *cr)
-{
-	int r = commit(cr, 1);
-
-	if (r == 0)
-		index_done(cr);
-	return r;
-}
-
 /*
  * A file listed with its entry, to be answered NEED_LISTED: the nodes over
  * its chunks are built and the chunks found are copied into its partial
@@ -1853,7 +1922,6 @@ static int find_listed(struct xfer_crecv *cr, struct inflight *f)
 	    (r = build_level(cr, &w->x[1], &w->x[2], 2)) != 0)
 		return r;
 	xc_win_flat(w);
-	drop_sources(cr); /* the last file may have replaced one */
 	cr->fd = f->fd;
 	cr->norows = 1;
 	r = find_nodes(cr, &w->x[0], 0);
@@ -1913,9 +1981,10 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 			return fail_peer(cr, PQX_ERR_FORMAT, "the same path twice");
 	if (cr->nfl == XFER_INFLIGHT_MAX)
 		return fail_peer(cr, PQX_ERR_LIMIT, "too many files at once");
-	/* The same name as the last file (sent again): that one goes in place first. */
-	if (cr->cm_pending && strcmp(cr->cm_path, path) == 0 && (r = settle(cr)) != 0)
-		return r;
+	/* The same name as a landed file (sent again): that one goes in place first. */
+	for (size_t i = 0; i < cr->nlanded; i++)
+		if (strcmp(cr->landed[i]->path, path) == 0 && (r = flush_landed(cr, 1)) != 0)
+			return r;
 	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
 	if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -1993,7 +2062,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->stream = f->tiny || again ||
 		    (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
 			file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1) &&
-			(!cr->ix_pending || cr->ix_norows));
+			!cr->rows_wait);
 	/*
 	 * A small file with an old version here (or what an interrupted run
 	 * left) and no shared base is matched in blocks against it, as rsync
@@ -2011,11 +2080,10 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		goto out;
 	/*
 	 * While the sender cuts its file, index what we may already hold
-	 * (the last file first: it may be one of them).
+	 * (the last file's rows first: it may be one of them).
 	 */
 	if (!f->stream && f->oldfd < 0) {
-		if ((r = settle(cr)) != 0)
-			goto out;
+		rows_done(cr);
 		cr->size = size; /* the size class its sources are cut in */
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 	}
@@ -2039,7 +2107,7 @@ out:
 int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 {
 	uint8_t root[32], want[32], kind;
-	const char *path, *last, *part_name, *prev_name;
+	const char *path, *part_name, *prev_name;
 	struct timespec times[2];
 	struct inflight *f;
 	pqx_hmac *rh = NULL;
@@ -2056,13 +2124,21 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	cr->pending.off--;
 	cr->has_pending = 1;
 	path = f->path;
-	last = path + f->last;
 	part_name = f->part + f->last;
 	prev_name = f->prev + f->last;
 	dfd = f->dfd;
 	oldfd = f->oldfd;
 	cr->basefd = f->basefd;
 	f->basefd = -1;
+	/*
+	 * The last file's rows are done before this one's begin. The landed
+	 * files go in place when enough have landed, or have waited long enough.
+	 */
+	rows_done(cr);
+	if ((cr->nlanded == LANDED_MAX ||
+		(cr->nlanded > 0 && xc_mono() - cr->landed_t0 > LANDED_WAIT_S)) &&
+	    (r = flush_landed(cr, 1)) != 0)
+		goto out;
 	/* The partial file the answer made (closed meanwhile: fewer descriptors in flight). */
 	{
 		struct stat now;
@@ -2080,10 +2156,6 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 		cr->st->files++;
 		cr->st->bytes += f->size;
 	}
-	drop_sources(cr);
-	/* The last file goes in place now, while the sender sends this one. */
-	if ((r = settle(cr)) != 0)
-		goto out;
 	/* Files that landed since its answer may be sources now. */
 	if (cr->ix != NULL)
 		cr->ix_empty = xfer_index_empty(cr->ix) == 1;
@@ -2157,39 +2229,17 @@ done:
 		goto out;
 	}
 	/*
-	 * FILE_OK goes now; the fsync and the rename (commit) wait for the
-	 * next file's first exchange, so that they overlap the sender's work.
+	 * FILE_OK goes now; the fsync and the rename wait with the files landed
+	 * before it (flush_landed), so that they overlap the sender's work and
+	 * share journal commits.
 	 */
-	if ((cr->cm_fd = fcntl(cr->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-		r = fail_peer(cr, PQX_ERR_IO, "can't finish the file on the receiver");
-		goto out;
-	}
-	cr->cm_dfd = dfd;
-	f->dfd = -1;
-	snprintf(cr->cm_path, sizeof(cr->cm_path), "%s", path);
-	snprintf(cr->cm_part, sizeof(cr->cm_part), "%s", part_name);
-	snprintf(cr->cm_last, sizeof(cr->cm_last), "%s", last);
-	snprintf(cr->cm_prev, sizeof(cr->cm_prev), "%s", prev_name);
-	cr->cm_pending = 1;
-	if (cr->ix != NULL) {
-		/*
-		 * The index learns the file later, with the peer not waiting, under
-		 * the stat the file has once in place (commit; without one: no rows).
-		 */
-		snprintf(cr->ix_part, sizeof(cr->ix_part), "%s", f->part);
-		snprintf(cr->ix_path, sizeof(cr->ix_path), "%s", path);
-		snprintf(cr->ix_prev, sizeof(cr->ix_prev), "%s", f->prev);
-		cr->ix_norows = cr->tiny;
-		cr->ix_fd = cr->fd;
-		cr->fd = -1;
-		cr->ix_pending = 1;
-		tail_add(cr);
-	}
+	land(cr, f);
+	f = NULL;
 	kind = K_FILE_OK;
 	r = xfer_put(cr->ln, &kind, 1, 1);
 out:
 	tell(cr, r);
-	if (!cr->ix_pending) {
+	if (f != NULL) {
 		finish_cut(cr, 0);
 		xfer_index_rollback(cr->ix);
 	}

@@ -777,7 +777,8 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 				goto out;
 			continue;
 		}
-		if (kind != K_FILE && (r = xfer_crecv_settle(rv.cr)) != 0)
+		/* Landed files go in place before a link or the end (a directory needs none of them). */
+		if (kind != K_FILE && kind != K_DIR && (r = xfer_crecv_settle(rv.cr)) != 0)
 			goto out;
 		if (kind == K_FILE)
 			r = recv_file(&rv, &v);

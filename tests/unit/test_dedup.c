@@ -1,5 +1,6 @@
 /* pqx tests: what crosses the wire: the receiver's index, verified on use, and reuse across versions. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -881,6 +882,67 @@ out:
 	teardown();
 }
 
+/*
+ * Many files in one session land in batches (made durable and put in place
+ * together): every one arrives in place, no partial file is left, and the
+ * index knows each under its final name, so that copies of them sent next
+ * cross as references.
+ */
+static void test_landed_batches(void)
+{
+	enum { FILES = 80 };
+	uint8_t *v[FILES];
+	size_t len[FILES], total = 0;
+	char sub[400], name[32];
+	struct xfer_stats st;
+	struct dirent *e;
+	int ok = 1, partial = 0;
+	DIR *d;
+
+	memset(v, 0, sizeof(v));
+	if (setup() != 0) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	for (int k = 0; k < 2; k++) {
+		snprintf(sub, sizeof(sub), "%s/%s", src, k == 0 ? "d" : "e");
+		CHECK(mkdir(sub, 0755) == 0);
+	}
+	for (int i = 0; i < FILES; i++) {
+		len[i] = 6000 + (size_t)i * 431;
+		total += len[i];
+		if ((v[i] = random_bytes(len[i])) == NULL) {
+			CHECK(0, "setup");
+			goto out;
+		}
+		snprintf(name, sizeof(name), "f%02d", i);
+		snprintf(sub, sizeof(sub), "%s/d", src);
+		CHECK(write_file(sub, name, v[i], len[i], 1000000 + i) == 0);
+		snprintf(sub, sizeof(sub), "%s/e", src);
+		CHECK(write_file(sub, name, v[i], len[i], 1000000 + i) == 0);
+	}
+	CHECK(transfer("d", &st) == 0, "first session");
+	snprintf(sub, sizeof(sub), "%s/d", dst);
+	for (int i = 0; i < FILES; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		ok &= same_file(sub, name, v[i], len[i]);
+	}
+	CHECK(ok, "every file is in place");
+	if ((d = opendir(sub)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			partial += strstr(e->d_name, ".pqx-") != NULL;
+		closedir(d);
+	}
+	CHECK(partial == 0, "no partial file left: %d", partial);
+	CHECK(transfer("e", &st) == 0, "second session: the same files under another directory");
+	CHECK(st.bytes_moved < total / 10, "found under their final names: moved %llu of %zu",
+	    (unsigned long long)st.bytes_moved, total);
+out:
+	for (int i = 0; i < FILES; i++)
+		free(v[i]);
+	teardown();
+}
+
 /* A damaged index database: rebuilt, and the transfer is right. */
 static void test_garbage_index(void)
 {
@@ -931,6 +993,8 @@ int main(void)
 	    test_replaced_source);
 	t_run("dedup: compressed data is one zstd stream across files and level changes",
 	    test_stream_codec);
+	t_run("dedup: many files land in batches: all in place, none partial, indexed under their names",
+	    test_landed_batches);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
 	t_run("dedup: a file that grows into the large chunk class still reuses its old bytes",
 	    test_class_change);
