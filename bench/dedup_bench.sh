@@ -14,6 +14,8 @@
 #      highest versions apt-cache madison lists, or PQX_DEDUP_DEB_OLD/NEW),
 #      unpacked with dpkg-deb -x; downloads are cached in PQX_BENCH_CACHE
 #      (/var/tmp/pqx-bench-cache); skipped, saying so, when unavailable;
+#      also each new tree's first copy, into an empty destination (pqx send
+#      against rsync -a);
 #  (c) a shared base: a float32 "model" of PQX_DEDUP_MODEL_MIB MiB (256); in
 #      the new version a random 5% of the weights get a small perturbation
 #      (their low 16 mantissa bits). pqx serve and pqx send both get --dict
@@ -420,6 +422,9 @@ tree_case() {
 		XARGS=""
 		rsync_run "$1_ra" "$2: rsync -a" -a "$4" "$3"
 		rsync_run "$1_raz" "$2: rsync -az" -az "$4" "$3"
+		# The first copy: the new tree into an empty destination.
+		pqx_run "$1_pqx0" "$2: pqx send, first copy" "$4" -
+		rsync_run "$1_ra0" "$2: rsync -a, first copy" -a "$4" -
 		echo "   round $round:$rline" | sed 's/,$//'
 	done
 	header
@@ -427,9 +432,12 @@ tree_case() {
 	row "$1_pqxz" "pqx send --compress 3"
 	row "$1_ra" "rsync -a"
 	row "$1_raz" "rsync -az"
+	row "$1_pqx0" "pqx send (first copy, dst empty)"
+	row "$1_ra0" "rsync -a (first copy, dst empty)"
 	ratio "$1_pqx" "$1_ra" "rsync -a"
 	ratio "$1_pqx" "$1_raz" "rsync -az"
 	ratio "$1_pqxz" "$1_raz" "rsync -az (pqx --compress 3)"
+	ratio "$1_pqx0" "$1_ra0" "rsync -a (first copy)"
 	rm -rf p/dst r/dst
 }
 
