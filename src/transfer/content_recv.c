@@ -115,6 +115,7 @@ struct xfer_crecv {
 	size_t nlanded;
 	double landed_t0;
 	int rows_wait;
+	int tx; /* an index transaction is open: the rows of the landed files and the file being received */
 	struct xfer_crecv *tail_next; /* on the tails list while files have landed */
 	int tailed;
 	/* Files whose blocks did not make them, asked for again: they come back, to stream. */
@@ -1700,10 +1701,38 @@ static int base_check(struct xfer_crecv *cr, const struct base_claim *bc)
 }
 
 /*
- * The last landed file's index rows, once its cut (if any) is done: they
- * are committed under its partial name (flush_landed renames them). A
- * failure loses only rows.
+ * The index's rows go in one transaction for a batch of files: those that
+ * landed (under their partial names: flush_landed renames them) and the
+ * file being received. A failure anywhere in it loses only rows: the
+ * landed files then go into the index with none (norows).
  */
+static void rows_lost(struct xfer_crecv *cr)
+{
+	xfer_index_rollback(cr->ix);
+	cr->tx = 0;
+	for (size_t i = 0; i < cr->nlanded; i++)
+		cr->landed[i]->norows = 1;
+}
+
+static int rows_begin(struct xfer_crecv *cr)
+{
+	int r;
+
+	if (cr->tx)
+		return 0;
+	if ((r = xfer_index_begin(cr->ix)) == 0)
+		cr->tx = 1;
+	return r;
+}
+
+/* One file's rows leave the transaction (a file that failed, or was not cut whole). */
+static void rows_drop(struct xfer_crecv *cr, const char *part)
+{
+	if (cr->tx && xfer_index_forget(cr->ix, XFER_SRC_ROOT, part) != 0)
+		rows_lost(cr);
+}
+
+/* The last landed file's rows, once its cut (if any) is done. */
 static void rows_done(struct xfer_crecv *cr)
 {
 	struct inflight *e;
@@ -1712,10 +1741,21 @@ static void rows_done(struct xfer_crecv *cr)
 		return;
 	cr->rows_wait = 0;
 	e = cr->landed[cr->nlanded - 1];
-	if (finish_cut(cr, !e->norows) != 0 || e->norows || xfer_index_commit(cr->ix) != 0) {
-		xfer_index_rollback(cr->ix);
+	if (finish_cut(cr, !e->norows) != 0 || e->norows) {
+		rows_drop(cr, e->part);
 		e->norows = 1;
 	}
+}
+
+/* The rows so far become visible to lookups (and the transaction ends). */
+static void rows_commit(struct xfer_crecv *cr)
+{
+	rows_done(cr);
+	if (!cr->tx)
+		return;
+	if (xfer_index_commit(cr->ix) != 0)
+		rows_lost(cr);
+	cr->tx = 0;
 }
 
 /*
@@ -1806,7 +1846,7 @@ static int flush_landed(struct xfer_crecv *cr, int tell)
 	if (why != NULL)
 		xfer_warn(cr->o, why, cr->landed[bad]->path); /* the peer hears it with no name */
 	/* The index learns them under the stat they have in place (a rename changes the ctime). */
-	if (cr->ix != NULL && xfer_index_begin(cr->ix) == 0) {
+	if (cr->ix != NULL && rows_begin(cr) == 0) {
 		for (size_t i = 0; r == 0 && i < n; i++) {
 			struct inflight *e = cr->landed[i];
 
@@ -1819,6 +1859,7 @@ static int flush_landed(struct xfer_crecv *cr, int tell)
 		}
 		if (r != 0 || xfer_index_commit(cr->ix) != 0)
 			xfer_index_rollback(cr->ix);
+		cr->tx = 0;
 	}
 	for (size_t i = 0; i < n; i++)
 		inflight_free(cr->landed[i]);
@@ -1868,15 +1909,14 @@ static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat
 	xfer_index_set_cut(cr->ix, xfer_tree_class(cr->size));
 	if (cr->ix == NULL || cr->tiny)
 		return;
-	if ((r = xfer_index_begin(cr->ix)) == 0)
+	if ((r = rows_begin(cr)) == 0)
 		r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, sb);
 	if (r == PQX_ERR_LIMIT) {
-		/* A name too long for the index: this file goes unindexed (no transaction: no rows). */
-		xfer_index_rollback(cr->ix);
+		/* A name too long for the index: this file goes unindexed (it added nothing). */
 		cr->tiny = 1;
 		cr->norows = 1;
 	} else if (r != 0) {
-		xfer_index_rollback(cr->ix);
+		rows_lost(cr);
 		xfer_index_close(cr->ix);
 		cr->ix = NULL;
 	}
@@ -2062,7 +2102,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->stream = f->tiny || again ||
 		    (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
 			file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1) &&
-			!cr->rows_wait);
+			!cr->rows_wait && !cr->tx);
 	/*
 	 * A small file with an old version here (or what an interrupted run
 	 * left) and no shared base is matched in blocks against it, as rsync
@@ -2083,7 +2123,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	 * (the last file's rows first: it may be one of them).
 	 */
 	if (!f->stream && f->oldfd < 0) {
-		rows_done(cr);
+		rows_commit(cr);
 		cr->size = size; /* the size class its sources are cut in */
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 	}
@@ -2135,6 +2175,8 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	 * files go in place when enough have landed, or have waited long enough.
 	 */
 	rows_done(cr);
+	if (!f->stream && oldfd < 0 && !f->listed)
+		rows_commit(cr); /* it looks for its chunks in what has landed too */
 	if ((cr->nlanded == LANDED_MAX ||
 		(cr->nlanded > 0 && xc_mono() - cr->landed_t0 > LANDED_WAIT_S)) &&
 	    (r = flush_landed(cr, 1)) != 0)
@@ -2182,7 +2224,8 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 		 * be elsewhere (a rotated log, a moved file). Trees, against
 		 * everything the index knows.
 		 */
-		xfer_index_rollback(cr->ix);
+		rows_drop(cr, f->part);
+		rows_commit(cr);
 		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 		file_rows(cr, f->part, &f->sb);
 	}
@@ -2241,7 +2284,7 @@ out:
 	tell(cr, r);
 	if (f != NULL) {
 		finish_cut(cr, 0);
-		xfer_index_rollback(cr->ix);
+		rows_drop(cr, f->part);
 	}
 	cr->has_pending = 0;
 	pqx_hmac_free(rh);
