@@ -115,6 +115,8 @@ struct xfer_crecv {
 	size_t nlanded;
 	double landed_t0;
 	int rows_wait;
+	size_t nplaced; /* the first landed files, in place (durable); their index work is left */
+	int place_err;  /* putting one in place failed: no more are */
 	int tx; /* an index transaction is open: the rows of the landed files and the file being received */
 	struct xfer_crecv *tail_next; /* on the tails list while files have landed */
 	int tailed;
@@ -1792,30 +1794,29 @@ static void drop_sources(struct xfer_crecv *cr);
 /*
  * Makes the landed files durable and puts them in place, oldest first:
  * each one's bytes reach the disk before its name does, so a crash leaves
- * the old version or the new one, never part of it. Then the index learns
- * their names. A failure goes to the peer (tell) and fails the session: the
- * sender took FILE_OK for delivered.
+ * the old version or the new one, never part of it. A failure goes to the
+ * peer (tell) and fails the session: the sender took FILE_OK for delivered.
+ * Files placed stay on the list until their index work is done too
+ * (index_landed), which may wait for a cut and need not hold up the peer.
  */
-static int flush_landed(struct xfer_crecv *cr, int tell)
+static int place_landed(struct xfer_crecv *cr, int tell)
 {
 	const char *why = NULL;
-	size_t n = cr->nlanded, synced, placed, bad = 0;
+	size_t n = cr->nlanded, from = cr->nplaced, synced, placed, bad = 0;
 	struct stat sb, dir, last_dir = { 0 };
-	int r = 0, have_last = 0;
+	int have_last = 0;
 
-	rows_done(cr);
-	if (n == 0)
+	if (from == n || cr->place_err)
 		return 0;
-	cr->nlanded = 0;
-	/* Their writeback began as each landed: the first fsync commits the others' blocks too. */
-	for (synced = 0; synced < n; synced++)
+	/* Their writeback began as each landed: the first fsync finds the others' blocks written too. */
+	for (synced = from; synced < n; synced++)
 		if (fsync(cr->landed[synced]->fd) != 0) {
 			why = errno == ENOSPC ? "no space left on the receiver"
 					      : "can't finish the file on the receiver";
 			bad = synced;
 			break;
 		}
-	for (placed = 0; placed < synced; placed++) {
+	for (placed = from; placed < synced; placed++) {
 		struct inflight *e = cr->landed[placed];
 		const char *last = e->path + e->last;
 
@@ -1828,8 +1829,9 @@ static int flush_landed(struct xfer_crecv *cr, int tell)
 		bad = placed;
 		break;
 	}
-	/* Their directories, each once in a row: the first fsync commits every rename. */
-	for (size_t i = 0; i < placed; i++) {
+	cr->nplaced = placed;
+	/* Their directories, each once in a row: one fsync makes every rename in it durable. */
+	for (size_t i = from; i < placed; i++) {
 		struct inflight *e = cr->landed[i];
 		int known = fstat(e->dfd, &dir) == 0;
 
@@ -1843,14 +1845,32 @@ static int flush_landed(struct xfer_crecv *cr, int tell)
 			last_dir = dir;
 		unlinkat(e->dfd, e->prev + e->last, 0);
 	}
-	if (why != NULL)
-		xfer_warn(cr->o, why, cr->landed[bad]->path); /* the peer hears it with no name */
-	/* The index learns them under the stat they have in place (a rename changes the ctime). */
+	if (why == NULL)
+		return 0;
+	cr->place_err = 1;
+	xfer_warn(cr->o, why, cr->landed[bad]->path); /* the peer hears it with no name */
+	return tell ? fail_peer(cr, PQX_ERR_IO, why) : PQX_ERR_IO;
+}
+
+/*
+ * The index learns the landed files' names, under the stat each has in
+ * place (a rename changes the ctime), once the last one's cut is done; a
+ * file not in place leaves no rows. Then the list is empty.
+ */
+static void index_landed(struct xfer_crecv *cr)
+{
+	size_t n = cr->nlanded;
+	struct stat sb;
+	int r = 0;
+
+	rows_done(cr);
+	if (n == 0)
+		return;
 	if (cr->ix != NULL && rows_begin(cr) == 0) {
 		for (size_t i = 0; r == 0 && i < n; i++) {
 			struct inflight *e = cr->landed[i];
 
-			if (why == NULL && !e->norows && fstat(e->fd, &sb) == 0) {
+			if (i < cr->nplaced && !e->norows && fstat(e->fd, &sb) == 0) {
 				if ((r = xfer_index_rename(cr->ix, XFER_SRC_ROOT, e->part, e->path, &sb)) == 0)
 					r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->prev);
 			} else if ((r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->part)) == 0) {
@@ -1863,18 +1883,25 @@ static int flush_landed(struct xfer_crecv *cr, int tell)
 	}
 	for (size_t i = 0; i < n; i++)
 		inflight_free(cr->landed[i]);
+	cr->nlanded = cr->nplaced = 0;
 	if (cr->tailed)
 		tail_remove(cr);
 	cr->tailed = 0;
 	drop_sources(cr); /* a file in place may have replaced one */
-	if (why == NULL)
-		return 0;
-	return tell ? fail_peer(cr, PQX_ERR_IO, why) : PQX_ERR_IO;
 }
 
+static int flush_landed(struct xfer_crecv *cr, int tell)
+{
+	int r = place_landed(cr, tell);
+
+	index_landed(cr);
+	return r;
+}
+
+/* Before a link or the end: the files in place; their index work may wait (for a cut). */
 int xfer_crecv_settle(struct xfer_crecv *cr)
 {
-	return flush_landed(cr, 1);
+	return place_landed(cr, 1);
 }
 
 size_t xfer_crecv_left(const struct xfer_crecv *cr)

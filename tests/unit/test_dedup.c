@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <pqx.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 #include "msgs.h"
@@ -101,6 +102,27 @@ static int read_request(pqx_channel *ch)
 	return r != 0 ? r : xfer_accept(ch, key);
 }
 
+/*
+ * test_close_first: the receiver's close (as pqx serve sends it) first
+ * counts the chunk rows the index holds, through a connection of its own.
+ */
+static int probe_close;
+static long rows_at_close = -1;
+
+static int count_then_close(pqx_channel *ch)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM spans", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		rows_at_close = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
+}
+
 static void *receiver(void *arg)
 {
 	struct recv_side *rs = arg;
@@ -120,6 +142,8 @@ static void *receiver(void *arg)
 	memset(&xo, 0, sizeof(xo));
 	memcpy(xo.key, key, sizeof(key));
 	xo.index_path = dbpath;
+	if (probe_close)
+		xo.close = count_then_close;
 	if ((rs->r = pqx_channel_server(&ch, &io, seed_s, &co)) != 0)
 		return NULL;
 	if (lie) {
@@ -943,6 +967,45 @@ out:
 	teardown();
 }
 
+/*
+ * The receiver closes (the sender's "done") once the file is in place, and
+ * indexes a streamed file after that: the close does not wait for the cut.
+ * The cores are kept busy, so that the idle-priority cut has all of the
+ * file left at the end.
+ */
+static void test_close_first(void)
+{
+	size_t n = 32 * MIB;
+	uint8_t *v = random_bytes(n);
+	pthread_t th[8];
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int nth = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores, started = 0, r;
+	struct xfer_stats st;
+
+	if (setup() != 0 || v == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "a", v, n, 1000000) == 0 && write_file(src, "b", v, n, 1000000) == 0);
+	atomic_store(&spinning, 1);
+	for (int i = 0; i < nth; i++)
+		started += pthread_create(&th[started], NULL, spin, NULL) == 0;
+	probe_close = 1;
+	rows_at_close = -1;
+	r = transfer("a", &st);
+	probe_close = 0;
+	atomic_store(&spinning, 0);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	CHECK(r == 0 && same_file(dst, "a", v, n), "transfer");
+	CHECK(rows_at_close == 0, "no rows were in the index at the close: %ld", rows_at_close);
+	CHECK(transfer("b", &st) == 0 && st.bytes_moved == 0, "indexed whole after it: moved %llu",
+	    (unsigned long long)st.bytes_moved);
+out:
+	free(v);
+	teardown();
+}
+
 /* A damaged index database: rebuilt, and the transfer is right. */
 static void test_garbage_index(void)
 {
@@ -993,6 +1056,7 @@ int main(void)
 	    test_replaced_source);
 	t_run("dedup: compressed data is one zstd stream across files and level changes",
 	    test_stream_codec);
+	t_run("dedup: the receiver closes before it indexes a streamed file", test_close_first);
 	t_run("dedup: many files land in batches: all in place, none partial, indexed under their names",
 	    test_landed_batches);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
