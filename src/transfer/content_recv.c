@@ -81,6 +81,8 @@ struct inflight {
  */
 #define LANDED_MAX 32
 #define LANDED_WAIT_S 1.0
+/* A file this large may take a while: what landed before it goes in place first. */
+#define LANDED_BEFORE_BIG (8u << 20)
 
 struct xfer_crecv {
 	struct xfer_link *ln;
@@ -1727,11 +1729,31 @@ static int rows_begin(struct xfer_crecv *cr)
 	return r;
 }
 
-/* One file's rows leave the transaction (a file that failed, or was not cut whole). */
+/* Forgets a name; one too long for the index was never in it. */
+static int forget(struct xfer_crecv *cr, const char *name)
+{
+	int r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, name);
+
+	return r == PQX_ERR_LIMIT ? 0 : r;
+}
+
+/*
+ * One file's rows leave the transaction (a file that failed, or was not
+ * cut whole); with nothing landed, the transaction was that file's alone.
+ */
 static void rows_drop(struct xfer_crecv *cr, const char *part)
 {
-	if (cr->tx && xfer_index_forget(cr->ix, XFER_SRC_ROOT, part) != 0)
+	if (cr->tx && (cr->nlanded == 0 || forget(cr, part) != 0))
 		rows_lost(cr);
+}
+
+/* Whether the index has rows of landed files to learn (the index looks emptier than it is). */
+static int landed_rows(const struct xfer_crecv *cr)
+{
+	for (size_t i = 0; i < cr->nlanded; i++)
+		if (!cr->landed[i]->norows)
+			return 1;
+	return 0;
 }
 
 /* The last landed file's rows, once its cut (if any) is done. */
@@ -1820,7 +1842,13 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 		struct inflight *e = cr->landed[placed];
 		const char *last = e->path + e->last;
 
-		if (fstatat(e->dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
+		struct stat mine;
+
+		/* The name goes by name: it must still be the file we wrote (not one made since, by another session). */
+		if (fstat(e->fd, &mine) != 0 || fstatat(e->dfd, e->part + e->last, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    sb.st_dev != mine.st_dev || sb.st_ino != mine.st_ino)
+			why = "the partial file was replaced";
+		else if (fstatat(e->dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
 			why = "a directory is in the way";
 		else if (renameat(e->dfd, e->part + e->last, e->dfd, last) != 0)
 			why = "can't rename the file into place";
@@ -1872,9 +1900,9 @@ static void index_landed(struct xfer_crecv *cr)
 
 			if (i < cr->nplaced && !e->norows && fstat(e->fd, &sb) == 0) {
 				if ((r = xfer_index_rename(cr->ix, XFER_SRC_ROOT, e->part, e->path, &sb)) == 0)
-					r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->prev);
-			} else if ((r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->part)) == 0) {
-				r = xfer_index_forget(cr->ix, XFER_SRC_ROOT, e->path);
+					r = forget(cr, e->prev);
+			} else if ((r = forget(cr, e->part)) == 0) {
+				r = forget(cr, e->path);
 			}
 		}
 		if (r != 0 || xfer_index_commit(cr->ix) != 0)
@@ -1938,6 +1966,12 @@ static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat
 		return;
 	if ((r = rows_begin(cr)) == 0)
 		r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, sb);
+	if (r != 0 && r != PQX_ERR_LIMIT && cr->tx) {
+		/* The batch's transaction failed earlier (its rows are lost): once more, in a new one. */
+		rows_lost(cr);
+		if ((r = rows_begin(cr)) == 0)
+			r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, sb);
+	}
 	if (r == PQX_ERR_LIMIT) {
 		/* A name too long for the index: this file goes unindexed (it added nothing). */
 		cr->tiny = 1;
@@ -2128,8 +2162,8 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		open_index(cr);
 	f->stream = f->tiny || again ||
 		    (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
-			file_size_at(dfd, prev_name) == 0 && (cr->ix == NULL || xfer_index_empty(cr->ix) == 1) &&
-			!cr->rows_wait && !cr->tx);
+			file_size_at(dfd, prev_name) == 0 && !cr->rows_wait && !landed_rows(cr) &&
+			(cr->ix == NULL || xfer_index_empty(cr->ix) == 1));
 	/*
 	 * A small file with an old version here (or what an interrupted run
 	 * left) and no shared base is matched in blocks against it, as rsync
@@ -2204,8 +2238,9 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	rows_done(cr);
 	if (!f->stream && oldfd < 0 && !f->listed)
 		rows_commit(cr); /* it looks for its chunks in what has landed too */
-	if ((cr->nlanded == LANDED_MAX ||
-		(cr->nlanded > 0 && xc_mono() - cr->landed_t0 > LANDED_WAIT_S)) &&
+	if (cr->nlanded > 0 &&
+	    (cr->nlanded == LANDED_MAX || f->size >= LANDED_BEFORE_BIG ||
+		xc_mono() - cr->landed_t0 > LANDED_WAIT_S) &&
 	    (r = flush_landed(cr, 1)) != 0)
 		goto out;
 	/* The partial file the answer made (closed meanwhile: fewer descriptors in flight). */

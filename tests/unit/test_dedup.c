@@ -123,6 +123,31 @@ static int count_then_close(pqx_channel *ch)
 	return pqx_channel_send(ch, PQX_RECORD_CLOSE, NULL, 0);
 }
 
+/*
+ * test_part_replaced: once the receiver is past the first file (of
+ * part_after bytes), another session's work is played out: the landed
+ * file's partial name is moved aside and a new partial file made.
+ */
+static uint64_t part_after;
+static int part_replaced;
+
+static void replace_part(void *ctx, uint64_t done, uint64_t moved)
+{
+	char from[600], to[600];
+	int fd;
+
+	(void)ctx;
+	(void)moved;
+	if (part_replaced || done <= part_after)
+		return;
+	snprintf(from, sizeof(from), "%s/.a.pqx-part", dst);
+	snprintf(to, sizeof(to), "%s/.a.pqx-prev", dst);
+	if (rename(from, to) != 0 || (fd = open(from, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+		return;
+	part_replaced = write(fd, "PARTIAL", 7) == 7;
+	close(fd);
+}
+
 static void *receiver(void *arg)
 {
 	struct recv_side *rs = arg;
@@ -144,6 +169,8 @@ static void *receiver(void *arg)
 	xo.index_path = dbpath;
 	if (probe_close)
 		xo.close = count_then_close;
+	if (part_after)
+		xo.progress = replace_part;
 	if ((rs->r = pqx_channel_server(&ch, &io, seed_s, &co)) != 0)
 		return NULL;
 	if (lie) {
@@ -200,6 +227,14 @@ static int transfer_n(const char *const *names, size_t count, struct xfer_stats 
 	    (sfd = open(src, O_RDONLY | O_DIRECTORY)) >= 0) {
 		r = xfer_send(ch, sfd, names, count, 0, &xo, &sst);
 		close(sfd);
+		if (r == 0 && probe_close) {
+			/* As pqx send: done when the receiver closes in turn. */
+			const uint8_t *d;
+			size_t dn;
+
+			r = pqx_channel_recv(ch, &d, &dn);
+			r = r == PQX_ERR_CLOSED ? 0 : r == 0 ? PQX_ERR_FORMAT : r;
+		}
 	}
 	pqx_channel_free(ch);
 	pqx_socket_io_release(&sio);
@@ -997,12 +1032,117 @@ static void test_close_first(void)
 	atomic_store(&spinning, 0);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
-	CHECK(r == 0 && same_file(dst, "a", v, n), "transfer");
+	CHECK(r == 0 && same_file(dst, "a", v, n), "transfer: %d", r);
 	CHECK(rows_at_close == 0, "no rows were in the index at the close: %ld", rows_at_close);
 	CHECK(transfer("b", &st) == 0 && st.bytes_moved == 0, "indexed whole after it: moved %llu",
 	    (unsigned long long)st.bytes_moved);
 out:
 	free(v);
+	teardown();
+}
+
+/*
+ * A landed file goes in place by its partial name: if that name no longer
+ * holds the file this session wrote (another session took it over), the
+ * session fails and nothing else lands under the final name.
+ */
+static void test_part_replaced(void)
+{
+	static const char *const names[2] = { "a", "b" };
+	size_t na = 200 * 1024, nb = 4 * MIB, len = 0;
+	uint8_t *a = random_bytes(na), *b = random_bytes(nb), *got = NULL;
+	char path[600];
+	struct xfer_stats st;
+	int r;
+
+	if (setup() != 0 || a == NULL || b == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	CHECK(write_file(src, "a", a, na, 1000000) == 0 && write_file(src, "b", b, nb, 1000000) == 0);
+	part_after = na + 65536;
+	part_replaced = 0;
+	r = transfer_n(names, 2, &st);
+	part_after = 0;
+	CHECK(part_replaced, "the partial file was replaced while the next file came");
+	CHECK(r != 0, "the session fails");
+	snprintf(path, sizeof(path), "%s/a", dst);
+	got = t_read_file(path, &len);
+	CHECK(got == NULL || (len == na && memcmp(got, a, na) == 0), "no other bytes under the name: %zu", len);
+out:
+	free(got);
+	free(a);
+	free(b);
+	teardown();
+}
+
+/* BASE/L/(16 names of 250 bytes)/(73 bytes): a path of 4090 bytes, whose partial name the index can't hold. */
+static int deep_file(const char *base, const uint8_t *p, size_t n)
+{
+	struct timespec ts[2] = { { 1000000, 0 }, { 1000000, 0 } };
+	char comp[251], name[74];
+	int fd = open(base, O_RDONLY | O_DIRECTORY), next, f, ok;
+
+	memset(comp, 'c', 250);
+	comp[250] = '\0';
+	memset(name, 'z', 73);
+	name[73] = '\0';
+	for (int i = -1; fd >= 0 && i < 16; i++) {
+		const char *c = i < 0 ? "L" : comp;
+
+		next = mkdirat(fd, c, 0755) == 0 ? openat(fd, c, O_RDONLY | O_DIRECTORY) : -1;
+		close(fd);
+		fd = next;
+	}
+	if (fd < 0)
+		return -1;
+	f = openat(fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	close(fd);
+	ok = f >= 0 && write(f, p, n) == (ssize_t)n && futimens(f, ts) == 0;
+	if (f >= 0)
+		close(f);
+	return ok ? 0 : -1;
+}
+
+/*
+ * A file whose path is too long for the index lands unindexed; the files
+ * of its batch are indexed all the same (their copies then cross as
+ * references).
+ */
+static void test_long_name_batch(void)
+{
+	enum { FILES = 10 };
+	static const char *const first[FILES + 1] = { "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8",
+		"f9", "L" };
+	static const char *const second[FILES] = { "g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8",
+		"g9" };
+	uint8_t *v[FILES];
+	size_t len[FILES], total = 0;
+	struct xfer_stats st;
+
+	memset(v, 0, sizeof(v));
+	if (setup() != 0) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	for (int i = 0; i < FILES; i++) {
+		len[i] = 60000 + (size_t)i * 431;
+		total += len[i];
+		if ((v[i] = random_bytes(len[i])) == NULL) {
+			CHECK(0, "setup");
+			goto out;
+		}
+		CHECK(write_file(src, first[i], v[i], len[i], 1000000 + i) == 0 &&
+		    write_file(src, second[i], v[i], len[i], 2000000 + i) == 0);
+	}
+	CHECK(deep_file(src, v[0], 50000) == 0, "a path of 4090 bytes");
+	CHECK(transfer_n(first, FILES + 1, &st) == 0, "first session, with the long path");
+	CHECK(transfer_n(second, FILES, &st) == 0, "second session: copies");
+	CHECK(st.bytes_moved < total / 10, "the first session's files were indexed: moved %llu of %zu",
+	    (unsigned long long)st.bytes_moved, total);
+out:
+	for (int i = 0; i < FILES; i++)
+		free(v[i]);
 	teardown();
 }
 
@@ -1057,6 +1197,9 @@ int main(void)
 	t_run("dedup: compressed data is one zstd stream across files and level changes",
 	    test_stream_codec);
 	t_run("dedup: the receiver closes before it indexes a streamed file", test_close_first);
+	t_run("dedup: a landed file whose partial name was taken over does not go in place",
+	    test_part_replaced);
+	t_run("dedup: a path too long for the index leaves its batch indexed", test_long_name_batch);
 	t_run("dedup: many files land in batches: all in place, none partial, indexed under their names",
 	    test_landed_batches);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
