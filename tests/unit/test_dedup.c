@@ -468,6 +468,25 @@ static void *spin(void *arg)
 	return NULL;
 }
 
+/* Keeps every core busy (up to 8) until spin_stop; returns how many threads started. */
+static int spin_start(pthread_t th[8])
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int nth = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores, started = 0;
+
+	atomic_store(&spinning, 1);
+	for (int i = 0; i < nth; i++)
+		started += pthread_create(&th[started], NULL, spin, NULL) == 0;
+	return started;
+}
+
+static void spin_stop(pthread_t th[8], int started)
+{
+	atomic_store(&spinning, 0);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -487,25 +506,20 @@ static void test_streamed_under_load(void)
 	size_t n = 96 * MIB;
 	uint8_t *v = random_bytes(n);
 	pthread_t th[8];
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	int nth = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores, started = 0;
 	struct xfer_stats st;
 	double t0, secs;
+	int started;
 
 	if (setup() != 0 || v == NULL) {
 		CHECK(0, "setup");
 		goto out;
 	}
 	CHECK(write_file(src, "a", v, n, 1000000) == 0 && write_file(src, "b", v, n, 1000000) == 0);
-	atomic_store(&spinning, 1);
-	for (int i = 0; i < nth; i++)
-		started += pthread_create(&th[started], NULL, spin, NULL) == 0;
+	started = spin_start(th);
 	t0 = now_s();
 	CHECK(transfer("a", &st) == 0, "transfer under load");
 	secs = now_s() - t0;
-	atomic_store(&spinning, 0);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	spin_stop(th, started);
 	CHECK(secs < 20, "a 96 MiB transfer took %.1f s with the cores busy", secs);
 	CHECK(transfer("b", &st) == 0 && st.bytes_moved == 0, "indexed whole all the same: moved %llu",
 	    (unsigned long long)st.bytes_moved);
@@ -1013,25 +1027,20 @@ static void test_close_first(void)
 	size_t n = 32 * MIB;
 	uint8_t *v = random_bytes(n);
 	pthread_t th[8];
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	int nth = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores, started = 0, r;
 	struct xfer_stats st;
+	int started, r;
 
 	if (setup() != 0 || v == NULL) {
 		CHECK(0, "setup");
 		goto out;
 	}
 	CHECK(write_file(src, "a", v, n, 1000000) == 0 && write_file(src, "b", v, n, 1000000) == 0);
-	atomic_store(&spinning, 1);
-	for (int i = 0; i < nth; i++)
-		started += pthread_create(&th[started], NULL, spin, NULL) == 0;
+	started = spin_start(th);
 	probe_close = 1;
 	rows_at_close = -1;
 	r = transfer("a", &st);
 	probe_close = 0;
-	atomic_store(&spinning, 0);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	spin_stop(th, started);
 	CHECK(r == 0 && same_file(dst, "a", v, n), "transfer: %d", r);
 	CHECK(rows_at_close == 0, "no rows were in the index at the close: %ld", rows_at_close);
 	CHECK(transfer("b", &st) == 0 && st.bytes_moved == 0, "indexed whole after it: moved %llu",
