@@ -109,8 +109,8 @@ struct xfer_crecv {
 	struct worker *cut_wk;
 	/*
 	 * Files verified and confirmed but not yet durable and in place, oldest
-	 * first, each with its descriptor (its cut's too) and directory: one
-	 * journal commit makes a batch durable (flush_landed). The last one's
+	 * first, each with its descriptor (its cut's too) and directory: a
+	 * batch goes to the disk in one pass (flush_landed). The last one's
 	 * index rows may still wait for its cut (rows_wait).
 	 */
 	struct inflight *landed[LANDED_MAX];
@@ -264,9 +264,10 @@ int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, cons
  */
 /*
  * The sessions of this process with index work left for later (landed
- * files whose names the index has yet to learn), by index file. A session that opens the same index waits for them: it
- * would otherwise find their last file not yet indexed, cut it again as an
- * old version, and wait for their write lock all the same.
+ * files whose names the index has yet to learn), by index file. A session
+ * that opens the same index waits for them: it would otherwise find their
+ * last files not yet indexed, cut them again as old versions, and wait for
+ * their write lock all the same.
  */
 static pthread_mutex_t tails_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tails_cv;
@@ -1784,8 +1785,8 @@ static void rows_commit(struct xfer_crecv *cr)
 
 /*
  * A file verified and confirmed: it waits with the others for flush_landed.
- * Its writeback starts now, so that the blocks of a whole batch are
- * allocated before the first fsync and one journal commit covers them.
+ * Its writeback starts now, so that the fsyncs of a batch find its bytes
+ * written (and, with a journal, its blocks allocated in one commit).
  */
 static void land(struct xfer_crecv *cr, struct inflight *f)
 {
@@ -1841,10 +1842,9 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 	for (placed = from; placed < synced; placed++) {
 		struct inflight *e = cr->landed[placed];
 		const char *last = e->path + e->last;
-
 		struct stat mine;
 
-		/* The name goes by name: it must still be the file we wrote (not one made since, by another session). */
+		/* By name: it must still be the file we wrote (another session may have made a new one). */
 		if (fstat(e->fd, &mine) != 0 || fstatat(e->dfd, e->part + e->last, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    sb.st_dev != mine.st_dev || sb.st_ino != mine.st_ino)
 			why = "the partial file was replaced";
@@ -2336,7 +2336,7 @@ done:
 	/*
 	 * FILE_OK goes now; the fsync and the rename wait with the files landed
 	 * before it (flush_landed), so that they overlap the sender's work and
-	 * share journal commits.
+	 * the disk sees one batch.
 	 */
 	land(cr, f);
 	f = NULL;
