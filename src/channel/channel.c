@@ -131,8 +131,7 @@ static int hs_init(struct hs *s)
 	return r;
 }
 
-/* A handshake frame: u32be length || body. */
-/* One write for the length and the body: one segment for the peer to wake up to. */
+/* A handshake frame: u32be length || body, in one write (one segment for the peer to wake up to). */
 static int frame_send(const pqx_channel_io *io, const uint8_t *body, size_t n)
 {
 	uint8_t f[4 + HS_MAX_FRAME];

@@ -719,6 +719,16 @@ static void sockets(int fds[2])
 		abort();
 }
 
+/* A client (seed_c) and a server (server_seed) on the two ends of a socket pair. */
+static void sock_pair(struct sock_peer *c, struct sock_peer *s, const uint8_t *server_seed)
+{
+	int fds[2];
+
+	sockets(fds);
+	sock_peer_init(s, fds[0], 1, server_seed);
+	sock_peer_init(c, fds[1], 0, seed_c);
+}
+
 /* ---- tests: handshakes ------------------------------------------------ */
 
 /* One data record each way and a close, over two live channels. */
@@ -762,12 +772,9 @@ static void test_handshake_sockets(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct sock_peer c, s;
-		int fds[2];
 		uint8_t want = cases[i].want ? cases[i].want : pqx_channel_default_ciphers()[0];
 
-		sockets(fds);
-		sock_peer_init(&s, fds[0], 1, seed_s);
-		sock_peer_init(&c, fds[1], 0, seed_c);
+		sock_pair(&c, &s, seed_s);
 		s.opts.ciphers = cases[i].s;
 		c.opts.ciphers = cases[i].c;
 		c.pin.key = pk_s;
@@ -856,11 +863,8 @@ static void test_close_keeps_received(void)
 static void test_refused_by_authorize(void)
 {
 	struct sock_peer c, s;
-	int fds[2];
 
-	sockets(fds);
-	sock_peer_init(&s, fds[0], 1, seed_s);
-	sock_peer_init(&c, fds[1], 0, seed_c);
+	sock_pair(&c, &s, seed_s);
 	s.auth.allowed = pk_x;
 	sock_peer_start(&s);
 	sock_peer_main(&c);
@@ -890,11 +894,8 @@ static void test_no_common_cipher(void)
 
 	for (int i = 0; i < 2; i++) {
 		struct sock_peer c, s;
-		int fds[2];
 
-		sockets(fds);
-		sock_peer_init(&s, fds[0], 1, seed_s);
-		sock_peer_init(&c, fds[1], 0, seed_c);
+		sock_pair(&c, &s, seed_s);
 		s.opts.ciphers = chacha_only;
 		c.opts.ciphers = clients[i];
 		sock_peer_start(&s);
@@ -917,11 +918,8 @@ static void test_check_server_refuses(void)
 
 	for (int i = 0; i < 2; i++) {
 		struct sock_peer c, s;
-		int fds[2];
 
-		sockets(fds);
-		sock_peer_init(&s, fds[0], 1, servers[i]);
-		sock_peer_init(&c, fds[1], 0, seed_c);
+		sock_pair(&c, &s, servers[i]);
 		c.pin.key = pins[i];
 		c.opts.check_server = check_pin;
 		sock_peer_start(&s);
@@ -1012,11 +1010,8 @@ static void test_pinned_sockets(void)
 
 	for (int i = 0; i < 3; i++) {
 		struct sock_peer c, s;
-		int fds[2];
 
-		sockets(fds);
-		sock_peer_init(&s, fds[0], 1, servers[i]);
-		sock_peer_init(&c, fds[1], 0, seed_c);
+		sock_pair(&c, &s, servers[i]);
 		c.pin.key = pins[i];
 		c.opts.check_server = check_pin;
 		c.opts.server_key = pins[i];
@@ -1764,14 +1759,11 @@ static void test_echo_sockets(void)
 	static const size_t sizes[] = { 0, 1, 2, 100000, (size_t)1 << 20, MAX_REC };
 	struct sock_peer c, s;
 	uint8_t *buf = malloc(MAX_REC);
-	int fds[2];
 
 	if (buf == NULL)
 		abort();
 	t_rand(buf, MAX_REC);
-	sockets(fds);
-	sock_peer_init(&s, fds[0], 1, seed_s);
-	sock_peer_init(&c, fds[1], 0, seed_c);
+	sock_pair(&c, &s, seed_s);
 	s.after = echo_tail;
 	sock_peer_start(&s);
 	sock_peer_main(&c);
@@ -1866,9 +1858,7 @@ static void test_timeouts(void)
 
 		if (big == NULL)
 			abort();
-		sockets(fds);
-		sock_peer_init(&s, fds[0], 1, seed_s);
-		sock_peer_init(&c, fds[1], 0, seed_c);
+		sock_pair(&c, &s, seed_s);
 		sock_peer_start(&s);
 		sock_peer_main(&c);
 		sock_peer_join(&s);
@@ -1903,9 +1893,7 @@ static void test_peer_gone(void)
 	struct sock_peer c, s;
 	int fds[2], r;
 
-	sockets(fds);
-	sock_peer_init(&s, fds[0], 1, seed_s);
-	sock_peer_init(&c, fds[1], 0, seed_c);
+	sock_pair(&c, &s, seed_s);
 	sock_peer_start(&s);
 	sock_peer_main(&c);
 	sock_peer_join(&s);
