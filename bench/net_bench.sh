@@ -256,13 +256,16 @@ echo
 echo
 stop_serve
 rm -f srv/in.bin
-head -c "$((4 * MIB))M" /dev/zero >big.bin || fail "can't write big.bin"
+# Four copies of the random file: as many distinct chunks (index rows) as
+# 4 x SIZE of random data, without the wait for it.
+cat in.bin in.bin in.bin in.bin >big.bin || fail "can't write big.bin"
 for f in in.bin big.bin; do
 	start_serve
 	rm -f "srv/$f"
 	sync
 	# shellcheck disable=SC2086
 	line=$("$EXEC" -n 1 -- $PSEND "$f" "pqx://127.0.0.1:$PP/") || fail "pqx send $f failed"
+	settle "$serve_pid" # the server indexes the file after it confirms it
 	srss=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$serve_pid/status")
 	cmp -s "$f" "srv/$f" || fail "srv/$f differs"
 	printf '  peak RSS for a %5d MiB file: pqx send %6d KiB, pqx serve %6d KiB (VmHWM, fresh server)\n' \
