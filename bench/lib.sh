@@ -24,8 +24,9 @@ wait_listen() {
 		sleep 0.05
 	done
 }
-# free_port: a free high port (bounded tries).
-port_base=$((20000 + $$ % 30000))
+# free_port: a free port (bounded tries) below Linux's ephemeral range
+# (32768-60999), where a client's socket could already hold it.
+port_base=$((20000 + $$ % 12000))
 free_port() {
 	i=0
 	while [ "$i" -lt 100 ]; do

@@ -274,6 +274,29 @@ for f in in.bin big.bin; do
 	rm -f "srv/$f"
 done
 rm -f big.bin
+# 16 clients at once, each with its own 32 MiB file; then the idle server.
+start_serve
+head -c 32M in.bin >m32.bin
+pids=""
+for i in $(seq 16); do
+	mkdir -p "c$i" && ln -f m32.bin "c$i/m$i.bin" || fail "can't link m32.bin"
+	# shellcheck disable=SC2086
+	$PSEND "c$i/m$i.bin" "pqx://127.0.0.1:$PP/" &
+	pids="$pids $!"
+done
+for p in $pids; do
+	wait "$p" || fail "a concurrent pqx send failed"
+done
+settle "$serve_pid"
+for i in $(seq 16); do
+	cmp -s m32.bin "srv/m$i.bin" || fail "srv/m$i.bin differs"
+done
+printf '  16 clients at once, %d MiB each: pqx serve peak %d KiB, %d KiB once idle (VmHWM, VmRSS)\n' \
+	"$(($(stat -c %s m32.bin) / 1048576))" \
+	"$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$serve_pid/status")" \
+	"$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$serve_pid/status")"
+stop_serve
+rm -rf m32.bin c[0-9]* srv/m[0-9]*.bin
 echo
 echo "  commands (in the temporary directory; PP, SP: the ports; SK: the server's age1pq1 key):"
 echo "    pqx serve -q --root srv --identity server.key --authorized authorized --listen 127.0.0.1:PP"

