@@ -70,6 +70,7 @@ struct inflight {
 	struct timespec mt;
 	struct stat sb; /* the partial file's */
 	int tiny, stream, again;
+	int fresh;      /* made in a directory this session made: no .pqx-prev to remove */
 	int listed;     /* its chunks came with the entry and were answered (NEED_LISTED) */
 	struct win lw;  /* those chunks, the nodes over them, what was found */
 	int norows;     /* landed: the index learns no rows of it, only that its name changed */
@@ -1536,14 +1537,15 @@ static int index_dict(struct xfer_crecv *cr, int dfd, const char *rel, int depth
 	return r;
 }
 
-/* Makes the index know the files this one may share bytes with. */
-static void index_sources(struct xfer_crecv *cr, const char *path, const char *prev)
+/* Makes the index know the files this one may share bytes with (old: its old version at path too). */
+static void index_sources(struct xfer_crecv *cr, const char *path, int old, const char *prev)
 {
-	int r;
+	int r = 0;
 
 	if (cr->ix == NULL || xfer_index_begin(cr->ix) != 0)
 		return;
-	r = index_source(cr, XFER_SRC_ROOT, cr->root, path);
+	if (old)
+		r = index_source(cr, XFER_SRC_ROOT, cr->root, path);
 	if (r == 0 && prev != NULL)
 		r = index_source(cr, XFER_SRC_ROOT, cr->root, prev);
 	if (r == 0 && cr->dictfd >= 0 && !cr->dict_indexed) {
@@ -1848,10 +1850,8 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 		if (fstat(e->fd, &mine) != 0 || fstatat(e->dfd, e->part + e->last, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    sb.st_dev != mine.st_dev || sb.st_ino != mine.st_ino)
 			why = "the partial file was replaced";
-		else if (fstatat(e->dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
-			why = "a directory is in the way";
 		else if (renameat(e->dfd, e->part + e->last, e->dfd, last) != 0)
-			why = "can't rename the file into place";
+			why = errno == EISDIR ? "a directory is in the way" : "can't rename the file into place";
 		else
 			continue;
 		bad = placed;
@@ -1871,7 +1871,8 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 		}
 		if ((have_last = known) != 0)
 			last_dir = dir;
-		unlinkat(e->dfd, e->prev + e->last, 0);
+		if (!e->fresh)
+			unlinkat(e->dfd, e->prev + e->last, 0);
 	}
 	if (why == NULL)
 		return 0;
@@ -2067,7 +2068,7 @@ static int recv_listed(struct xfer_crecv *cr, struct inflight *f, pqx_buf *v)
 }
 
 int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
-    const char *last, uint64_t size, uint32_t mode, const struct timespec *mt)
+    const char *last, int fresh, uint64_t size, uint32_t mode, const struct timespec *mt)
 {
 	uint8_t reply[3] = { K_NEED, 0, 0 };
 	const char *part_name, *prev_name;
@@ -2117,8 +2118,23 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		goto out;
 	}
 	f->again = again;
+	/*
+	 * In a directory this session made there is no old version to look
+	 * for (three lookups of names not there, each a scan of the directory
+	 * on ext4 without its hashed index): the partial file is made with
+	 * O_EXCL, and only if another session has taken its name does the
+	 * file go the usual way.
+	 */
+	if (fresh && !again) {
+		f->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (f->fd < 0 && errno != EEXIST) {
+			r = fail_peer(cr, PQX_ERR_IO, "can't create the file");
+			goto out;
+		}
+	}
+	f->fresh = fresh = f->fd >= 0;
 	/* The quick check: same size and modification time means the same file. */
-	if (!again && fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+	if (!fresh && !again && fstatat(dfd, last, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
 	    (uint64_t)sb.st_size == size && sb.st_mtim.tv_sec == mt->tv_sec &&
 	    sb.st_mtim.tv_nsec == mt->tv_nsec) {
 		cr->st->files++;
@@ -2132,9 +2148,11 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->basefd = cr->basefd;
 	f->base_size = cr->base_size;
 	cr->basefd = -1;
-	keep_previous(dfd, part_name, prev_name);
-	if ((f->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0 ||
-	    fstat(f->fd, &f->sb) != 0 || !S_ISREG(f->sb.st_mode)) {
+	if (!fresh) {
+		keep_previous(dfd, part_name, prev_name);
+		f->fd = openat(dfd, part_name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (f->fd < 0 || fstat(f->fd, &f->sb) != 0 || !S_ISREG(f->sb.st_mode)) {
 		r = fail_peer(cr, PQX_ERR_IO, "can't create the file");
 		goto out;
 	}
@@ -2161,8 +2179,9 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	if (!f->tiny)
 		open_index(cr);
 	f->stream = f->tiny || again ||
-		    (!base_ok && cr->dictfd < 0 && file_size_at(dfd, last) == 0 &&
-			file_size_at(dfd, prev_name) == 0 && !cr->rows_wait && !landed_rows(cr) &&
+		    (!base_ok && cr->dictfd < 0 &&
+			(fresh || (file_size_at(dfd, last) == 0 && file_size_at(dfd, prev_name) == 0)) &&
+			!cr->rows_wait && !landed_rows(cr) &&
 			(cr->ix == NULL || xfer_index_empty(cr->ix) == 1));
 	/*
 	 * A small file with an old version here (or what an interrupted run
@@ -2171,7 +2190,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	 * leaves few whole chunks in common, and lists of chunk ids cost more
 	 * than the signatures of blocks.
 	 */
-	if (!f->stream && !base_ok && size < XB_FILE_MAX)
+	if (!f->stream && !base_ok && !fresh && size < XB_FILE_MAX)
 		f->oldfd = open_old(dfd, last, prev_name, bc.raw, &f->old_size);
 	f->listed = bc.listed && !f->stream && f->oldfd < 0;
 	reply[1] = f->stream ? NEED_STREAM : f->oldfd >= 0 ? NEED_BLOCKS : f->listed ? NEED_LISTED : NEED_TREE;
@@ -2186,7 +2205,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	if (!f->stream && f->oldfd < 0) {
 		rows_commit(cr);
 		cr->size = size; /* the size class its sources are cut in */
-		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
+		index_sources(cr, path, !fresh, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 	}
 	if (f->listed && ((r = find_listed(cr, f)) != 0 || (r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
 			     (r = send_bitmap(cr, &f->lw.x[0])) != 0))
@@ -2288,7 +2307,7 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 		 */
 		rows_drop(cr, f->part);
 		rows_commit(cr);
-		index_sources(cr, path, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
+		index_sources(cr, path, 1, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 		file_rows(cr, f->part, &f->sb);
 	}
 	if (f->listed) {

@@ -187,12 +187,15 @@ int xfer_name_reserved(const char *name)
 	return 0;
 }
 
-int xfer_open_dir(int dirfd, const char *rel, int create)
+/* xfer_open_dir; *made (if not NULL): whether it made the last directory itself. */
+static int open_dir(int dirfd, const char *rel, int create, int *made)
 {
 	char comp[XFER_MAX_NAME + 1];
 	const char *p = rel;
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	if (made != NULL)
+		*made = 0;
 	while (fd >= 0 && *p != '\0') {
 		const char *slash = strchr(p, '/');
 		size_t n = slash ? (size_t)(slash - p) : strlen(p);
@@ -206,9 +209,15 @@ int xfer_open_dir(int dirfd, const char *rel, int create)
 		memcpy(comp, p, n);
 		comp[n] = '\0';
 		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (made != NULL)
+			*made = 0;
 		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, comp, 0755) == 0 || errno == EEXIST)
+			int ok = mkdirat(fd, comp, 0755) == 0;
+
+			if (ok || errno == EEXIST)
 				next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (made != NULL)
+				*made = ok && next >= 0;
 		}
 		close(fd);
 		fd = next;
@@ -217,6 +226,11 @@ int xfer_open_dir(int dirfd, const char *rel, int create)
 			p++;
 	}
 	return fd;
+}
+
+int xfer_open_dir(int dirfd, const char *rel, int create)
+{
+	return open_dir(dirfd, rel, create, NULL);
 }
 
 int xfer_open_file(int dirfd, const char *rel)
@@ -583,9 +597,20 @@ struct dirmeta {
 	struct timespec mtime;
 };
 
+/*
+ * The directory the last entry went into, kept open: a tree's files come
+ * directory by directory. fresh: this session made it, so the receiver
+ * does not look in it for old versions of a file (xfer_crecv_offer).
+ */
+struct dir_cache {
+	char path[XFER_MAX_PATH + 1];
+	int fd, fresh;
+};
+
 struct receiver {
 	struct xfer_link *ln;
 	struct prev_entry prev;
+	struct dir_cache dc;
 	int root;
 	struct xfer_crecv *cr;
 	struct dirmeta *dirs;
@@ -636,6 +661,25 @@ static int read_entry_head(struct receiver *rv, pqx_buf *v, char *path, uint32_t
 	return 0;
 }
 
+/* The directory rel under the root, made if missing; the receiver's to close. */
+static int rv_dir(struct receiver *rv, const char *rel, int *fresh)
+{
+	int fd, made;
+
+	if (rv->dc.fd < 0 || strcmp(rv->dc.path, rel) != 0) {
+		if ((fd = open_dir(rv->root, rel, 1, &made)) < 0)
+			return -1;
+		if (rv->dc.fd >= 0)
+			close(rv->dc.fd);
+		rv->dc.fd = fd;
+		rv->dc.fresh = made;
+		snprintf(rv->dc.path, sizeof(rv->dc.path), "%s", rel);
+	}
+	if (fresh != NULL)
+		*fresh = rv->dc.fresh;
+	return rv->dc.fd;
+}
+
 static int recv_file(struct receiver *rv, pqx_buf *v)
 {
 	char path[XFER_MAX_PATH + 1], parent[XFER_MAX_PATH + 1];
@@ -643,17 +687,15 @@ static int recv_file(struct receiver *rv, pqx_buf *v)
 	uint32_t mode;
 	struct timespec mt;
 	uint64_t size;
-	int dfd, r;
+	int dfd, fresh, r;
 
 	if ((r = read_entry_head(rv, v, path, &mode, &mt)) != 0 || (r = pqx_buf_get_u64(v, &size)) != 0)
 		return fail_peer(rv, r ? r : PQX_ERR_FORMAT, "invalid file entry");
 	if (size > (uint64_t)INT64_MAX || xfer_split_path(path, parent, sizeof(parent), &last) != 0)
 		return fail_peer(rv, PQX_ERR_LIMIT, "file too large");
-	if ((dfd = xfer_open_dir(rv->root, parent, 1)) < 0)
+	if ((dfd = rv_dir(rv, parent, &fresh)) < 0)
 		return fail_peer(rv, PQX_ERR_IO, "can't open the target directory");
-	r = xfer_crecv_offer(rv->cr, v, path, dfd, path + (last - path), size, mode, &mt);
-	close(dfd);
-	return r;
+	return xfer_crecv_offer(rv->cr, v, path, dfd, path + (last - path), fresh, size, mode, &mt);
 }
 
 static int recv_dir(struct receiver *rv, pqx_buf *v)
@@ -661,13 +703,12 @@ static int recv_dir(struct receiver *rv, pqx_buf *v)
 	char path[XFER_MAX_PATH + 1];
 	uint32_t mode;
 	struct timespec mt;
-	int fd, r;
+	int r;
 
 	if ((r = read_entry_head(rv, v, path, &mode, &mt)) != 0 || pqx_buf_expect_end(v) != 0)
 		return fail_peer(rv, r ? r : PQX_ERR_FORMAT, "invalid directory entry");
-	if ((fd = xfer_open_dir(rv->root, path, 1)) < 0)
+	if (rv_dir(rv, path, NULL) < 0)
 		return fail_peer(rv, PQX_ERR_IO, "can't create the directory");
-	close(fd);
 	if (rv->ndirs == rv->capdirs) {
 		struct dirmeta *nd = realloc(rv->dirs, (rv->capdirs = rv->capdirs ? rv->capdirs * 2 : 16) * sizeof(*nd));
 
@@ -763,6 +804,7 @@ int xfer_receive(pqx_channel *ch, int dirfd, const struct xfer_opts *o, struct x
 	int r;
 
 	memset(&rv, 0, sizeof(rv));
+	rv.dc.fd = -1;
 	rv.root = dirfd;
 	rv.o = o;
 	rv.st = st;
@@ -819,6 +861,8 @@ out:
 	for (size_t i = 0; i < rv.ndirs; i++)
 		free(rv.dirs[i].path);
 	free(rv.dirs);
+	if (rv.dc.fd >= 0)
+		close(rv.dc.fd);
 	xfer_crecv_free(rv.cr);
 	xfer_link_free(rv.ln);
 	return r;

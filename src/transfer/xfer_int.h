@@ -125,7 +125,8 @@ size_t xfer_crecv_left(const struct xfer_crecv *cr);
 /*
  * A FILE entry: v holds the rest of it after the size (the base fields).
  * dfd/last: the target's directory and name, path its relative path from
- * the root. Answers NEED (with SIGS when it matches blocks, a BITMAP for
+ * the root; fresh: this session made the directory, so no old version is
+ * looked for unless the partial file's name turns out taken. Answers NEED (with SIGS when it matches blocks, a BITMAP for
  * chunks listed with the entry, those found copied in first) and, unless
  * the file is skipped, opens its partial file; the contents come later
  * (xfer_crecv_body), after those of the files answered before it: the
@@ -133,7 +134,7 @@ size_t xfer_crecv_left(const struct xfer_crecv *cr);
  * peer here.
  */
 PQX_MUST_CHECK int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int dfd,
-    const char *last, uint64_t size, uint32_t mode, const struct timespec *mt);
+    const char *last, int fresh, uint64_t size, uint32_t mode, const struct timespec *mt);
 /*
  * The contents of the oldest file answered, whose first message (LIST,
  * BLOCKS, DATA or FILE_END) v just brought: receives them into the partial

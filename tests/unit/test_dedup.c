@@ -148,6 +148,29 @@ static void replace_part(void *ctx, uint64_t done, uint64_t moved)
 	close(fd);
 }
 
+/*
+ * test_fresh_taken: the receiver made the directory, so it looks for no
+ * old versions there; once the first bytes arrived, another session takes
+ * a later file's partial name (steal, under dst), keeping it open.
+ */
+static const char *steal;
+static int steal_fd = -1;
+
+static void take_part(void *ctx, uint64_t done, uint64_t moved)
+{
+	char path[600];
+
+	(void)ctx;
+	(void)moved;
+	if (steal_fd >= 0 || done == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dst, steal);
+	if ((steal_fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600)) >= 0 && write(steal_fd, "THEIRS", 6) != 6) {
+		close(steal_fd);
+		steal_fd = -1;
+	}
+}
+
 static void *receiver(void *arg)
 {
 	struct recv_side *rs = arg;
@@ -171,6 +194,8 @@ static void *receiver(void *arg)
 		xo.close = count_then_close;
 	if (part_after)
 		xo.progress = replace_part;
+	else if (steal != NULL)
+		xo.progress = take_part;
 	if ((rs->r = pqx_channel_server(&ch, &io, seed_s, &co)) != 0)
 		return NULL;
 	if (lie) {
@@ -961,6 +986,28 @@ out:
  * index knows each under its final name, so that copies of them sent next
  * cross as references.
  */
+/* dst/d holds f00.. f(n-1) with contents v[i], and no partial file. */
+static void check_tree(uint8_t *const *v, const size_t *len, int n)
+{
+	char sub[400], name[32];
+	struct dirent *e;
+	int ok = 1, partial = 0;
+	DIR *d;
+
+	snprintf(sub, sizeof(sub), "%s/d", dst);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		ok &= same_file(sub, name, v[i], len[i]);
+	}
+	CHECK(ok, "every file is in place");
+	if ((d = opendir(sub)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			partial += strstr(e->d_name, ".pqx-") != NULL;
+		closedir(d);
+	}
+	CHECK(partial == 0, "no partial file left: %d", partial);
+}
+
 static void test_landed_batches(void)
 {
 	enum { FILES = 80 };
@@ -968,9 +1015,6 @@ static void test_landed_batches(void)
 	size_t len[FILES], total = 0;
 	char sub[400], name[32];
 	struct xfer_stats st;
-	struct dirent *e;
-	int ok = 1, partial = 0;
-	DIR *d;
 
 	memset(v, 0, sizeof(v));
 	if (setup() != 0) {
@@ -995,18 +1039,7 @@ static void test_landed_batches(void)
 		CHECK(write_file(sub, name, v[i], len[i], 1000000 + i) == 0);
 	}
 	CHECK(transfer("d", &st) == 0, "first session");
-	snprintf(sub, sizeof(sub), "%s/d", dst);
-	for (int i = 0; i < FILES; i++) {
-		snprintf(name, sizeof(name), "f%02d", i);
-		ok &= same_file(sub, name, v[i], len[i]);
-	}
-	CHECK(ok, "every file is in place");
-	if ((d = opendir(sub)) != NULL) {
-		while ((e = readdir(d)) != NULL)
-			partial += strstr(e->d_name, ".pqx-") != NULL;
-		closedir(d);
-	}
-	CHECK(partial == 0, "no partial file left: %d", partial);
+	check_tree(v, len, FILES);
 	CHECK(transfer("e", &st) == 0, "second session: the same files under another directory");
 	CHECK(st.bytes_moved < total / 10, "found under their final names: moved %llu of %zu",
 	    (unsigned long long)st.bytes_moved, total);
@@ -1082,6 +1115,49 @@ out:
 	free(got);
 	free(a);
 	free(b);
+	teardown();
+}
+
+static void test_fresh_taken(void)
+{
+	enum { FILES = 100 };
+	uint8_t *v[FILES];
+	size_t len[FILES];
+	char sub[400], name[32], theirs[8] = { 0 };
+	struct xfer_stats st;
+
+	memset(v, 0, sizeof(v));
+	if (setup() != 0) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	snprintf(sub, sizeof(sub), "%s/d", src);
+	CHECK(mkdir(sub, 0755) == 0);
+	for (int i = 0; i < FILES; i++) {
+		len[i] = 3000 + (size_t)i * 97;
+		if ((v[i] = random_bytes(len[i])) == NULL) {
+			CHECK(0, "setup");
+			goto out;
+		}
+		snprintf(name, sizeof(name), "f%02d", i);
+		CHECK(write_file(sub, name, v[i], len[i], 1000000 + i) == 0);
+	}
+	/* Past the entries sent ahead of the first file's contents. */
+	steal = "d/.f99.pqx-part";
+	steal_fd = -1;
+	CHECK(transfer("d", &st) == 0, "the session succeeds");
+	steal = NULL;
+	CHECK(steal_fd >= 0, "the partial name was taken during the session");
+	check_tree(v, len, FILES);
+	/* That file went the usual way: the other session's was kept aside, not written into. */
+	CHECK(steal_fd >= 0 && pread(steal_fd, theirs, sizeof(theirs), 0) == 6 &&
+	    memcmp(theirs, "THEIRS", 6) == 0, "the other session's partial file is as it left it");
+out:
+	if (steal_fd >= 0)
+		close(steal_fd);
+	steal_fd = -1;
+	for (int i = 0; i < FILES; i++)
+		free(v[i]);
 	teardown();
 }
 
@@ -1209,6 +1285,8 @@ int main(void)
 	t_run("dedup: a landed file whose partial name was taken over does not go in place",
 	    test_part_replaced);
 	t_run("dedup: a path too long for the index leaves its batch indexed", test_long_name_batch);
+	t_run("dedup: in a directory the receiver made, a partial name taken by another session is kept aside",
+	    test_fresh_taken);
 	t_run("dedup: many files land in batches: all in place, none partial, indexed under their names",
 	    test_landed_batches);
 	t_run("dedup: a damaged index is rebuilt", test_garbage_index);
