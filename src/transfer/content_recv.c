@@ -2120,8 +2120,8 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	f->again = again;
 	/*
 	 * In a directory this session made there is no old version to look
-	 * for (three lookups of names not there, each a scan of the directory
-	 * on ext4 without its hashed index): the partial file is made with
+	 * for (three lookups of new names, which the kernel has not cached:
+	 * each reads the directory's blocks): the partial file is made with
 	 * O_EXCL, and only if another session has taken its name does the
 	 * file go the usual way.
 	 */
