@@ -121,6 +121,7 @@ struct xfer_crecv {
 	size_t nplaced; /* the first landed files, in place (durable); their index work is left */
 	int place_err;  /* putting one in place failed: no more are */
 	int tx; /* an index transaction is open: the rows of the landed files and the file being received */
+	int rows_warned; /* rows were lost once: said once per session */
 	struct xfer_crecv *tail_next; /* on the tails list while files have landed */
 	int tailed;
 	/* Files whose blocks did not make them, asked for again: they come back, to stream. */
@@ -1721,6 +1722,17 @@ static void rows_lost(struct xfer_crecv *cr)
 		cr->landed[i]->norows = 1;
 }
 
+/* rows_lost after the index failed (not a file's own failure): said once a session. */
+static void rows_failed(struct xfer_crecv *cr)
+{
+	rows_lost(cr);
+	if (!cr->rows_warned) {
+		cr->rows_warned = 1;
+		xfer_warn(cr->o, "can't update the chunk index (a full disk?); what arrived won't be reused next time",
+		    cr->o->index_path);
+	}
+}
+
 static int rows_begin(struct xfer_crecv *cr)
 {
 	int r;
@@ -1746,8 +1758,10 @@ static int forget(struct xfer_crecv *cr, const char *name)
  */
 static void rows_drop(struct xfer_crecv *cr, const char *part)
 {
-	if (cr->tx && (cr->nlanded == 0 || forget(cr, part) != 0))
+	if (cr->tx && cr->nlanded == 0)
 		rows_lost(cr);
+	else if (cr->tx && forget(cr, part) != 0)
+		rows_failed(cr);
 }
 
 /* Whether the index has rows of landed files to learn (the index looks emptier than it is). */
@@ -1781,7 +1795,7 @@ static void rows_commit(struct xfer_crecv *cr)
 	if (!cr->tx)
 		return;
 	if (xfer_index_commit(cr->ix) != 0)
-		rows_lost(cr);
+		rows_failed(cr);
 	cr->tx = 0;
 }
 
@@ -1907,7 +1921,7 @@ static void index_landed(struct xfer_crecv *cr)
 			}
 		}
 		if (r != 0 || xfer_index_commit(cr->ix) != 0)
-			xfer_index_rollback(cr->ix);
+			rows_failed(cr);
 		cr->tx = 0;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -1969,7 +1983,7 @@ static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat
 		r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, sb);
 	if (r != 0 && r != PQX_ERR_LIMIT && cr->tx) {
 		/* The batch's transaction failed earlier (its rows are lost): once more, in a new one. */
-		rows_lost(cr);
+		rows_failed(cr);
 		if ((r = rows_begin(cr)) == 0)
 			r = xfer_index_add_file(cr->ix, XFER_SRC_ROOT, part, sb);
 	}
@@ -1978,7 +1992,7 @@ static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat
 		cr->tiny = 1;
 		cr->norows = 1;
 	} else if (r != 0) {
-		rows_lost(cr);
+		rows_failed(cr);
 		xfer_index_close(cr->ix);
 		cr->ix = NULL;
 	}
