@@ -366,11 +366,17 @@ static int send_again(struct sender *s)
 
 static int send_entry(struct sender *s, int dirfd, const char *name, const char *path, int depth);
 
+/*
+ * A directory's entries: its files and links first, then its directories
+ * (as readdir tells them; one it can't tell goes with the files), so that
+ * the receiver gets each directory's files in one run.
+ */
 static int send_dir(struct sender *s, int fd, const char *path, int depth)
 {
 	DIR *d;
 	struct dirent *e;
 	char **names = NULL, child[XFER_MAX_PATH + 2];
+	uint8_t *isdir = NULL;
 	size_t n = 0, cap = 0;
 	int r = 0;
 
@@ -381,30 +387,37 @@ static int send_dir(struct sender *s, int fd, const char *path, int depth)
 			continue;
 		if (n == cap) {
 			char **nn = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*nn));
+			uint8_t *nd = nn != NULL ? realloc(isdir, cap) : NULL;
 
-			if (nn == NULL) {
+			if (nn != NULL)
+				names = nn;
+			if (nd == NULL) {
 				r = PQX_ERR_NOMEM;
 				break;
 			}
-			names = nn;
+			isdir = nd;
 		}
 		if ((names[n] = strdup(e->d_name)) == NULL) {
 			r = PQX_ERR_NOMEM;
 			break;
 		}
-		n++;
+		isdir[n++] = e->d_type == DT_DIR;
 	}
 	closedir(d);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, names[i]) >= sizeof(child)) {
-			xfer_warn(s->o, "skipped: path too long", names[i]);
-			continue;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			if (isdir[i] != pass)
+				continue;
+			if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, names[i]) >= sizeof(child)) {
+				xfer_warn(s->o, "skipped: path too long", names[i]);
+				continue;
+			}
+			r = send_entry(s, fd, names[i], child, depth + 1);
 		}
-		r = send_entry(s, fd, names[i], child, depth + 1);
-	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	free(isdir);
 	return r;
 }
 
