@@ -2219,7 +2219,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	if (!f->stream && f->oldfd < 0) {
 		rows_commit(cr);
 		cr->size = size; /* the size class its sources are cut in */
-		index_sources(cr, path, !fresh, file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
+		index_sources(cr, path, !fresh, !fresh && file_size_at(dfd, prev_name) > 0 ? f->prev : NULL);
 	}
 	if (f->listed && ((r = find_listed(cr, f)) != 0 || (r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
 			     (r = send_bitmap(cr, &f->lw.x[0])) != 0))
