@@ -60,10 +60,23 @@ struct task {
  * A file answered and waiting for its contents: the sender sends entries
  * ahead of the contents (up to XFER_INFLIGHT_MAX), so several can be.
  */
+/*
+ * A directory files are received into, shared by those in flight or landed
+ * there: a tree's files come directory by directory, so one descriptor
+ * serves each run of them.
+ */
+struct rdir {
+	int fd, refs;
+	dev_t dev;
+	ino_t ino;
+};
+
 struct inflight {
 	char path[XFER_MAX_PATH + 1], part[XFER_MAX_PATH + 32], prev[XFER_MAX_PATH + 32];
 	size_t last; /* the last component's offset in each */
-	int dfd, fd, basefd, oldfd;
+	struct rdir *dir;
+	int dfd; /* dir's */
+	int fd, basefd, oldfd;
 	uint64_t size, base_size, old_size;
 	uint32_t mode;
 	struct xb_geom geom; /* the old version's blocks, as signed */
@@ -121,6 +134,7 @@ struct xfer_crecv {
 	size_t nplaced; /* the first landed files, in place (durable); their index work is left */
 	int place_err;  /* putting one in place failed: no more are */
 	int tx; /* an index transaction is open: the rows of the landed files and the file being received */
+	struct rdir *dir; /* the last directory a file was offered into (a reference) */
 	int rows_warned; /* rows were lost once: said once per session */
 	struct xfer_crecv *tail_next; /* on the tails list while files have landed */
 	int tailed;
@@ -157,6 +171,7 @@ struct xfer_crecv {
 };
 
 static void inflight_free(struct inflight *f);
+static void rdir_put(struct rdir *d);
 static int flush_landed(struct xfer_crecv *cr, int tell);
 static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat *sb);
 
@@ -197,6 +212,7 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 		close(cr->dictfd);
 	if (cr->basefd >= 0)
 		close(cr->basefd);
+	rdir_put(cr->dir);
 	pqx_free(cr);
 }
 
@@ -1842,8 +1858,8 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 {
 	const char *why = NULL;
 	size_t n = cr->nlanded, from = cr->nplaced, synced, placed, bad = 0;
-	struct stat sb, dir, last_dir = { 0 };
-	int have_last = 0;
+	const struct rdir *last_dir = NULL;
+	struct stat sb;
 
 	if (from == n || cr->place_err)
 		return 0;
@@ -1875,16 +1891,12 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 	/* Their directories, each once in a row: one fsync makes every rename in it durable. */
 	for (size_t i = from; i < placed; i++) {
 		struct inflight *e = cr->landed[i];
-		int known = fstat(e->dfd, &dir) == 0;
 
-		if (!known || !have_last || dir.st_dev != last_dir.st_dev || dir.st_ino != last_dir.st_ino) {
-			if (fsync(e->dfd) != 0 && why == NULL) {
-				why = "can't rename the file into place";
-				bad = i;
-			}
+		if (e->dir != last_dir && fsync(e->dfd) != 0 && why == NULL) {
+			why = "can't rename the file into place";
+			bad = i;
 		}
-		if ((have_last = known) != 0)
-			last_dir = dir;
+		last_dir = e->dir;
 		if (!e->fresh)
 			unlinkat(e->dfd, e->prev + e->last, 0);
 	}
@@ -1998,6 +2010,39 @@ static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat
 	}
 }
 
+static void rdir_put(struct rdir *d)
+{
+	if (d != NULL && --d->refs == 0) {
+		close(d->fd);
+		free(d);
+	}
+}
+
+/* A reference to the directory open as dfd: the last one's, if it is the same directory. */
+static struct rdir *rdir_get(struct xfer_crecv *cr, int dfd)
+{
+	struct rdir *d = cr->dir;
+	struct stat sb;
+
+	if (fstat(dfd, &sb) != 0)
+		return NULL;
+	if (d == NULL || d->dev != sb.st_dev || d->ino != sb.st_ino) {
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			return NULL;
+		if ((d->fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			free(d);
+			return NULL;
+		}
+		d->dev = sb.st_dev;
+		d->ino = sb.st_ino;
+		d->refs = 1;
+		rdir_put(cr->dir);
+		cr->dir = d;
+	}
+	d->refs++;
+	return d;
+}
+
 static void inflight_free(struct inflight *f)
 {
 	if (f == NULL)
@@ -2008,8 +2053,7 @@ static void inflight_free(struct inflight *f)
 		close(f->oldfd);
 	if (f->basefd >= 0)
 		close(f->basefd);
-	if (f->dfd >= 0)
-		close(f->dfd);
+	rdir_put(f->dir);
 	xc_win_free(&f->lw);
 	free(f);
 }
@@ -2224,10 +2268,11 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 	if (f->listed && ((r = find_listed(cr, f)) != 0 || (r = xfer_put(cr->ln, reply, sizeof(reply), 1)) != 0 ||
 			     (r = send_bitmap(cr, &f->lw.x[0])) != 0))
 		goto out;
-	if ((f->dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+	if ((f->dir = rdir_get(cr, dfd)) == NULL) {
 		r = fail_peer(cr, PQX_ERR_IO, "can't open the target directory");
 		goto out;
 	}
+	f->dfd = f->dir->fd;
 	close(f->fd); /* opened again when its contents come */
 	f->fd = -1;
 	cr->fl[cr->nfl++] = f;
