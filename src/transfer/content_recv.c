@@ -75,7 +75,6 @@ struct inflight {
 	char path[XFER_MAX_PATH + 1], part[XFER_MAX_PATH + 32], prev[XFER_MAX_PATH + 32];
 	size_t last; /* the last component's offset in each */
 	struct rdir *dir;
-	int dfd; /* dir's */
 	int fd, basefd, oldfd;
 	uint64_t size, base_size, old_size;
 	uint32_t mode;
@@ -1877,10 +1876,10 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 		struct stat mine;
 
 		/* By name: it must still be the file we wrote (another session may have made a new one). */
-		if (fstat(e->fd, &mine) != 0 || fstatat(e->dfd, e->part + e->last, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+		if (fstat(e->fd, &mine) != 0 || fstatat(e->dir->fd, e->part + e->last, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    sb.st_dev != mine.st_dev || sb.st_ino != mine.st_ino)
 			why = "the partial file was replaced";
-		else if (renameat(e->dfd, e->part + e->last, e->dfd, last) != 0)
+		else if (renameat(e->dir->fd, e->part + e->last, e->dir->fd, last) != 0)
 			why = errno == EISDIR ? "a directory is in the way" : "can't rename the file into place";
 		else
 			continue;
@@ -1892,13 +1891,13 @@ static int place_landed(struct xfer_crecv *cr, int tell)
 	for (size_t i = from; i < placed; i++) {
 		struct inflight *e = cr->landed[i];
 
-		if (e->dir != last_dir && fsync(e->dfd) != 0 && why == NULL) {
+		if (e->dir != last_dir && fsync(e->dir->fd) != 0 && why == NULL) {
 			why = "can't rename the file into place";
 			bad = i;
 		}
 		last_dir = e->dir;
 		if (!e->fresh)
-			unlinkat(e->dfd, e->prev + e->last, 0);
+			unlinkat(e->dir->fd, e->prev + e->last, 0);
 	}
 	if (why == NULL)
 		return 0;
@@ -2149,7 +2148,7 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		return fail_peer(cr, r, "invalid file entry");
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return PQX_ERR_NOMEM;
-	f->dfd = f->fd = f->basefd = f->oldfd = -1;
+	f->fd = f->basefd = f->oldfd = -1;
 	if (sibling(f->part, sizeof(f->part), path, last, "pqx-part") != 0 ||
 	    sibling(f->prev, sizeof(f->prev), path, last, "pqx-prev") != 0) {
 		r = fail_peer(cr, PQX_ERR_LIMIT, "file name too long");
@@ -2272,7 +2271,6 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		r = fail_peer(cr, PQX_ERR_IO, "can't open the target directory");
 		goto out;
 	}
-	f->dfd = f->dir->fd;
 	close(f->fd); /* opened again when its contents come */
 	f->fd = -1;
 	cr->fl[cr->nfl++] = f;
@@ -2305,7 +2303,7 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	path = f->path;
 	part_name = f->part + f->last;
 	prev_name = f->prev + f->last;
-	dfd = f->dfd;
+	dfd = f->dir->fd;
 	oldfd = f->oldfd;
 	cr->basefd = f->basefd;
 	f->basefd = -1;

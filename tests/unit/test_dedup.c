@@ -986,6 +986,20 @@ out:
  * index knows each under its final name, so that copies of them sent next
  * cross as references.
  */
+/* n random buffers, v[i] of base + i * step bytes: their total, or 0 if one could not be made. */
+static size_t random_set(uint8_t **v, size_t *len, int n, size_t base, size_t step)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < n; i++) {
+		len[i] = base + (size_t)i * step;
+		if ((v[i] = random_bytes(len[i])) == NULL)
+			return 0;
+		total += len[i];
+	}
+	return total;
+}
+
 /* dst/d holds f00.. f(n-1) with contents v[i], and no partial file. */
 static void check_tree(uint8_t *const *v, const size_t *len, int n)
 {
@@ -1017,7 +1031,7 @@ static void test_landed_batches(void)
 	struct xfer_stats st;
 
 	memset(v, 0, sizeof(v));
-	if (setup() != 0) {
+	if (setup() != 0 || (total = random_set(v, len, FILES, 6000, 431)) == 0) {
 		CHECK(0, "setup");
 		goto out;
 	}
@@ -1026,12 +1040,6 @@ static void test_landed_batches(void)
 		CHECK(mkdir(sub, 0755) == 0);
 	}
 	for (int i = 0; i < FILES; i++) {
-		len[i] = 6000 + (size_t)i * 431;
-		total += len[i];
-		if ((v[i] = random_bytes(len[i])) == NULL) {
-			CHECK(0, "setup");
-			goto out;
-		}
 		snprintf(name, sizeof(name), "f%02d", i);
 		snprintf(sub, sizeof(sub), "%s/d", src);
 		CHECK(write_file(sub, name, v[i], len[i], 1000000 + i) == 0);
@@ -1127,18 +1135,13 @@ static void test_fresh_taken(void)
 	struct xfer_stats st;
 
 	memset(v, 0, sizeof(v));
-	if (setup() != 0) {
+	if (setup() != 0 || random_set(v, len, FILES, 3000, 97) == 0) {
 		CHECK(0, "setup");
 		goto out;
 	}
 	snprintf(sub, sizeof(sub), "%s/d", src);
 	CHECK(mkdir(sub, 0755) == 0);
 	for (int i = 0; i < FILES; i++) {
-		len[i] = 3000 + (size_t)i * 97;
-		if ((v[i] = random_bytes(len[i])) == NULL) {
-			CHECK(0, "setup");
-			goto out;
-		}
 		snprintf(name, sizeof(name), "f%02d", i);
 		CHECK(write_file(sub, name, v[i], len[i], 1000000 + i) == 0);
 	}
@@ -1206,17 +1209,11 @@ static void test_long_name_batch(void)
 	struct xfer_stats st;
 
 	memset(v, 0, sizeof(v));
-	if (setup() != 0) {
+	if (setup() != 0 || (total = random_set(v, len, FILES, 60000, 431)) == 0) {
 		CHECK(0, "setup");
 		goto out;
 	}
 	for (int i = 0; i < FILES; i++) {
-		len[i] = 60000 + (size_t)i * 431;
-		total += len[i];
-		if ((v[i] = random_bytes(len[i])) == NULL) {
-			CHECK(0, "setup");
-			goto out;
-		}
 		CHECK(write_file(src, first[i], v[i], len[i], 1000000 + i) == 0 &&
 		    write_file(src, second[i], v[i], len[i], 2000000 + i) == 0);
 	}
