@@ -1,6 +1,7 @@
 /* pqx CLI: addresses, sockets, identities, pinned keys and the config directory. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -171,13 +172,53 @@ int cli_parse_pq_recipient(const char *s, uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES
 	return 0;
 }
 
+/* The last number in a /proc/sys file ("4096 16384 4194304": the maximum); 0 if unreadable. */
+static long sysctl_last(const char *path)
+{
+	char b[128];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *p;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == ' ' || b[n - 1] == '\t'))
+		b[--n] = '\0';
+	p = strrchr(b, '\t') ? strrchr(b, '\t') : strrchr(b, ' ');
+	return strtol(p ? p + 1 : b, NULL, 10);
+}
+
+/*
+ * Sets a socket buffer to 4 MiB only where that gives more than Linux's own
+ * growth of it would. A buffer left alone grows with the connection up to
+ * tcp_wmem/tcp_rmem's maximum (4 and 6 MiB on a stock kernel); one that is
+ * set stays at twice the size asked, capped by wmem_max/rmem_max first
+ * (208 KiB on a stock kernel), and no longer grows. Setting it there caps a
+ * long path's throughput: 256 MiB over a 50 ms round trip took 53 s instead
+ * of 5 s.
+ */
+static void set_buffer(int fd, int opt, const char *cap_path, const char *grow_path)
+{
+	const long want = 4 << 20;
+	long cap = sysctl_last(cap_path), grow = sysctl_last(grow_path);
+	int v = (int)want;
+
+	if (2 * (cap < want ? cap : want) > grow)
+		(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
 void cli_tune_socket(int fd)
 {
-	int one = 1, buf = 4 << 20;
+	int one = 1;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+	set_buffer(fd, SO_SNDBUF, "/proc/sys/net/core/wmem_max", "/proc/sys/net/ipv4/tcp_wmem");
+	set_buffer(fd, SO_RCVBUF, "/proc/sys/net/core/rmem_max", "/proc/sys/net/ipv4/tcp_rmem");
 }
 
 int cli_connect(const char *host, const char *port)

@@ -23,11 +23,11 @@ int cli_config_path(char *out, size_t cap, const char *file);
 int cli_load_seed(const char *path, uint8_t seed[32], uint8_t pub[PQX_XWING_PUBLIC_KEY_BYTES]);
 /* Parses an age1pq1 recipient into an X-Wing public key. */
 int cli_parse_pq_recipient(const char *s, uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]);
-/* Connects to host:port (TCP, no delay, large buffers); -1 after an error. */
+/* Connects to host:port (TCP, no delay, see cli_tune_socket); -1 after an error. */
 int cli_connect(const char *host, const char *port);
 /* Listens on host:port; -1 after an error. */
 int cli_listen(const char *host, const char *port);
-/* Sets large socket buffers and TCP_NODELAY. */
+/* Sets TCP_NODELAY, and 4 MiB socket buffers where Linux would not grow them further itself. */
 void cli_tune_socket(int fd);
 /*
  * The receiver's chunk index for the directory dirfd under the pair's key:

@@ -23,6 +23,8 @@ have_cmd npm || need="$need npm"
 have_cmd age || need="$need age"
 [ -x /usr/bin/time ] || need="$need time"
 have_cmd script || need="$need bsdutils"
+# The transfer tests read which socket options pqx sets.
+have_cmd strace || need="$need strace"
 # The peers of bench/net_bench.sh: a throwaway sshd, ssh/scp and socat.
 [ -x /usr/sbin/sshd ] || need="$need openssh-server"
 { have_cmd ssh && have_cmd scp && have_cmd ssh-keygen; } || need="$need openssh-client"

@@ -6,7 +6,7 @@
 # (WHY)" or "SKIP transfer: WHAT (WHY)". Real `pqx serve` processes listen on
 # 127.0.0.1 at random high ports; everything lives in one mktemp -d folder,
 # and every process started here is killed at exit. Needs POSIX sh,
-# coreutils (timeout, stat, realpath), find, sed, grep, cmp; mount (tmpfs)
+# coreutils (timeout, stat, realpath), find, sed, grep, cmp; strace (a check skips without it); mount (tmpfs)
 # and mknod when root. Takes 30 to 45 seconds on two cores.
 # shellcheck disable=SC2012 # ls lists our own plain names, for messages
 set -u
@@ -319,6 +319,33 @@ for i in 1 2 3 4 5; do
 	[ "$rc" -eq 0 ] && why="try $i exited 0 though the server logged: $(grep 'tails' srv.log | tail -n 1 | cut -c 22-160)"
 done
 check "send fails when the server refuses the last entry (a directory it can't create)" "$why"
+
+# Socket buffers: one that is set no longer grows with the connection, and
+# is capped at [rw]mem_max (208 KiB on a stock kernel): a buffer below what
+# Linux would grow it to (tcp_[rw]mem's maximum) caps a long path's rate.
+if command -v strace >/dev/null 2>&1; then
+	# shellcheck disable=SC2086
+	timeout 60 strace -f -qq -e trace=setsockopt -o strace.txt "$PQX" send -q $C src/f1 "$U/sockbuf" >out 2>err
+	rc=$?
+	why=""
+	if [ "$rc" -ne 0 ]; then
+		why="send under strace exited $rc: $(errline)"
+	elif ! grep -q 'TCP_NODELAY' strace.txt; then
+		why="strace saw no setsockopt: $(head -c 200 strace.txt)"
+	fi
+	for b in SND:w RCV:r; do
+		cap=$(cat "/proc/sys/net/core/${b#*:}mem_max")
+		grow=$(awk '{ print $NF }' "/proc/sys/net/ipv4/tcp_${b#*:}mem")
+		set=$(sed -n "s/.*SO_${b%:*}BUF, \[\([0-9]*\)\].*/\1/p" strace.txt | head -n 1)
+		# The kernel doubles what is asked, up to twice the cap.
+		if [ -n "$set" ] && [ $((2 * (set < cap ? set : cap))) -le "$grow" ]; then
+			why="$why SO_${b%:*}BUF set to $set (cap $cap), below the $grow it would grow to;"
+		fi
+	done
+	check "socket buffers are never fixed below what Linux would grow them to" "$why"
+else
+	skip "socket buffers are never fixed below what Linux would grow them to" "no strace"
+fi
 
 # ---- 2. authentication and pinning ----
 mkdir -p udest
