@@ -31,3 +31,8 @@ sh bench/net_bench.sh "$BUILD" "${PQX_NET_BENCH_MIB:-1024}" || exit 1
 # receiver holds an old version (bench/dedup_bench.sh).
 echo "== pqx send vs rsync: what crosses when the receiver holds an old version"
 sh bench/dedup_bench.sh "$BUILD" || exit 1
+
+# A long path: two network namespaces joined by a 50 ms round trip
+# (bench/tunlink.c): pqx send against rsync over ssh and socat (bench/wan_bench.sh).
+echo "== pqx send vs rsync and socat over a ${PQX_WAN_RTT_MS:-50} ms round trip"
+sh bench/wan_bench.sh "$BUILD" "${PQX_WAN_RTT_MS:-50}" "${PQX_WAN_MIB:-512}" || exit 1

@@ -23,6 +23,15 @@
 #define WIN_CHUNKS 8192u
 /* A window holds at most WIN_CHUNKS - 1 + a level-2 node's chunks. */
 #define WIN_MAX (WIN_CHUNKS + XFER_TREE_FANOUT * XFER_TREE_FANOUT)
+/*
+ * Windows in flight: the sender lists the level-2 nodes of up to this many
+ * windows before the oldest's data, and the lists below them as the answers
+ * come, so that over a long path a window's round trips overlap the others'
+ * (docs/PROTOCOL.md, "Windows in flight"). The receiver holds the nodes of
+ * those windows: at most AHEAD_NODES, all levels together.
+ */
+#define AHEAD_WINDOWS 8
+#define AHEAD_NODES (3 * WIN_MAX)
 #define DATA_RAW_MAX ((1u << 20) - 4096)
 #define PAD 256u
 #define PAD_BLOCKS 64u

@@ -153,6 +153,16 @@ struct xfer_crecv {
 	pthread_mutex_t tmu;
 	pthread_cond_t tcv;
 	struct win w;
+	/*
+	 * The windows in flight, oldest first (a ring): each with the level
+	 * whose list it expects next, or its data, or nothing more (see
+	 * recv_top); ahead_nodes counts their nodes.
+	 */
+	struct rwin {
+		struct win w;
+		int phase;
+	} ahead[AHEAD_WINDOWS];
+	size_t ahead_head, nahead, ahead_nodes;
 	struct lvl items;
 	pqx_buf pending; /* a message already received (the first of a file's contents) */
 	int has_pending;
@@ -201,6 +211,8 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 	if (cr->sem_ok)
 		sem_destroy(&cr->cut_sem);
 	xc_win_free(&cr->w);
+	for (int i = 0; i < AHEAD_WINDOWS; i++)
+		xc_win_free(&cr->ahead[i].w);
 	xc_lvl_free(&cr->items);
 	pqx_buf_free(cr->b);
 	pqx_free(cr->raw);
@@ -1419,58 +1431,186 @@ static int list_level(const struct xfer_crecv *cr)
 	return cr->pending.off + 1 < cr->pending.size ? cr->pending.d[cr->pending.off + 1] : -1;
 }
 
-static int recv_window(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
+enum { PH_DATA = -1, PH_DONE = -2 };
+
+static int count_item(void *ctx, const struct xfer_node *n)
+{
+	(void)n;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/*
+ * What a window expects after the answers to its nodes of level l: the
+ * list of the children of its NEED nodes, else its data (the bytes of its
+ * WHOLE nodes and NEED chunks), else nothing.
+ */
+static int next_phase(struct win *w, int l)
+{
+	size_t need = 0, items = 0;
+
+	for (size_t i = 0; l > 0 && i < w->x[l].n; i++)
+		need += w->x[l].st[i] == ST_NEED;
+	if (need > 0)
+		return l - 1;
+	for (size_t i = 0; i < w->x[l].n; i++)
+		w->x[l].nch[i] = 0;
+	(void)xc_win_items(w, count_item, &items);
+	return items > 0 ? PH_DATA : PH_DONE;
+}
+
+/*
+ * A window whose bytes are all in place: the nodes that were expanded are
+ * too (their children tile them, hash to their ids and were each
+ * verified), so the index learns them, and the next copy of these bytes is
+ * found whole.
+ */
+static void window_rows(struct xfer_crecv *cr, const struct win *w)
+{
+	for (int l = 1; cr->ix != NULL && !cr->norows && l < XFER_TREE_LEVELS; l++)
+		for (size_t i = 0; i < w->x[l].n; i++)
+			if (w->x[l].st[i] == ST_NEED &&
+			    xfer_index_add(cr->ix, w->x[l].v[i].id, w->x[l].v[i].off, w->x[l].v[i].len) != 0)
+				return;
+}
+
+/* A window's data: the bytes of every item, in order, verified. */
+static int window_data(struct xfer_crecv *cr, struct win *w)
+{
+	int r;
+
+	cr->items.n = 0;
+	if ((r = xc_win_items(w, push_item, &cr->items)) != 0)
+		return r;
+	return recv_data(cr);
+}
+
+/* The list of the children of the NEED nodes of level l + 1, answered. */
+static int window_list(struct xfer_crecv *cr, struct win *w, int l, uint64_t *cur)
+{
+	int r;
+
+	if ((r = get_list(cr, &w->x[l + 1], &w->x[l], l, cur)) != 0)
+		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+	return look_up(cr, &w->x[l], l);
+}
+
+/*
+ * A file's whole list, flat (its first LIST, of level 0 or 1: the file is
+ * one window), answered, and the rest of that window, which follows alone.
+ */
+static int recv_flat(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
 {
 	struct win *w = &cr->w;
-	int r, top = list_level(cr);
+	int r, ph, top = list_level(cr);
 
-	/* A first LIST of level 0 or 1 lists the whole file flat. */
-	if (*cur != 0 || top < 0 || top > 1)
-		top = 2;
 	xc_win_reset(w);
 	if ((r = get_list(cr, NULL, &w->x[top], top, cur)) != 0)
 		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
-	if (top < 2) {
-		/* The nodes above are built here, every one expanded. */
-		for (int l = top + 1; l < XFER_TREE_LEVELS; l++)
-			if ((r = build_level(cr, &w->x[l - 1], &w->x[l], l)) != 0)
-				return r;
-		xc_win_flat(w);
-	}
+	/* The nodes above are built here, every one expanded. */
+	for (int l = top + 1; l < XFER_TREE_LEVELS; l++)
+		if ((r = build_level(cr, &w->x[l - 1], &w->x[l], l)) != 0)
+			return r;
+	xc_win_flat(w);
 	for (size_t i = 0; i < w->x[2].n; i++)
 		if ((r = pqx_hmac_update(root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
 			return r;
 	if ((r = look_up(cr, &w->x[top], top)) != 0)
 		return r;
-	for (int l = top - 1; l >= 0; l--) {
-		size_t need = 0;
-
-		for (size_t i = 0; i < w->x[l + 1].n; i++)
-			need += w->x[l + 1].st[i] == ST_NEED;
-		w->x[l].n = 0;
-		if (need == 0) {
-			for (size_t i = 0; i < w->x[l + 1].n; i++)
-				w->x[l + 1].nch[i] = 0;
-			continue;
-		}
-		if ((r = get_list(cr, &w->x[l + 1], &w->x[l], l, cur)) != 0)
-			return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
-		if ((r = look_up(cr, &w->x[l], l)) != 0)
+	for (ph = next_phase(w, top); ph >= 0; ph = next_phase(w, ph))
+		if ((r = window_list(cr, w, ph, cur)) != 0)
 			return r;
-	}
-	cr->items.n = 0;
-	if ((r = xc_win_items(w, push_item, &cr->items)) != 0 || (r = recv_data(cr)) != 0)
+	if (ph == PH_DATA && (r = window_data(cr, w)) != 0)
 		return r;
-	/*
-	 * The nodes that were expanded are in place now too (their children
-	 * tile them, hash to their ids and were each verified): the index
-	 * learns them, so the next copy of these bytes is found whole.
-	 */
-	for (int l = 1; cr->ix != NULL && !cr->norows && l < XFER_TREE_LEVELS; l++)
-		for (size_t i = 0; i < w->x[l].n; i++)
-			if (w->x[l].st[i] == ST_NEED &&
-			    xfer_index_add(cr->ix, w->x[l].v[i].id, w->x[l].v[i].off, w->x[l].v[i].len) != 0)
-				break;
+	window_rows(cr, w);
+	return 0;
+}
+
+static size_t win_nodes(const struct win *w)
+{
+	return w->x[0].n + w->x[1].n + w->x[2].n;
+}
+
+/* Retires the oldest windows that expect nothing more. */
+static void pop_done(struct xfer_crecv *cr)
+{
+	while (cr->nahead > 0 && cr->ahead[cr->ahead_head].phase == PH_DONE) {
+		struct win *w = &cr->ahead[cr->ahead_head].w;
+
+		window_rows(cr, w);
+		cr->ahead_nodes -= win_nodes(w);
+		/* What a hostile peer made large is not kept for the rest of the session. */
+		if (w->x[0].cap + w->x[1].cap + w->x[2].cap > WIN_MAX)
+			xc_win_free(w);
+		cr->ahead_head = (cr->ahead_head + 1) % AHEAD_WINDOWS;
+		cr->nahead--;
+	}
+}
+
+/*
+ * Windows in flight. A window's level-2 list opens it; the sender may list
+ * up to AHEAD_WINDOWS of them (AHEAD_NODES nodes in all, every level)
+ * before the oldest's data. Each list is answered as it is read. The lists
+ * of a level below come in the order of the windows that expect them (the
+ * sender sends each once it has read the answer above), and the data of
+ * the windows in their order, each window's DATA messages together: a LIST
+ * of level 1 or 0 is the oldest such window's, DATA the oldest window's.
+ */
+static int recv_top(struct xfer_crecv *cr, uint64_t *cur, pqx_hmac *root)
+{
+	struct rwin *rw;
+	int r;
+
+	if (cr->nahead == AHEAD_WINDOWS)
+		return fail_peer(cr, PQX_ERR_FORMAT, "too many windows in flight");
+	rw = &cr->ahead[(cr->ahead_head + cr->nahead) % AHEAD_WINDOWS];
+	xc_win_reset(&rw->w);
+	if ((r = get_list(cr, NULL, &rw->w.x[2], 2, cur)) != 0)
+		return r == PQX_ERR_FORMAT ? fail_peer(cr, r, "invalid chunk list") : r;
+	if (cr->ahead_nodes + rw->w.x[2].n > AHEAD_NODES)
+		return fail_peer(cr, PQX_ERR_FORMAT, "too many windows in flight");
+	for (size_t i = 0; i < rw->w.x[2].n; i++)
+		if ((r = pqx_hmac_update(root, rw->w.x[2].v[i].id, XFER_ID_BYTES)) != 0)
+			return r;
+	if ((r = look_up(cr, &rw->w.x[2], 2)) != 0)
+		return r;
+	rw->phase = next_phase(&rw->w, 2);
+	cr->ahead_nodes += rw->w.x[2].n;
+	cr->nahead++;
+	pop_done(cr);
+	return 0;
+}
+
+static int recv_lower(struct xfer_crecv *cr, int level, uint64_t *cur)
+{
+	for (size_t i = 0; i < cr->nahead; i++) {
+		struct rwin *rw = &cr->ahead[(cr->ahead_head + i) % AHEAD_WINDOWS];
+		int r;
+
+		if (rw->phase != level)
+			continue;
+		if ((r = window_list(cr, &rw->w, level, cur)) != 0)
+			return r;
+		if ((cr->ahead_nodes += rw->w.x[level].n) > AHEAD_NODES)
+			return fail_peer(cr, PQX_ERR_FORMAT, "too many windows in flight");
+		rw->phase = next_phase(&rw->w, level);
+		pop_done(cr);
+		return 0;
+	}
+	return fail_peer(cr, PQX_ERR_FORMAT, "unexpected message");
+}
+
+static int recv_oldest_data(struct xfer_crecv *cr)
+{
+	struct rwin *rw = &cr->ahead[cr->ahead_head];
+	int r;
+
+	if (cr->nahead == 0 || rw->phase != PH_DATA)
+		return fail_peer(cr, PQX_ERR_FORMAT, "unexpected message");
+	if ((r = window_data(cr, &rw->w)) != 0)
+		return r;
+	rw->phase = PH_DONE;
+	pop_done(cr);
 	return 0;
 }
 
@@ -2374,23 +2514,38 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	}
 	if ((r = xfer_tree_root_init(cr->wk[0].tree, &rh)) != 0)
 		goto out;
+	cr->ahead_head = cr->nahead = cr->ahead_nodes = 0;
 	for (;;) {
+		int level;
+
 		if ((r = next_msg(cr, v, &kind)) != 0)
 			goto out;
 		if (kind == K_FILE_END)
 			break;
-		if (kind != K_LIST) {
+		if (kind != K_LIST && kind != K_DATA) {
 			r = fail_peer(cr, PQX_ERR_FORMAT, "unexpected message");
 			goto out;
 		}
-		/* The LIST is read again by recv_window: put it back (with its kind). */
+		/* The message is read again where it belongs: put it back (with its kind). */
 		cr->pending = *v;
 		cr->pending.off--;
 		cr->has_pending = 1;
-		if ((r = recv_window(cr, &cur, rh)) != 0)
+		level = kind == K_LIST ? list_level(cr) : -1;
+		if (level == 2)
+			r = recv_top(cr, &cur, rh);
+		else if (cur == 0 && (level == 0 || level == 1))
+			r = recv_flat(cr, &cur, rh);
+		else if (level == 0 || level == 1)
+			r = recv_lower(cr, level, &cur);
+		else if (kind == K_DATA)
+			r = recv_oldest_data(cr);
+		else
+			r = fail_peer(cr, PQX_ERR_FORMAT, "invalid chunk list");
+		if (r != 0)
 			goto out;
 	}
-	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0 || cur != cr->size) {
+	if (pqx_buf_get(v, want, 32) != 0 || pqx_buf_expect_end(v) != 0 || cur != cr->size ||
+	    cr->nahead != 0) {
 		r = fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
 		goto out;
 	}

@@ -128,12 +128,15 @@ static void zctl_note(struct zctl *z, int base, int level, double secs, size_t i
 
 /*
  * The sender cuts its file on a thread of its own, up to NSLOT - 1 windows
- * ahead of the exchanges, so that cutting overlaps the receiver's work.
+ * ahead of the exchanges, so that cutting overlaps the receiver's work;
+ * the exchanges list up to AHEAD_WINDOWS of them ahead.
  */
-#define NSLOT 3
+#define NSLOT (AHEAD_WINDOWS + 2)
 
 struct slot {
 	struct lvl f[XFER_TREE_LEVELS]; /* a window as built: every node */
+	struct win w;                   /* its nodes as listed, with their answers */
+	int phase;                      /* the level of its list awaiting an answer, or PH_READY */
 	int last;                       /* the end of the file (f may be empty) */
 };
 
@@ -145,12 +148,11 @@ struct xfer_csend {
 	int accept_pending;
 	pqx_hmac *root;
 	struct slot slot[NSLOT];
-	struct lvl *f; /* the slot being sent */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t filled, taken; /* slots produced and consumed, counting */
+	size_t listed;        /* slots whose level-2 list went (taken <= listed <= filled) */
 	int stop, perr;       /* the consumer gave up; the producer's error */
-	struct win w;
 	pqx_buf *b;
 	uint8_t *io, *raw, *zbuf, *pfx;
 	ZSTD_CCtx *zc, *zs; /* one message against a base; the session's stream */
@@ -245,10 +247,11 @@ void xfer_csend_free(struct xfer_csend *cs)
 	pqx_hmac_free(cs->root);
 	pqx_hmac_free(cs->bh);
 	pqx_free(cs->runs);
-	for (int i = 0; i < NSLOT; i++)
+	for (int i = 0; i < NSLOT; i++) {
 		for (int l = 0; l < XFER_TREE_LEVELS; l++)
 			xc_lvl_free(&cs->slot[i].f[l]);
-	xc_win_free(&cs->w);
+		xc_win_free(&cs->slot[i].w);
+	}
 	pthread_mutex_destroy(&cs->mu);
 	pthread_cond_destroy(&cs->cv);
 	pqx_buf_free(cs->b);
@@ -853,9 +856,9 @@ static int send_item(void *ctx, const struct xfer_node *n)
 }
 
 /* Expands the NEED nodes of level l + 1 into their children from the full level f. */
-static int expand(struct xfer_csend *cs, int l)
+static int expand(struct slot *sl, int l)
 {
-	struct lvl *up = &cs->w.x[l + 1], *out = &cs->w.x[l], *all = &cs->f[l];
+	struct lvl *up = &sl->w.x[l + 1], *out = &sl->w.x[l], *all = &sl->f[l];
 	size_t c = 0;
 	int r;
 
@@ -890,48 +893,90 @@ static int get_bitmap(struct xfer_csend *cs, struct lvl *l, int level)
 	return xc_get_bitmap(&v, l, level, cs->st);
 }
 
+enum { PH_READY = -1 };
+
 /*
- * One window: its nodes of level top listed, then the children of those
- * the receiver lacks, level by level. top is 2, or for the file's only
- * window the lowest level with at most FLAT_MAX nodes: those are listed
- * at once, flat, and every node above them counts as expanded.
+ * Lists the nodes of level l of a window: with parents, the children of
+ * the NEED nodes above; without, level 2 or a flat list.
  */
-static int send_window(struct xfer_csend *cs, int top)
+static int send_list(struct xfer_csend *cs, struct slot *sl, int l, int parents)
 {
-	struct win *w = &cs->w;
 	int r;
 
-	if (cs->f[2].n == 0)
+	pqx_buf_reset(cs->b);
+	if ((r = xc_put_list(cs->b, parents ? &sl->w.x[l + 1] : NULL, &sl->w.x[l], l)) != 0)
+		return r;
+	return xfer_send_padded(cs->ln, cs->b, PAD);
+}
+
+/*
+ * After the answers to a window's nodes of level l: the list of the
+ * children of those the receiver lacks (phase l - 1), or none left
+ * (PH_READY: its bytes still missing can go).
+ */
+static int advance(struct xfer_csend *cs, struct slot *sl, int l)
+{
+	int r;
+
+	sl->phase = PH_READY;
+	if (l == 0)
 		return 0;
+	if ((r = expand(sl, l - 1)) != 0)
+		return r;
+	if (sl->w.x[l - 1].n == 0)
+		return 0;
+	sl->phase = l - 1;
+	return send_list(cs, sl, l - 1, 1);
+}
+
+/* A window's bytes still missing, in file order. */
+static int send_bytes(struct xfer_csend *cs, struct slot *sl)
+{
+	const struct lvl *top = &sl->w.x[2];
+	int r;
+
+	if ((r = xc_win_items(&sl->w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
+		return r;
+	if (cs->o->progress != NULL && top->n > 0)
+		cs->o->progress(cs->o->progress_ctx, cs->st->bytes - cs->size + top->v[top->n - 1].off +
+		    top->v[top->n - 1].len, cs->st->bytes_moved);
+	return 0;
+}
+
+/*
+ * The file's only window with the lowest level of at most FLAT_MAX nodes
+ * (top): those are listed at once, flat, every node above them counts as
+ * expanded, and the rest follows with no other window in flight.
+ */
+static int send_flat(struct xfer_csend *cs, struct slot *sl, int top)
+{
+	struct win *w = &sl->w;
+	int r;
+
+	if (sl->f[2].n == 0)
+		return 0; /* an empty file */
 	xc_win_reset(w);
 	for (int l = top; l < XFER_TREE_LEVELS; l++)
-		for (size_t i = 0; i < cs->f[l].n; i++)
-			if ((r = xc_lvl_push(&w->x[l], &cs->f[l].v[i])) != 0)
+		for (size_t i = 0; i < sl->f[l].n; i++)
+			if ((r = xc_lvl_push(&w->x[l], &sl->f[l].v[i])) != 0)
 				return r;
 	for (size_t i = 0; i < w->x[2].n; i++)
 		if ((r = pqx_hmac_update(cs->root, w->x[2].v[i].id, XFER_ID_BYTES)) != 0)
 			return r;
-	if (top < 2)
-		xc_win_flat(w);
-	pqx_buf_reset(cs->b);
-	if ((r = xc_put_list(cs->b, NULL, &w->x[top], top)) != 0 ||
-	    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[top], top)) != 0)
+	xc_win_flat(w);
+	if ((r = send_list(cs, sl, top, 0)) != 0)
 		return r;
-	for (int l = top - 1; l >= 0; l--) {
-		if ((r = expand(cs, l)) != 0)
+	for (sl->phase = top; sl->phase != PH_READY;)
+		if ((r = get_bitmap(cs, &w->x[sl->phase], sl->phase)) != 0 ||
+		    (r = advance(cs, sl, sl->phase)) != 0)
 			return r;
-		if (w->x[l].n == 0)
-			continue;
-		if ((r = xc_put_list(cs->b, &w->x[l + 1], &w->x[l], l)) != 0 ||
-		    (r = xfer_send_padded(cs->ln, cs->b, PAD)) != 0 || (r = get_bitmap(cs, &w->x[l], l)) != 0)
-			return r;
-	}
-	if ((r = xc_win_items(w, send_item, cs)) != 0 || (r = flush_data(cs)) != 0)
-		return r;
-	if (cs->o->progress != NULL)
-		cs->o->progress(cs->o->progress_ctx, cs->st->bytes - cs->size + cs->w.x[2].v[w->x[2].n - 1].off +
-		    cs->w.x[2].v[w->x[2].n - 1].len, cs->st->bytes_moved);
-	return 0;
+	return send_bytes(cs, sl);
+}
+
+/* The most nodes the receiver may hold for a window: every node of it. */
+static size_t slot_nodes(const struct slot *sl)
+{
+	return sl->f[0].n + sl->f[1].n + sl->f[2].n;
 }
 
 /* Hands the filled slot to the sender and waits for a free one. */
@@ -997,24 +1042,23 @@ static void *cut_file(void *arg)
 	return NULL;
 }
 
-/* Takes the next window from the producer: 0, 1 at the end, or its error. */
-static int take_window(struct xfer_csend *cs)
+/*
+ * The next window to list, from the producer: 1 if there is one, 0 if none
+ * is cut yet (and wait is 0), or the producer's error.
+ */
+static int next_window(struct xfer_csend *cs, int wait)
 {
-	struct slot *sl;
 	int r;
 
 	pthread_mutex_lock(&cs->mu);
-	while (cs->taken == cs->filled && cs->perr == 0)
+	while (wait && cs->listed == cs->filled && cs->perr == 0)
 		pthread_cond_wait(&cs->cv, &cs->mu);
-	r = cs->taken < cs->filled ? 0 : cs->perr;
+	r = cs->listed < cs->filled ? 1 : cs->perr;
 	pthread_mutex_unlock(&cs->mu);
-	if (r != 0)
-		return r;
-	sl = &cs->slot[cs->taken % NSLOT];
-	cs->f = sl->f;
-	return sl->last;
+	return r;
 }
 
+/* The oldest window is done with (or, with stop, all are): the producer may reuse its slot. */
 static void release_window(struct xfer_csend *cs, int stop)
 {
 	pthread_mutex_lock(&cs->mu);
@@ -1024,6 +1068,70 @@ static void release_window(struct xfer_csend *cs, int stop)
 		cs->taken++;
 	pthread_cond_broadcast(&cs->cv);
 	pthread_mutex_unlock(&cs->mu);
+}
+
+/*
+ * A file's windows, several in flight (content_recv.c, recv_top): the
+ * level-2 lists of those already cut go out, up to AHEAD_WINDOWS and
+ * AHEAD_NODES in all (waiting for the producer only when none is in
+ * flight); each answer is read as it comes (answers come in the order of
+ * the lists) and the next list of its window goes at once; the oldest
+ * window's bytes go once all its answers came. A file of one window whose
+ * chunks or level-1 nodes are few is listed flat.
+ */
+static int send_windows(struct xfer_csend *cs)
+{
+	size_t nodes = 0, pend[AHEAD_WINDOWS], npend = 0, phead = 0, k; /* pend: slot indices */
+	int r = 0, end = 0;
+
+	for (;;) {
+		struct slot *sl;
+
+		while (cs->taken < cs->listed && (sl = &cs->slot[cs->taken % NSLOT])->phase == PH_READY) {
+			if ((r = send_bytes(cs, sl)) != 0 || sl->last)
+				return r;
+			nodes -= slot_nodes(sl);
+			release_window(cs, 0);
+		}
+		while (!end && cs->listed - cs->taken < AHEAD_WINDOWS) {
+			if ((r = next_window(cs, cs->listed == cs->taken)) <= 0)
+				break;
+			sl = &cs->slot[cs->listed % NSLOT];
+			if (cs->listed > cs->taken && nodes + slot_nodes(sl) > AHEAD_NODES)
+				break;
+			end = sl->last;
+			if (cs->listed == 0 && end && (sl->f[0].n <= FLAT_MAX || sl->f[1].n <= FLAT_MAX))
+				return send_flat(cs, sl, sl->f[0].n <= FLAT_MAX ? 0 : 1);
+			xc_win_reset(&sl->w);
+			for (size_t i = 0; i < sl->f[2].n; i++)
+				if ((r = xc_lvl_push(&sl->w.x[2], &sl->f[2].v[i])) != 0 ||
+				    (r = pqx_hmac_update(cs->root, sl->f[2].v[i].id, XFER_ID_BYTES)) != 0)
+					return r;
+			sl->phase = PH_READY; /* the file's end, and no node after the last window */
+			if (sl->w.x[2].n > 0) {
+				if ((r = send_list(cs, sl, 2, 0)) != 0)
+					return r;
+				sl->phase = 2;
+				pend[(phead + npend++) % AHEAD_WINDOWS] = cs->listed % NSLOT;
+			}
+			nodes += slot_nodes(sl);
+			cs->listed++;
+		}
+		if (r < 0)
+			return r;
+		if (npend == 0)
+			continue; /* every window in flight is ready: the oldest goes */
+		/* The answer to the oldest list unanswered. */
+		k = pend[phead];
+		phead = (phead + 1) % AHEAD_WINDOWS;
+		npend--;
+		sl = &cs->slot[k];
+		if ((r = get_bitmap(cs, &sl->w.x[sl->phase], sl->phase)) != 0 ||
+		    (r = advance(cs, sl, sl->phase)) != 0)
+			return r;
+		if (sl->phase != PH_READY)
+			pend[(phead + npend++) % AHEAD_WINDOWS] = k;
+	}
 }
 
 /*
@@ -1223,7 +1331,7 @@ static int send_file(struct xfer_csend *cs, struct offer *e)
 	uint8_t root[32];
 	pthread_t th;
 	uint64_t reused = cs->st->bytes_reused;
-	int r, last = 0, blocks = 0;
+	int r, blocks = 0;
 
 	cs->fd = fd;
 	cs->size = size;
@@ -1262,7 +1370,7 @@ static int send_file(struct xfer_csend *cs, struct offer *e)
 			goto end;
 		/* 1: chunk trees after all. */
 	}
-	cs->filled = cs->taken = 0;
+	cs->filled = cs->taken = cs->listed = 0;
 	cs->stop = cs->perr = 0;
 	pqx_hmac_free(cs->root);
 	cs->root = NULL;
@@ -1270,13 +1378,7 @@ static int send_file(struct xfer_csend *cs, struct offer *e)
 		return r;
 	if (pthread_create(&th, NULL, cut_file, cs) != 0)
 		return PQX_ERR_NOMEM;
-	for (int first = 1; r == 0 && !last; first = 0) {
-		if ((r = take_window(cs)) < 0)
-			break;
-		last = r;
-		r = send_window(cs, !first || !last ? 2 : cs->f[0].n <= FLAT_MAX ? 0 : cs->f[1].n <= FLAT_MAX ? 1 : 2);
-		release_window(cs, r != 0);
-	}
+	r = send_windows(cs);
 	release_window(cs, 1); /* wakes the producer if it waits */
 	pthread_join(th, NULL);
 	if (r == PQX_ERR_TRUNCATED)

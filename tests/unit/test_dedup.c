@@ -395,6 +395,44 @@ out:
 }
 
 /*
+ * A file of three windows or more (of at least WIN_BYTES each), in flight
+ * at once (content.h, AHEAD_WINDOWS): changes in the first and the last
+ * two, none from 5 to 67 MiB, so that a window in the middle is complete
+ * with its level-2 answers while the first still waits for its lists.
+ */
+static void test_windows(void)
+{
+	size_t n = 100 * MIB, n2 = n + 1000;
+	uint8_t *v1 = random_bytes(n), *v2 = malloc(n2), *ins = random_bytes(1000);
+	struct xfer_stats st;
+
+	if (setup() != 0 || v1 == NULL || v2 == NULL || ins == NULL) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	memcpy(v2, v1, 97 * MIB);
+	memcpy(v2 + 97 * MIB, ins, 1000);
+	memcpy(v2 + 97 * MIB + 1000, v1 + 97 * MIB, n - 97 * MIB);
+	memset(v2 + 4 * MIB, 0x5a, 4096);
+	memset(v2 + 68 * MIB, 0xa5, 65536);
+	CHECK(write_file(src, "f", v1, n, 1000000) == 0);
+	CHECK(transfer("f", &st) == 0, "first transfer");
+	CHECK(write_file(src, "f", v2, n2, 2000000) == 0);
+	CHECK(transfer("f", &st) == 0, "second transfer");
+	CHECK(same_file(dst, "f", v2, n2), "the second version arrived exactly");
+	CHECK(st.bytes_moved > 0 && st.bytes_moved < 1 * MIB, "moved %llu of %zu bytes",
+	    (unsigned long long)st.bytes_moved, n2);
+	CHECK(st.bytes_reused + st.bytes_moved == n2);
+	/* Three windows' level-2 answers or more, and two lower levels for each of two or more. */
+	CHECK(st.lists >= 3 + 2 * 2, "%llu answers", (unsigned long long)st.lists);
+out:
+	free(v1);
+	free(v2);
+	free(ins);
+	teardown();
+}
+
+/*
  * A file that streamed in whole (nothing to compare with) is indexed whole,
  * though the receiver finishes that after the sender is told: the same
  * bytes under another name then do not cross.
@@ -1257,6 +1295,7 @@ out:
 int main(void)
 {
 	t_run("dedup: only what changed crosses", test_reuse);
+	t_run("dedup: windows in flight: a file of three or more, changed in some", test_windows);
 	t_run("dedup: a small file is compared with its entry, one of few chunks in one round trip, of few level-1 nodes in two, a larger one in three",
 	    test_flat);
 	t_run("dedup: a streamed file is indexed whole, after its sender is told",
