@@ -49,22 +49,27 @@ sshd_pid=""
 . "$here/lib.sh"
 
 # ---- the path ----
-ip netns add "$na" && ip netns add "$nb" || {
+if ! ip netns add "$na" || ! ip netns add "$nb"; then
 	echo "wan: skipped: can't make network namespaces"
 	exit 0
-}
+fi
 "$LINK" "${na}0" "${nb}0" "$(awk -v r="$RTT" 'BEGIN { print r / 2 }')" >link.out 2>&1 &
 link_pid=$!
 i=0
 while ! grep -q ready link.out 2>/dev/null; do
 	i=$((i + 1))
-	[ "$i" -le 100 ] && kill -0 "$link_pid" 2>/dev/null || fail "tunlink did not start: $(cat link.out)"
+	if [ "$i" -gt 100 ] || ! kill -0 "$link_pid" 2>/dev/null; then
+		fail "tunlink did not start: $(cat link.out)"
+	fi
 	sleep 0.05
 done
-ip link set "${na}0" netns "$na" && ip link set "${nb}0" netns "$nb" &&
-	ip -n "$na" addr add 10.77.0.1/24 dev "${na}0" && ip -n "$nb" addr add 10.77.0.2/24 dev "${nb}0" &&
-	ip -n "$na" link set "${na}0" mtu 1500 up && ip -n "$nb" link set "${nb}0" mtu 1500 up &&
-	ip -n "$na" link set lo up && ip -n "$nb" link set lo up || fail "can't set up the path"
+for side in "$na 10.77.0.1" "$nb 10.77.0.2"; do
+	# shellcheck disable=SC2086 # the namespace and its address
+	set -- $side
+	{ ip link set "${1}0" netns "$1" && ip -n "$1" addr add "$2/24" dev "${1}0" &&
+		ip -n "$1" link set "${1}0" mtu 1500 up && ip -n "$1" link set lo up; } ||
+		fail "can't set up the path"
+done
 A="ip netns exec $na"
 S="ip netns exec $nb"
 echo "path: ${RTT} ms round trip (bench/tunlink), limits: $(for k in core/rmem_max core/wmem_max ipv4/tcp_rmem ipv4/tcp_wmem; do
@@ -86,13 +91,14 @@ python3 - old new <<-'EOF' || fail "can't make the new version"
 	open(sys.argv[2], "wb").write(d)
 EOF
 mkdir -p src cfg srvcfg
-"$PQX" keygen -o s.key 2>/dev/null && "$PQX" keygen -o c.key 2>/dev/null || fail "pqx keygen"
+{ "$PQX" keygen -o s.key && "$PQX" keygen -o c.key; } 2>/dev/null || fail "pqx keygen"
 echo "$("$PQX" keygen -y c.key) bench" >auth
 SK=$("$PQX" keygen -y s.key)
 
 # ---- the peers in the far namespace: pqx serve, sshd ----
-mkdir -m 0755 -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f host_key && ssh-keygen -q -t ed25519 -N '' -f id_client || fail "ssh-keygen"
+[ -d /run/sshd ] || mkdir -m 0755 /run/sshd || fail "can't create /run/sshd"
+{ ssh-keygen -q -t ed25519 -N '' -f host_key && ssh-keygen -q -t ed25519 -N '' -f id_client; } ||
+	fail "ssh-keygen"
 cp id_client.pub authorized_keys
 cat >sshd_config <<-EOF
 	ListenAddress 10.77.0.2
@@ -151,7 +157,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 	sleep 0.3
 	best socat "$(timed socat -u FILE:old TCP:10.77.0.2:5000)"
 	wait "$sp"
-	cmp -s old root/f && cmp -s old rdst/f && cmp -s old sdst || fail "a first copy differs"
+	{ cmp -s old root/f && cmp -s old rdst/f && cmp -s old sdst; } || fail "a first copy differs"
 	# An update: pqx's receiver holds the old version, indexed.
 	settle "$spid"
 	cp new src/f
@@ -162,7 +168,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 	best rsync_update "$(rsync_to --stats src/f 10.77.0.2:"$dir"/rdst/)"
 	rsync_wire=$(sed -n 's/^Total bytes \(sent\|received\): \([0-9,]*\)$/\2/p' run.out | tr -d , |
 		awk '{ s += $1 } END { print s }')
-	cmp -s new root/f && cmp -s new rdst/f || fail "an update differs"
+	{ cmp -s new root/f && cmp -s new rdst/f; } || fail "an update differs"
 	r=$((r + 1))
 done
 # shellcheck disable=SC2154 # best_* are set by best
