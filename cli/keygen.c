@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "net.h"
 
 static const char keygen_usage[] =
     "Usage: pqx keygen [-o FILE] [--classic]\n"
@@ -18,6 +19,8 @@ static const char keygen_usage[] =
     "(ML-KEM-768 + X25519, recipients start with age1pq1), or with --classic an\n"
     "X25519 one (age1...). The identity goes to FILE (created with mode 0600, never\n"
     "overwritten) or to standard output; the recipient is printed on standard error.\n"
+    "For the default identity of pqx send and get (~/.config/pqx/identity) the\n"
+    "missing folders are made, mode 0700.\n"
     "\n"
     "  -o, --output FILE   write the identity to FILE\n"
     "      --classic       generate an X25519 identity (not post-quantum)\n"
@@ -107,6 +110,11 @@ int cmd_keygen(int argc, char **argv)
 		return 1;
 	}
 	if (out != NULL && strcmp(out, "-") != 0) {
+		char def[4096], dir[4096];
+
+		/* The default identity's folder is made, as ssh-keygen makes ~/.ssh. */
+		if (cli_config_path(def, sizeof(def), "identity") == 0 && strcmp(out, def) == 0)
+			(void)cli_config_dir(dir, sizeof(dir));
 		/* Secret keys: 0600 from the first byte, and never over a file. */
 		if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 			cli_error(errno == EEXIST ? "pick another name; keys are never overwritten" : NULL,

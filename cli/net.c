@@ -107,6 +107,24 @@ int cli_config_path(char *out, size_t cap, const char *file)
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+int cli_config_dir(char *out, size_t cap)
+{
+	if (cli_config_path(out, cap, "") != 0)
+		return -1;
+	/* Each missing folder of the path, 0700 (as the XDG base directory spec asks). */
+	for (char *p = out + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
 int cli_load_seed(const char *path, uint8_t seed[32], uint8_t pub[PQX_XWING_PUBLIC_KEY_BYTES])
 {
 	char def[4096];
@@ -122,8 +140,11 @@ int cli_load_seed(const char *path, uint8_t seed[32], uint8_t pub[PQX_XWING_PUBL
 		}
 		path = def;
 		if (access(path, R_OK) != 0) {
-			cli_error("create one with: pqx keygen -o ~/.config/pqx/identity, or pass --identity FILE",
-			    "no identity at %s", path);
+			char hint[4200];
+
+			snprintf(hint, sizeof(hint), "create one with: pqx keygen -o %s, or pass --identity FILE",
+			    path);
+			cli_error(hint, "no identity at %s", path);
 			return -1;
 		}
 	}
@@ -311,9 +332,8 @@ int cli_index_path(char *out, size_t cap, const uint8_t key[XFER_KEY_BYTES], int
 	memcpy(in + XFER_KEY_BYTES, real, (size_t)n);
 	k = pqx_sha256(h, in, XFER_KEY_BYTES + (size_t)n);
 	pqx_wipe(in, sizeof(in));
-	if (k != 0 || cli_config_path(dir, sizeof(dir), "") != 0)
+	if (k != 0 || cli_config_dir(dir, sizeof(dir)) != 0)
 		return -1;
-	(void)mkdir(dir, 0700);
 	if ((size_t)snprintf(out, cap, "%sindex", dir) >= cap)
 		return -1;
 	if (mkdir(out, 0700) != 0 && errno != EEXIST)

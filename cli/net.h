@@ -19,6 +19,8 @@ int cli_parse_url(struct pqx_url *u, const char *s);
 int cli_parse_listen(struct pqx_url *u, const char *s);
 /* The config directory: $PQX_CONFIG_DIR, else $XDG_CONFIG_HOME/pqx, else ~/.config/pqx. */
 int cli_config_path(char *out, size_t cap, const char *file);
+/* The config directory's path with a trailing '/', made (0700) with any missing parent; -1 if it can't be. */
+int cli_config_dir(char *out, size_t cap);
 /* Loads the first post-quantum identity of an identity file (default: config/identity). */
 int cli_load_seed(const char *path, uint8_t seed[32], uint8_t pub[PQX_XWING_PUBLIC_KEY_BYTES]);
 /* Parses an age1pq1 recipient into an X-Wing public key. */

@@ -104,9 +104,8 @@ static int known_add(const char *hostport, const char *rcpt)
 	FILE *f;
 
 	if (cli_config_path(path, sizeof(path), "known_servers") != 0 ||
-	    cli_config_path(dir, sizeof(dir), "") != 0)
+	    cli_config_dir(dir, sizeof(dir)) != 0)
 		return -1;
-	(void)mkdir(dir, 0700);
 	if ((f = fopen(path, "a")) == NULL)
 		return -1;
 	fprintf(f, "%s %s\n", hostport, rcpt);

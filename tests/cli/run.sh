@@ -194,6 +194,22 @@ elif [ "$(sed -n 1p out)" != "$R" ] || [ "$(sed -n 2p out)" != "$RC" ]; then
 fi
 check "keygen: -y lists every identity of a file" "$why"
 
+# On a fresh account: send's hint names the default identity, and keygen -o
+# at that path makes its folders (0700), as ssh-keygen makes ~/.ssh.
+mkdir fresh
+HOME=$PWD/fresh PQX_CONFIG_DIR="" XDG_CONFIG_HOME="" "$PQX" send x pqx://127.0.0.1:1/ 2>err
+why=""
+grep -q "hint: create one with: pqx keygen -o $PWD/fresh/.config/pqx/identity" err ||
+	why="hint: $(errline)"
+if ! HOME=$PWD/fresh PQX_CONFIG_DIR="" XDG_CONFIG_HOME="" "$PQX" keygen -o "$PWD/fresh/.config/pqx/identity" 2>err; then
+	why="$why keygen failed: $(errline)"
+else
+	modes=$(stat -c %a fresh/.config fresh/.config/pqx fresh/.config/pqx/identity | tr '\n' ' ')
+	[ "$modes" = "700 700 600 " ] || why="$why modes $modes, want 700 700 600"
+fi
+check "keygen: -o the default identity makes its folders (0700); send's hint names it" "$why"
+xfail "keygen: -o elsewhere makes no folder" "" "No such file" keygen -o nodir/k.txt
+
 printf 'this is not a key\n' >bad.txt
 xfail "keygen: -y on a bad file is an error" "" "line 1" keygen -y bad.txt
 # An identity with one character changed: invalid, and never echoed back.
