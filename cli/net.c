@@ -272,27 +272,53 @@ int cli_connect(const char *host, const char *port)
 	return fd;
 }
 
+/* A listening socket on one address; -1 with errno. */
+static int listen_on(const struct addrinfo *ai, int dual)
+{
+	int fd, one = 1, zero = 0, e;
+
+	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    (dual && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 int cli_listen(const char *host, const char *port)
 {
 	struct addrinfo hints, *res = NULL;
-	int fd, one = 1, e;
+	int fd = -1, e;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (host[0] == '\0') {
+		/* All addresses: IPv6 and IPv4 on one socket, as sshd's default; IPv4 alone without IPv6. */
+		hints.ai_family = AF_INET6;
+		if (getaddrinfo(NULL, port, &hints, &res) == 0) {
+			fd = listen_on(res, 1);
+			freeaddrinfo(res);
+			res = NULL;
+		}
+		if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL)) {
+			if (fd < 0)
+				cli_error(NULL, "can't listen on port %s: %s", port, strerror(errno));
+			return fd;
+		}
+		hints.ai_family = AF_INET;
+	}
 	if ((e = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
 		cli_error(NULL, "can't resolve %s: %s", host, gai_strerror(e));
 		return -1;
 	}
-	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-		cli_error(NULL, "can't listen on %s port %s: %s", host[0] ? host : "*", port,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
+	if ((fd = listen_on(res, 0)) < 0)
+		cli_error(NULL, "can't listen on %s port %s: %s", host[0] ? host : "*", port, strerror(errno));
 	freeaddrinfo(res);
 	return fd;
 }

@@ -32,7 +32,7 @@ static const char serve_usage[] =
     "                            [OPTIONS] age1pq1... [comment]\n"
     "                          OPTIONS (comma-separated): dir=SUBDIR keeps the client in\n"
     "                          SUBDIR of the root; send-only or get-only limit what it may do\n"
-    "  --listen ADDR:PORT      default 0.0.0.0:7392\n"
+    "  --listen ADDR:PORT      where to listen (default :7392: every address, IPv6 and IPv4)\n"
     "  --max-connections N     concurrent clients (default 64)\n"
     "  -q, --quiet             log only errors\n"
     "%s%s"
@@ -366,7 +366,7 @@ int cmd_serve(int argc, char **argv)
 	};
 	struct server s;
 	struct pqx_url listen_at;
-	const char *root = NULL, *identity = NULL, *listen_s = "0.0.0.0:" PQX_DEFAULT_PORT;
+	const char *root = NULL, *identity = NULL, *listen_s = ":" PQX_DEFAULT_PORT;
 	uint8_t pub[PQX_XWING_PUBLIC_KEY_BYTES];
 	char fp[52], *rcpt = NULL;
 	pthread_attr_t attr;
@@ -468,6 +468,8 @@ int cmd_serve(int argc, char **argv)
 		}
 		if (sa.ss_family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, host, sizeof(host));
+		else if (sa.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&sa)->sin6_addr))
+			inet_ntop(AF_INET, ((struct sockaddr_in6 *)&sa)->sin6_addr.s6_addr + 12, host, sizeof(host));
 		else if (sa.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, host, sizeof(host));
 		pthread_mutex_lock(&s.mu);

@@ -76,7 +76,8 @@ count() {
 }
 
 # serve LOG PORT ROOT KEY AUTH [ARGS...]: starts pqx serve (PORT 0: a random
-# free one) with its stderr appended to LOG; sets SPID and SPORT.
+# free one) with its stderr appended to LOG; sets SPID and SPORT. It listens
+# on 127.0.0.1, or on $SV_HOST where that is set ("": every address).
 serve() {
 	sv_log=$1 sv_port=$2 sv_root=$3 sv_key=$4 sv_auth=$5
 	shift 5
@@ -85,7 +86,7 @@ serve() {
 		[ "$sv_p" = 0 ] && sv_p=$(rport)
 		sv_n=$(count "$sv_log" 'listening on')
 		"$PQX" serve --root "$sv_root" --identity "$sv_key" --authorized "$sv_auth" \
-			--listen "127.0.0.1:$sv_p" "$@" 2>>"$sv_log" &
+			--listen "${SV_HOST-127.0.0.1}:$sv_p" "$@" 2>>"$sv_log" &
 		SPID=$!
 		pids="$pids $SPID"
 		sv_i=0
@@ -346,6 +347,30 @@ if command -v strace >/dev/null 2>&1; then
 else
 	skip "socket buffers are never fixed below what Linux would grow them to" "no strace"
 fi
+
+# With no address, pqx serve listens on every address, IPv6 and IPv4, as sshd
+# does, and logs an IPv4 client by its IPv4 address.
+SV_HOST=""
+serve dual.log 0 root s.key auth
+unset SV_HOST
+why=""
+# shellcheck disable=SC2086 # $C is options
+cl send $C src/f1 "pqx://127.0.0.1:$SPORT/dual4" || why="over IPv4: exit $rc: $(errline)"
+if ! waitfor dual.log 'dual4' 30; then
+	why="$why the server logged no session: $(tail -n 1 dual.log)"
+elif ! grep -q '^[^ ]* pqx serve: 127\.0\.0\.1 .*dual4' dual.log; then
+	why="$why the log: $(grep dual4 dual.log | cut -c 22-120)"
+fi
+if grep -qi '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
+	# shellcheck disable=SC2086
+	cl send $C src/f1 "pqx://[::1]:$SPORT/dual6" || why="$why over IPv6: exit $rc: $(errline)"
+	[ -f root/dual6/f1 ] || why="$why nothing arrived over IPv6"
+	check "pqx serve with no address listens on IPv6 and IPv4" "$why"
+else
+	check "pqx serve with no address listens on IPv4 (no IPv6 loopback here)" "$why"
+fi
+kill "$SPID"
+wait "$SPID" 2>/dev/null
 
 # ---- 2. authentication and pinning ----
 mkdir -p udest
