@@ -121,7 +121,9 @@ static int pin_load(struct pin *p)
 	char known[4096];
 	const char *want = p->server_key;
 
-	snprintf(p->hostport, sizeof(p->hostport), "%s:%s", p->url->host, p->url->port);
+	/* An IPv6 address in brackets, as in the URL: [::1]:7392. */
+	snprintf(p->hostport, sizeof(p->hostport), strchr(p->url->host, ':') ? "[%s]:%s" : "%s:%s",
+	    p->url->host, p->url->port);
 	if (want == NULL && known_lookup(p->hostport, known, sizeof(known)))
 		want = known;
 	if (want == NULL)
