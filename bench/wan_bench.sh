@@ -154,6 +154,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 	best rsync_first "$(rsync_to src/f 10.77.0.2:"$dir"/rdst/)"
 	$S socat -u TCP-LISTEN:5000,reuseaddr CREATE:"$dir/sdst" &
 	sp=$!
+	pids="$pids $sp"
 	sleep 0.3
 	best socat "$(timed socat -u FILE:old TCP:10.77.0.2:5000)"
 	wait "$sp"
