@@ -1,10 +1,12 @@
 /* pqx CLI: addresses, sockets, identities, pinned keys and the config directory. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -199,47 +201,59 @@ static long sysctl_last(const char *path)
 	char b[128];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *p;
 
 	if (fd < 0)
 		return 0;
 	n = read(fd, b, sizeof(b) - 1);
 	close(fd);
+	while (n > 0 && isspace((unsigned char)b[n - 1]))
+		n--;
 	if (n <= 0)
 		return 0;
 	b[n] = '\0';
-	while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == ' ' || b[n - 1] == '\t'))
-		b[--n] = '\0';
-	p = strrchr(b, '\t') ? strrchr(b, '\t') : strrchr(b, ' ');
-	return strtol(p ? p + 1 : b, NULL, 10);
+	while (n > 0 && !isspace((unsigned char)b[n - 1]))
+		n--;
+	return strtol(b + n, NULL, 10);
 }
 
 /*
- * Sets a socket buffer to 4 MiB only where that gives more than Linux's own
- * growth of it would. A buffer left alone grows with the connection up to
- * tcp_wmem/tcp_rmem's maximum (4 and 6 MiB on a stock kernel); one that is
- * set stays at twice the size asked, capped by wmem_max/rmem_max first
- * (208 KiB on a stock kernel), and no longer grows. Setting it there caps a
- * long path's throughput: 256 MiB over a 50 ms round trip took 53 s instead
- * of 5 s.
+ * Socket buffers are set to 4 MiB only where that gives more than Linux's
+ * own growth of them would. A buffer left alone grows with the connection
+ * up to tcp_wmem/tcp_rmem's maximum (4 and 6 MiB on a stock kernel); one
+ * that is set stays at twice the size asked, capped by wmem_max/rmem_max
+ * first (208 KiB on a stock kernel), and no longer grows. Setting it there
+ * caps a long path's throughput: 256 MiB over a 50 ms round trip took 53 s
+ * instead of 5 s. The limits are read once a process (pqx serve: at its
+ * first connection).
  */
-static void set_buffer(int fd, int opt, const char *cap_path, const char *grow_path)
-{
-	const long want = 4 << 20;
-	long cap = sysctl_last(cap_path), grow = sysctl_last(grow_path);
-	int v = (int)want;
+#define BUF_WANT (4 << 20)
 
-	if (2 * (cap < want ? cap : want) > grow)
-		(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+static int set_snd, set_rcv;
+static pthread_once_t bufs_once = PTHREAD_ONCE_INIT;
+
+static int buffer_pays(const char *cap_path, const char *grow_path)
+{
+	long cap = sysctl_last(cap_path);
+
+	return 2 * (cap < BUF_WANT ? cap : BUF_WANT) > sysctl_last(grow_path);
+}
+
+static void bufs_init(void)
+{
+	set_snd = buffer_pays("/proc/sys/net/core/wmem_max", "/proc/sys/net/ipv4/tcp_wmem");
+	set_rcv = buffer_pays("/proc/sys/net/core/rmem_max", "/proc/sys/net/ipv4/tcp_rmem");
 }
 
 void cli_tune_socket(int fd)
 {
-	int one = 1;
+	int one = 1, buf = BUF_WANT;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	set_buffer(fd, SO_SNDBUF, "/proc/sys/net/core/wmem_max", "/proc/sys/net/ipv4/tcp_wmem");
-	set_buffer(fd, SO_RCVBUF, "/proc/sys/net/core/rmem_max", "/proc/sys/net/ipv4/tcp_rmem");
+	(void)pthread_once(&bufs_once, bufs_init);
+	if (set_snd)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	if (set_rcv)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 }
 
 int cli_connect(const char *host, const char *port)
@@ -303,13 +317,15 @@ int cli_listen(const char *host, const char *port)
 		hints.ai_family = AF_INET6;
 		if (getaddrinfo(NULL, port, &hints, &res) == 0) {
 			fd = listen_on(res, 1);
+			e = errno;
 			freeaddrinfo(res);
 			res = NULL;
-		}
-		if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL)) {
-			if (fd < 0)
-				cli_error(NULL, "can't listen on port %s: %s", port, strerror(errno));
-			return fd;
+			if (fd >= 0)
+				return fd;
+			if (e != EAFNOSUPPORT && e != EADDRNOTAVAIL) {
+				cli_error(NULL, "can't listen on port %s: %s", port, strerror(e));
+				return -1;
+			}
 		}
 		hints.ai_family = AF_INET;
 	}

@@ -1591,8 +1591,9 @@ static int recv_lower(struct xfer_crecv *cr, int level, uint64_t *cur)
 			continue;
 		if ((r = window_list(cr, &rw->w, level, cur)) != 0)
 			return r;
-		if ((cr->ahead_nodes += rw->w.x[level].n) > AHEAD_NODES)
+		if (cr->ahead_nodes + rw->w.x[level].n > AHEAD_NODES)
 			return fail_peer(cr, PQX_ERR_FORMAT, "too many windows in flight");
+		cr->ahead_nodes += rw->w.x[level].n;
 		rw->phase = next_phase(&rw->w, level);
 		pop_done(cr);
 		return 0;
