@@ -123,7 +123,7 @@ deps:
 # transfer tests under ThreadSanitizer, constant-time checks under valgrind,
 # interop with independent implementations, fuzz target regressions. Ends
 # with one line "N passed, N failed, N skipped".
-TSAN_TESTS = test_dedup test_index
+TSAN_TESTS = test_dedup test_index test_tree
 check: deps
 	$(MAKE) tests
 	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=1 OPT=-O1 tests

@@ -1641,16 +1641,7 @@ static int index_source(struct xfer_crecv *cr, int src, int dirfd, const char *r
 		goto out;
 	xfer_tree_size(cr->wk[0].tree, size);
 	xfer_tree_start(cr->wk[0].tree, 0, 2, index_emit, cr->ix);
-	for (uint64_t off = 0; off < (uint64_t)sb.st_size;) {
-		size_t n = (uint64_t)sb.st_size - off < IO_BYTES ? (size_t)((uint64_t)sb.st_size - off) : IO_BYTES;
-
-		if ((r = xc_pread_all(fd, cr->wk[0].io, n, off)) != 0 ||
-		    (r = xfer_tree_update(cr->wk[0].tree, cr->wk[0].io, n)) != 0)
-			break;
-		off += n;
-	}
-	if (r == 0)
-		r = xfer_tree_finish(cr->wk[0].tree);
+	r = xfer_tree_file(cr->wk[0].tree, fd, 0, (uint64_t)sb.st_size, cr->nw);
 out:
 	close(fd);
 	return r;

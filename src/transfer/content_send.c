@@ -1015,24 +1015,14 @@ static int on_node(void *ctx, const struct xfer_node *n)
 static void *cut_file(void *arg)
 {
 	struct xfer_csend *cs = arg;
-	uint8_t *buf = pqx_malloc(IO_BYTES);
-	uint64_t off = 0;
-	int r = buf == NULL ? PQX_ERR_NOMEM : 0;
+	int r;
 
 	for (int l = 0; l < XFER_TREE_LEVELS; l++)
 		cs->slot[0].f[l].n = 0;
 	xfer_tree_size(cs->tree, cs->size);
 	xfer_tree_start(cs->tree, 0, 2, on_node, cs);
-	while (r == 0 && off < cs->size) {
-		size_t n = cs->size - off < IO_BYTES ? (size_t)(cs->size - off) : IO_BYTES;
-
-		if ((r = xc_pread_all(cs->fd, buf, n, off)) == 0)
-			r = xfer_tree_update(cs->tree, buf, n);
-		off += n;
-	}
-	if (r == 0 && (r = xfer_tree_finish(cs->tree)) == 0)
+	if ((r = xfer_tree_file(cs->tree, cs->fd, 0, cs->size, 0)) == 0)
 		r = publish(cs, 1);
-	pqx_free(buf);
 	if (r != 0) {
 		pthread_mutex_lock(&cs->mu);
 		cs->perr = r;

@@ -154,6 +154,24 @@ static int chunk_done(struct xfer_tree *t, size_t len, int natural)
 	return completed(t, &n);
 }
 
+int xfer_tree_chunk(struct xfer_tree *t, const uint8_t id[XFER_ID_BYTES], size_t len, int natural)
+{
+	struct xfer_node n;
+
+	memcpy(n.id, id, XFER_ID_BYTES);
+	n.off = t->off;
+	n.len = len;
+	n.level = 0;
+	n.natural = (uint8_t)natural;
+	t->off += len;
+	return completed(t, &n);
+}
+
+pqx_chunker *xfer_tree_chunker(struct xfer_tree *t)
+{
+	return t->c;
+}
+
 int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_t n)
 {
 	int r;
@@ -189,6 +207,13 @@ int xfer_tree_finish(struct xfer_tree *t)
 		if ((r = chunk_done(t, last, 0)) != 0)
 			return r;
 	}
+	return xfer_tree_close(t);
+}
+
+int xfer_tree_close(struct xfer_tree *t)
+{
+	int r;
+
 	for (int l = 1; l <= t->top && l < XFER_TREE_LEVELS; l++)
 		if ((r = close_node(t, l, 0)) != 0)
 			return r;

@@ -71,6 +71,26 @@ PQX_MUST_CHECK int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_
 /* Ends the stream: emits the last chunk and the open nodes. */
 PQX_MUST_CHECK int xfer_tree_finish(struct xfer_tree *t);
 
+/*
+ * Instead of xfer_tree_update and xfer_tree_finish after xfer_tree_start:
+ * builds the tree of `size` bytes of fd from offset off (read with pread)
+ * with the chunk ids computed on up to `threads` threads (0: one per core,
+ * at most XFER_TREE_THREADS_MAX). The same nodes, in the same order, are
+ * emitted, all on the calling thread. A file that ends early gives
+ * PQX_ERR_TRUNCATED, a read error PQX_ERR_IO with errno set.
+ */
+#define XFER_TREE_THREADS_MAX 8
+PQX_MUST_CHECK int xfer_tree_file(struct xfer_tree *t, int fd, uint64_t off, uint64_t size, int threads);
+/* The threads xfer_tree_file uses by default. */
+int xfer_tree_threads(void);
+
+/* For tree_file.c: the chunker in use; a chunk whose id is computed, fed as
+ * if its bytes were; the open nodes closed (the end of xfer_tree_finish). */
+pqx_chunker *xfer_tree_chunker(struct xfer_tree *t);
+PQX_MUST_CHECK int xfer_tree_chunk(struct xfer_tree *t, const uint8_t id[XFER_ID_BYTES], size_t len,
+    int natural);
+PQX_MUST_CHECK int xfer_tree_close(struct xfer_tree *t);
+
 /* The id of a node from its children's ids (count of them, 32 bytes each). */
 PQX_MUST_CHECK int xfer_tree_node_id(struct xfer_tree *t, uint8_t id[XFER_ID_BYTES], int level,
     const uint8_t *child_ids, size_t count);

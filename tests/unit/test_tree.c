@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "transfer/tree.h"
@@ -182,9 +183,99 @@ out:
 	free(a);
 }
 
+/* Fails after `left` nodes: an emit error must stop the cut and come back. */
+static int stop_after(void *ctx, const struct xfer_node *nd)
+{
+	size_t *left = ctx;
+
+	(void)nd;
+	return (*left)-- == 0 ? PQX_ERR_LIMIT : 0;
+}
+
+static int same_nodes(const struct nodes *a, const struct nodes *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (memcmp(a->v[i].id, b->v[i].id, 32) != 0 || a->v[i].off != b->v[i].off ||
+		    a->v[i].len != b->v[i].len || a->v[i].level != b->v[i].level ||
+		    a->v[i].natural != b->v[i].natural)
+			return 0;
+	return 1;
+}
+
+/*
+ * xfer_tree_file on several threads emits the nodes the streaming builder
+ * does, in the same order: at batch edges (1 MiB), over runs of zeros (cuts
+ * at the maximum only, so chunks straddle batches), in both size classes,
+ * from an offset in the file.
+ */
+static void test_file(void)
+{
+	static const size_t sizes[] = { 0, 1, 4095, MIB - 1, MIB, MIB + 1, 3 * MIB + 12345,
+		16 * MIB - 1, 21 * MIB + 777 };
+	static const int threads[] = { 1, 2, 3, 8 };
+	const size_t max = 21 * MIB + 777 + 4096;
+	char path[] = "/tmp/pqx-test-tree-XXXXXX";
+	uint8_t *a = malloc(max);
+	struct nodes want = { 0 }, got = { 0 };
+	struct xfer_tree *t = xfer_tree_new(key, 2);
+	int fd = mkstemp(path);
+
+	CHECK(a != NULL && t != NULL && fd >= 0);
+	if (a == NULL || t == NULL || fd < 0)
+		goto out;
+	unlink(path);
+	t_rand(a, max);
+	memset(a + 2 * MIB - 100000, 0, 300000);   /* zeros across the second batch edge */
+	memset(a + 17 * MIB, 0, 3 * MIB);           /* and across several */
+	CHECK(write(fd, a, max) == (ssize_t)max);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (size_t off = 0; off <= 4096; off += 4096) {
+			want.n = 0;
+			CHECK(build(&want, a + off, sizes[i], sizes[i]) == 0);
+			for (size_t j = 0; j < sizeof(threads) / sizeof(threads[0]); j++) {
+				got.n = 0;
+				xfer_tree_size(t, sizes[i]);
+				xfer_tree_start(t, 0, 2, collect, &got);
+				CHECK(xfer_tree_file(t, fd, off, sizes[i], threads[j]) == 0);
+				CHECK(same_nodes(&want, &got), "%zu bytes from %zu on %d threads: %zu nodes, want %zu",
+				    sizes[i], off, threads[j], got.n, want.n);
+			}
+		}
+	/* A file shorter than asked: an error, on one thread or several. */
+	for (size_t j = 0; j < sizeof(threads) / sizeof(threads[0]); j++) {
+		got.n = 0;
+		xfer_tree_start(t, 0, 2, collect, &got);
+		CHECK(xfer_tree_file(t, fd, 0, max + 1, threads[j]) == PQX_ERR_TRUNCATED);
+	}
+	/* An error from emit stops the cut and comes back. */
+	for (size_t j = 0; j < sizeof(threads) / sizeof(threads[0]); j++) {
+		size_t left = 1000;
+
+		xfer_tree_size(t, max);
+		xfer_tree_start(t, 0, 2, stop_after, &left);
+		CHECK(xfer_tree_file(t, fd, 0, max, threads[j]) == PQX_ERR_LIMIT);
+	}
+	/* And the tree is reusable after: the same nodes again. */
+	want.n = got.n = 0;
+	CHECK(build(&want, a, 5 * MIB, 5 * MIB) == 0);
+	xfer_tree_size(t, 5 * MIB);
+	xfer_tree_start(t, 0, 2, collect, &got);
+	CHECK(xfer_tree_file(t, fd, 0, 5 * MIB, 0) == 0 && same_nodes(&want, &got));
+out:
+	if (fd >= 0)
+		close(fd);
+	xfer_tree_free(t);
+	free(want.v);
+	free(got.v);
+	free(a);
+}
+
 int main(void)
 {
 	t_run("tree: insertions change only the nodes around them, at every level", test_local);
 	t_run("tree: every node rebuilt from its bytes gets its id back", test_rebuild);
+	t_run("tree: a file's tree on several threads is the streaming builder's", test_file);
 	return t_done();
 }
