@@ -25,12 +25,16 @@ have_cmd age || need="$need age"
 have_cmd script || need="$need bsdutils"
 # The transfer tests read which socket options pqx sets.
 have_cmd strace || need="$need strace"
+# The transfer tests clone blocks on an XFS image (filefrag is e2fsprogs').
+[ -x /usr/sbin/mkfs.xfs ] || need="$need xfsprogs"
+[ -x /usr/sbin/filefrag ] || need="$need e2fsprogs"
 # The peers of bench/net_bench.sh: a throwaway sshd, ssh/scp and socat.
 [ -x /usr/sbin/sshd ] || need="$need openssh-server"
 { have_cmd ssh && have_cmd scp && have_cmd ssh-keygen; } || need="$need openssh-client"
 have_cmd socat || need="$need socat"
-# The peer of bench/dedup_bench.sh.
+# The peer of bench/dedup_bench.sh; bench/run.sh's SHA-256 pass.
 have_cmd rsync || need="$need rsync"
+have_cmd openssl || need="$need openssl"
 # libFuzzer and the sanitizer runtimes of Debian 12's clang 14.
 if have_cmd dpkg && ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
 	need="$need libclang-rt-14-dev"

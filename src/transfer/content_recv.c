@@ -10,12 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zstd.h>
+#ifdef __linux__
+#include <linux/fs.h> /* FICLONERANGE */
+#endif
 
 #include "crypto/ossl.h"
 #include "transfer/blocks.h"
@@ -45,6 +50,9 @@ struct worker {
 	uint8_t *io;
 	uint64_t unsynced;
 	int srcfd, srcsrc; /* the last source file opened */
+	int backfd;        /* the new file, opened again to read clones back (its own read-ahead) */
+	dev_t backdev;
+	ino_t backino;
 	char srcpath[XFER_MAX_PATH + 1];
 };
 
@@ -54,6 +62,8 @@ struct task {
 	struct xfer_span sp[4];
 	size_t count;
 	int found, err, eno;
+	int cloned;     /* the first candidate's whole blocks in [ca, cb) are cloned in */
+	uint64_t ca, cb;
 };
 
 /*
@@ -177,6 +187,13 @@ struct xfer_crecv {
 	/* the file being received */
 	int fd, basefd;
 	uint64_t size, base_size;
+	/*
+	 * Cloning found blocks (clone_blocks, on the main thread): the file
+	 * system's block size, 0 while unknown for this file, 1 for a file not
+	 * cloned (clone_start); noclone once the file system said it can't.
+	 */
+	uint64_t clone_bs;
+	int noclone;
 };
 
 static void inflight_free(struct inflight *f);
@@ -201,6 +218,8 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 		pqx_free(cr->wk[i].io);
 		if (cr->wk[i].srcfd >= 0)
 			close(cr->wk[i].srcfd);
+		if (cr->wk[i].backfd >= 0)
+			close(cr->wk[i].backfd);
 	}
 	free(cr->tasks);
 	pqx_hmac_free(cr->bh);
@@ -264,7 +283,7 @@ int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, cons
 		cr->nw = n < 1 ? 1 : n > MAXW ? MAXW : (int)n;
 	}
 	for (int i = 0; i < MAXW; i++)
-		cr->wk[i].srcfd = -1;
+		cr->wk[i].srcfd = cr->wk[i].backfd = -1;
 	for (int i = 0; i < cr->nw; i++)
 		if ((cr->wk[i].tree = xfer_tree_new(o->key, 2)) == NULL ||
 		    (cr->wk[i].io = pqx_malloc(IO_BYTES)) == NULL) {
@@ -512,31 +531,163 @@ static int open_source(struct xfer_crecv *cr, struct worker *wk, const struct xf
 	return wk->srcfd;
 }
 
+/* What copy_range does with the bytes it reads: write them, verify them, or both. */
+enum { CR_PUT = 1, CR_VERIFY = 2 };
+
+/* Reads len bytes of src from so on and does what `how` says with them (to: their offset in the file). 1 if src fell short. */
+static int copy_range(struct xfer_crecv *cr, struct worker *wk, int src, uint64_t so, uint64_t to,
+    uint64_t len, int how)
+{
+	int r;
+
+	for (uint64_t done = 0; done < len;) {
+		size_t k = len - done < IO_BYTES ? (size_t)(len - done) : IO_BYTES;
+
+		if (xc_pread_all(src, wk->io, k, so + done) != 0)
+			return 1;
+		if ((how & CR_PUT) && (r = put(cr, wk, wk->io, k, to + done)) != 0)
+			return r;
+		if ((how & CR_VERIFY) && (r = xfer_tree_update(wk->tree, wk->io, k)) != 0)
+			return r;
+		done += k;
+	}
+	return 0;
+}
+
+/*
+ * Where the file system shares blocks between files (XFS, Btrfs), a node of
+ * a file of at least CLONE_FILE_MIN (find_nodes asks only then), found at
+ * the same offset within a block as it has in the new file (a file changed
+ * in place, not by insertions), gets its whole blocks cloned from the source
+ * instead of written: no writes and no new space for them. It is then read
+ * back to be verified, from the disk: the new file does not share the old
+ * one's page cache, so where the old version is cached a copy is faster
+ * (docs/BENCHMARKS.md), which is why smaller files are copied. Returns 1
+ * with [*a, *b) cloned, 0 where that does not apply or the clone failed
+ * (nothing is lost: the node is copied). A file system that can't clone at
+ * all is not asked again this session.
+ */
+#define CLONE_MIN (64u << 10)
+#define CLONE_FILE_MIN (64u << 20)
+
+static int clone_blocks(struct xfer_crecv *cr, int src, uint64_t so, const struct xfer_node *n,
+    uint64_t *a, uint64_t *b)
+{
+#ifdef FICLONERANGE
+	uint64_t bs = cr->clone_bs;
+	struct file_clone_range fcr;
+
+	if (bs == 0 || so % bs != n->off % bs)
+		return 0;
+	*a = (n->off + bs - 1) / bs * bs;
+	*b = (n->off + n->len) / bs * bs;
+	if (*b < *a + CLONE_MIN)
+		return 0;
+	memset(&fcr, 0, sizeof(fcr));
+	fcr.src_fd = src;
+	fcr.src_offset = so + (*a - n->off);
+	fcr.src_length = *b - *a;
+	fcr.dest_offset = *a;
+	if (ioctl(cr->fd, FICLONERANGE, &fcr) == 0)
+		return 1;
+	if (errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOSYS)
+		cr->noclone = 1;
+#else
+	(void)cr, (void)src, (void)so, (void)n, (void)a, (void)b;
+#endif
+	return 0;
+}
+
+/*
+ * Whether most of fd is in the page cache, by a sample of CACHE_SAMPLES
+ * spots across it. A clone is read back from the disk (the new file does not
+ * share the old one's cache), so where the old version is cached, copying
+ * it is faster and a file is not cloned. Asked once a file, before anything
+ * is read for it (what is read then would read ahead, and look cached).
+ */
+#define CACHE_SAMPLES 16
+
+static int mostly_cached(int fd)
+{
+#ifdef RWF_NOWAIT
+	struct stat sb;
+	size_t in = 0, n = 0;
+
+	if (fstat(fd, &sb) != 0 || sb.st_size <= 0)
+		return 0;
+	for (int i = 0; i < CACHE_SAMPLES; i++) {
+		/* A read that must not wait for the disk: EAGAIN where the byte is not cached. */
+		uint8_t c;
+		struct iovec iov = { &c, 1 };
+		ssize_t k = preadv2(fd, &iov, 1, (off_t)((uint64_t)sb.st_size / CACHE_SAMPLES * (uint64_t)i), RWF_NOWAIT);
+
+		if (k < 0 && errno != EAGAIN)
+			return 0; /* no such reads here: clone */
+		in += k == 1;
+		n++;
+	}
+	return in * 2 > n;
+#else
+	(void)fd;
+	return 0;
+#endif
+}
+
+/*
+ * The new file for reading back, opened again for this worker where it can
+ * be, so that the kernel sees each worker read on and reads ahead for it
+ * (the shared descriptor's read-ahead sees the workers' reads interleaved).
+ */
+static int open_back(struct xfer_crecv *cr, struct worker *wk)
+{
+	struct stat sb;
+	char path[64];
+
+	if (fstat(cr->fd, &sb) != 0)
+		return cr->fd;
+	if (wk->backfd >= 0 && wk->backdev == sb.st_dev && wk->backino == sb.st_ino)
+		return wk->backfd;
+	if (wk->backfd >= 0)
+		close(wk->backfd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", cr->fd);
+	if ((wk->backfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return cr->fd;
+	wk->backdev = sb.st_dev;
+	wk->backino = sb.st_ino;
+	return wk->backfd;
+}
+
 /*
  * Copies the first candidate of t whose bytes rebuild its node into place.
- * Nothing from the index is believed until re-derived.
+ * Nothing from the index is believed until re-derived: what was cloned is
+ * read back from the new file and verified there.
  */
 static int find_copy(struct xfer_crecv *cr, struct worker *wk, struct task *t)
 {
 	const struct xfer_node *n = &t->n;
+	uint64_t a, b;
 	int r, ok;
 
 	t->found = 0;
 	for (size_t i = 0; i < t->count && !t->found; i++) {
+		uint64_t so = t->sp[i].off;
 		int fd;
 
 		if (t->sp[i].len != n->len || (fd = open_source(cr, wk, &t->sp[i])) < 0)
 			continue;
 		verify_start(wk, n, cr->size);
-		for (uint64_t done = 0; done < n->len;) {
-			size_t k = n->len - done < IO_BYTES ? (size_t)(n->len - done) : IO_BYTES;
-
-			if (xc_pread_all(fd, wk->io, k, t->sp[i].off + done) != 0)
-				break;
-			if ((r = take(cr, wk, wk->io, k, n->off + done)) != 0)
-				return r;
-			done += k;
+		if (i == 0 && t->cloned) {
+			/* The partial blocks at both ends are copied; then all of it is read back. */
+			a = t->ca;
+			b = t->cb;
+			if ((r = copy_range(cr, wk, fd, so, n->off, a - n->off, CR_PUT)) == 0 &&
+			    (r = copy_range(cr, wk, fd, so + (b - n->off), b, n->off + n->len - b, CR_PUT)) == 0)
+				r = copy_range(cr, wk, open_back(cr, wk), n->off, n->off, n->len, CR_VERIFY);
+		} else {
+			r = copy_range(cr, wk, fd, so, n->off, n->len, CR_PUT | CR_VERIFY);
 		}
+		if (r < 0)
+			return r;
 		if ((r = verify_end(cr, wk, &ok)) != 0)
 			return r;
 		t->found = ok;
@@ -570,6 +721,21 @@ static void *copy_tasks(void *arg)
 }
 
 /*
+ * The first time a file has something to clone from: its block size, or 1
+ * (no cloning for this file) where that is no power of two or the source
+ * (the first found) is mostly cached.
+ */
+static void clone_start(struct xfer_crecv *cr, int src)
+{
+	struct stat sb;
+
+	cr->clone_bs = 1;
+	if (fstat(cr->fd, &sb) == 0 && sb.st_blksize >= 512 && sb.st_blksize <= (1 << 20) &&
+	    (sb.st_blksize & (sb.st_blksize - 1)) == 0 && !mostly_cached(src))
+		cr->clone_bs = (uint64_t)sb.st_blksize;
+}
+
+/*
  * Marks each node of level l: HAVE if found and copied, else NEED or
  * WHOLE. The index is asked here, the copies run on all cores.
  */
@@ -577,7 +743,7 @@ static int find_nodes(struct xfer_crecv *cr, struct lvl *l, int level)
 {
 	struct crew crew[MAXW];
 	pthread_t th[MAXW];
-	int started = 1;
+	int started = 1, clone;
 
 	if (l->n > cr->captasks) {
 		struct task *t = realloc(cr->tasks, l->n * sizeof(*t));
@@ -589,14 +755,27 @@ static int find_nodes(struct xfer_crecv *cr, struct lvl *l, int level)
 	}
 	cr->ntasks = l->n;
 	cr->next_task = 0;
+	clone = cr->size >= CLONE_FILE_MIN && !cr->noclone && cr->clone_bs != 1;
 	for (size_t i = 0; i < l->n; i++) {
 		struct task *t = &cr->tasks[i];
+		int fd;
 
 		t->n = l->v[i];
 		t->count = 0;
-		t->found = t->err = 0;
+		t->found = t->err = t->cloned = 0;
 		if (cr->ix != NULL && xfer_index_lookup(cr->ix, t->n.id, t->sp, 4, &t->count) != 0)
 			t->count = 0;
+		if (clone && cr->clone_bs == 0 && t->count > 0 && (fd = open_source(cr, &cr->wk[0], &t->sp[0])) >= 0)
+			clone_start(cr, fd);
+		/*
+		 * The first candidates' blocks are cloned here, all of them
+		 * before any is read back: what the kernel reads ahead of one
+		 * node is then the next one's cloned bytes, not a hole that its
+		 * clone would throw away.
+		 */
+		if (clone && cr->clone_bs > 1 && !cr->noclone && t->count > 0 && t->sp[0].len == t->n.len &&
+		    (fd = open_source(cr, &cr->wk[0], &t->sp[0])) >= 0)
+			t->cloned = clone_blocks(cr, fd, t->sp[0].off, &t->n, &t->ca, &t->cb);
 	}
 	for (int i = 0; i < cr->nw; i++) {
 		crew[i].cr = cr;
@@ -2106,7 +2285,9 @@ static void drop_sources(struct xfer_crecv *cr)
 	for (int i = 0; i < MAXW; i++) {
 		if (cr->wk[i].srcfd >= 0)
 			close(cr->wk[i].srcfd);
-		cr->wk[i].srcfd = -1;
+		if (cr->wk[i].backfd >= 0)
+			close(cr->wk[i].backfd);
+		cr->wk[i].srcfd = cr->wk[i].backfd = -1;
 	}
 }
 
@@ -2214,6 +2395,7 @@ static int find_listed(struct xfer_crecv *cr, struct inflight *f)
 		return r;
 	xc_win_flat(w);
 	cr->fd = f->fd;
+	cr->clone_bs = 0;
 	cr->norows = 1;
 	r = find_nodes(cr, &w->x[0], 0);
 	cr->norows = 0;
@@ -2463,6 +2645,7 @@ int xfer_crecv_body(struct xfer_crecv *cr, pqx_buf *v)
 	}
 	cr->size = f->size;
 	cr->base_size = f->base_size;
+	cr->clone_bs = 0;
 	cr->tiny = f->tiny;
 	if (!f->again) {
 		cr->st->files++;

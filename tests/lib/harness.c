@@ -14,6 +14,11 @@ static const char *case_name;
 
 void t_run(const char *name, void (*fn)(void))
 {
+	const char *only = getenv("PQX_TEST_ONLY");
+
+	/* PQX_TEST_ONLY=TEXT runs only the cases whose names hold TEXT. */
+	if (only != NULL && *only != '\0' && strstr(name, only) == NULL)
+		return;
 	case_name = name;
 	case_failures = 0;
 	case_skipped = 0;

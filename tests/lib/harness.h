@@ -6,7 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Runs one named test case; it passes unless a CHECK failed or it skipped. */
+/* Runs one named test case; it passes unless a CHECK failed or it skipped.
+ * With PQX_TEST_ONLY set, only cases whose names contain it run. */
 void t_run(const char *name, void (*fn)(void));
 /* Marks the running case skipped (with a reason printed); call then return. */
 void t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -7,7 +7,7 @@
 # 127.0.0.1 at random high ports; everything lives in one mktemp -d folder,
 # and every process started here is killed at exit. Needs POSIX sh,
 # coreutils (timeout, stat, realpath), find, sed, grep, cmp; strace (a check skips without it); mount (tmpfs)
-# and mknod when root. Takes 30 to 45 seconds on two cores.
+# and mknod when root; mkfs.xfs, filefrag and a loop device (a check skips without them). Takes 30 to 45 seconds on two cores.
 # shellcheck disable=SC2012 # ls lists our own plain names, for messages
 set -u
 BUILD=${1:-build}
@@ -899,6 +899,65 @@ if mount -t tmpfs -o size=8m tmpfs fulldest 2>/dev/null; then
 	check "get to a full disk: a clear 'no space' error, the existing file intact" "$why"
 else
 	skip "get to a full disk" "can't mount a tmpfs here"
+fi
+
+# Cloning: where the file system shares blocks between files (XFS here, on
+# a loop device), a file of 64 MiB or more changed in place gets the blocks
+# it keeps cloned from its old version (when that is not in the page cache)
+# instead of written: most of the new file lies on the old one's disk blocks
+# (filefrag). The library's own case (test_dedup, "clone") runs on the same
+# file system: it also checks that cloned bytes are verified.
+mkdir -p root/xfs csrc
+head -c 80000000 /dev/urandom >csrc/c80
+# blockmap FILE: "logical physical length" (in blocks) of each of its extents.
+blockmap() { filefrag -v "$1" | awk '/^ *[0-9]+:/ { print $2 + 0, $4 + 0, $6 + 0 }'; }
+if [ "$(id -u)" -eq 0 ] && command -v mkfs.xfs >/dev/null 2>&1 && command -v filefrag >/dev/null 2>&1 &&
+	truncate -s 600M xfs.img && mkfs.xfs -q xfs.img >/dev/null 2>&1 &&
+	mount -o loop xfs.img root/xfs 2>/dev/null; then
+	mounts="$T/root/xfs $mounts"
+	# shellcheck disable=SC2086
+	cl send $C csrc/c80 "$U/xfs"
+	first_rc=$rc
+	sync root/xfs/c80
+	dd if=root/xfs/c80 iflag=nocache count=0 2>/dev/null # out of the page cache
+	blockmap root/xfs/c80 >old.map
+	for i in 3 300 600 900 1200; do
+		head -c 65536 /dev/urandom | dd of=csrc/c80 bs=65536 seek="$i" count=1 conv=notrunc 2>/dev/null
+	done
+	# shellcheck disable=SC2086
+	cl send $C csrc/c80 "$U/xfs"
+	blockmap root/xfs/c80 >new.map
+	# Blocks of the new file at the same place on the disk as the old one's.
+	same=$(awk 'NR == FNR { l[NR] = $1; p[NR] = $2; n[NR] = $3; k = NR; next }
+		{ for (i = 1; i <= k; i++) if ($2 - $1 == p[i] - l[i]) {
+			lo = $1 > l[i] ? $1 : l[i]; hi = $1 + $3 < l[i] + n[i] ? $1 + $3 : l[i] + n[i]
+			if (lo < hi) s += hi - lo } }
+		END { print s + 0 }' old.map new.map)
+	blocks=$(awk '{ s += $3 } END { print s + 0 }' new.map)
+	why=""
+	if [ "$first_rc" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		why="send exited $first_rc, then $rc: $(errline)"
+	elif ! cmp -s csrc/c80 root/xfs/c80; then
+		why="the files differ"
+	elif [ "$same" -lt $((blocks * 3 / 4)) ]; then
+		why="$same of $blocks blocks on the old version's"
+	fi
+	check "update in place on XFS: the blocks kept are cloned, not written" "$why"
+	mkdir root/xfs/unit
+	# The plain build, and the sanitized ones where they are built.
+	for v in "" asan tsan; do
+		tb=$B${v:+/$v}/tests/test_dedup
+		[ -n "$v" ] && [ ! -x "$tb" ] && continue
+		PQX_TEST_CLONE_DIR=$T/root/xfs/unit PQX_TEST_ONLY=clone TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+			"$tb" >unit.out 2>&1
+		if grep -q '^PASS dedup: clone' unit.out; then
+			ok "the library's clone case on XFS (test_dedup${v:+, $v})"
+		else
+			no "the library's clone case on XFS (test_dedup${v:+, $v})" "$(grep -v '^#' unit.out | tr '\n' ' ' | cut -c1-300)"
+		fi
+	done
+else
+	skip "update in place on XFS" "needs root, mkfs.xfs (xfsprogs), filefrag and a loop device"
 fi
 
 # Ten small files, then one too big: the receiver refuses the big one when

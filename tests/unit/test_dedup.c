@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 
 #include <pqx.h>
 #include <sqlite3.h>
@@ -33,6 +36,8 @@
 #define MIB ((size_t)1 << 20)
 
 static char tmp[256], src[300], dst[300], dbpath[320];
+/* Where setup makes its folder: /tmp, or a file system that clones blocks (test_clone). */
+static const char *tmpbase = "/tmp";
 static int compress_level; /* the sender's --compress: 0 off, -1 auto */
 static const char *send_dict; /* the sender's --dict, or NULL */
 static uint8_t seed_s[32], seed_c[32], key[XFER_KEY_BYTES];
@@ -326,7 +331,7 @@ static int setup(void)
 {
 	uint8_t s[8];
 
-	snprintf(tmp, sizeof(tmp), "/tmp/pqx-dedup.XXXXXX");
+	snprintf(tmp, sizeof(tmp), "%s/pqx-dedup.XXXXXX", tmpbase);
 	if (mkdtemp(tmp) == NULL)
 		return -1;
 	snprintf(src, sizeof(src), "%s/src", tmp);
@@ -644,15 +649,28 @@ static int add_row(void *ctx, const struct xfer_node *nd)
 	return xfer_index_add(ctx, nd->id, nd->off, nd->len);
 }
 
+/* Drops dir/name from the page cache (pqx clones only an old version that is not cached). */
+static void uncache(const char *dir, const char *name)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		(void)fdatasync(fd);
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+}
+
 /*
  * The index says the receiver's file holds the new version's chunks, and
  * the file's stat is exactly what the index recorded, but its bytes are
  * other bytes: every candidate fails verification, everything crosses, and
  * the result is the new version.
  */
-static void test_lying_index(void)
+static void lying_index(size_t n)
 {
-	size_t n = 4 * MIB;
 	uint8_t *old = random_bytes(n), *want = random_bytes(n);
 	struct xfer_index *ix = NULL;
 	struct xfer_tree *t = NULL;
@@ -670,6 +688,7 @@ static void test_lying_index(void)
 	 * in blocks instead).
 	 */
 	CHECK(write_file(dst, "g", old, n, 1000000) == 0);
+	uncache(dst, "g");
 	CHECK(write_file(src, "f", want, n, 2000000) == 0);
 	snprintf(path, sizeof(path), "%s/g", dst);
 	CHECK(stat(path, &sb) == 0);
@@ -696,6 +715,131 @@ out:
 	free(old);
 	free(want);
 	teardown();
+}
+
+static void test_lying_index(void)
+{
+	lying_index(4 * MIB);
+}
+
+/* A file's extents (FIEMAP): logical offset, physical offset, length. */
+struct extent {
+	uint64_t log, phys, len;
+};
+
+static size_t extents(const char *dir, const char *name, struct extent *v, size_t cap)
+{
+	char path[600];
+	uint64_t start = 0;
+	size_t n = 0;
+	int fd, last = 0;
+	union {
+		struct fiemap fm;
+		uint8_t room[sizeof(struct fiemap) + 64 * sizeof(struct fiemap_extent)];
+	} u;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	while (!last && n < cap) {
+		memset(&u, 0, sizeof(u));
+		u.fm.fm_start = start;
+		u.fm.fm_length = ~(uint64_t)0 - start;
+		u.fm.fm_flags = FIEMAP_FLAG_SYNC;
+		u.fm.fm_extent_count = 64;
+		if (ioctl(fd, FS_IOC_FIEMAP, &u.fm) != 0 || u.fm.fm_mapped_extents == 0)
+			break;
+		for (uint32_t i = 0; i < u.fm.fm_mapped_extents && n < cap; i++) {
+			const struct fiemap_extent *e = &u.fm.fm_extents[i];
+
+			v[n].log = e->fe_logical;
+			v[n].phys = e->fe_physical;
+			v[n++].len = e->fe_length;
+			start = e->fe_logical + e->fe_length;
+			last = (e->fe_flags & FIEMAP_EXTENT_LAST) != 0;
+		}
+	}
+	close(fd);
+	return n;
+}
+
+/* Bytes at which b maps to the same disk blocks as a did (a clone of a, or a itself). */
+static uint64_t same_blocks(const struct extent *a, size_t na, const struct extent *b, size_t nb)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < nb; i++)
+		for (size_t j = 0; j < na; j++) {
+			uint64_t lo = b[i].log > a[j].log ? b[i].log : a[j].log;
+			uint64_t hi = b[i].log + b[i].len < a[j].log + a[j].len ? b[i].log + b[i].len : a[j].log + a[j].len;
+
+			if (lo < hi && b[i].phys - b[i].log == a[j].phys - a[j].log)
+				total += hi - lo;
+		}
+	return total;
+}
+
+/*
+ * On a file system that clones blocks (PQX_TEST_CLONE_DIR: tests/transfer/run.sh
+ * mounts an XFS image there when it can), a file of 64 MiB or more changed
+ * in place gets the blocks it keeps cloned from its old version, not written:
+ * most of the new one lies on the old one's disk blocks (FIEMAP). The bytes
+ * arrive exactly, and cloned bytes are verified all the
+ * same: a lying index (its rows point at other bytes at the same offsets,
+ * so they line up with blocks and are cloned) still gives the right ones.
+ * An old version that is in the page cache is copied instead.
+ */
+static void test_clone(void)
+{
+	const char *dir = getenv("PQX_TEST_CLONE_DIR");
+	size_t n = 72 * MIB, na, nb; /* files from 64 MiB on are cloned */
+	uint8_t *v1 = NULL, *v2 = NULL;
+	struct extent *a = NULL, *b = NULL;
+	struct xfer_stats st;
+
+	if (dir == NULL || *dir == '\0') {
+		t_skip("PQX_TEST_CLONE_DIR is not set (tests/transfer/run.sh sets it on an XFS image)");
+		return;
+	}
+	tmpbase = dir;
+	if (setup() != 0 || (v1 = random_bytes(n)) == NULL || (v2 = malloc(n)) == NULL ||
+	    (a = calloc(4096, sizeof(*a))) == NULL || (b = calloc(4096, sizeof(*b))) == NULL) {
+		CHECK(0, "setup in %s", dir);
+		teardown();
+		goto out;
+	}
+	memcpy(v2, v1, n);
+	for (int i = 0; i < 5; i++)
+		memset(v2 + (size_t)i * (n / 5) + 12345, 0xa5 + i, 65536);
+	CHECK(write_file(src, "f", v1, n, 1000000) == 0);
+	CHECK(transfer("f", &st) == 0, "first transfer");
+	uncache(dst, "f");
+	na = extents(dst, "f", a, 4096);
+	CHECK(write_file(src, "f", v2, n, 2000000) == 0);
+	CHECK(transfer("f", &st) == 0, "second transfer");
+	CHECK(same_file(dst, "f", v2, n), "the new version arrived exactly");
+	CHECK(st.bytes_reused >= n * 9 / 10, "reused %llu of %zu", (unsigned long long)st.bytes_reused, n);
+	nb = extents(dst, "f", b, 4096);
+	CHECK(same_blocks(a, na, b, nb) >= (uint64_t)n * 3 / 4, "%llu of %zu bytes on the old version's blocks",
+	    (unsigned long long)same_blocks(a, na, b, nb), n);
+	/* An old version in the page cache is copied: faster than reading a clone back. */
+	na = extents(dst, "f", a, 4096);
+	CHECK(same_file(dst, "f", v2, n), "cached: read once more");
+	memset(v1, 0, 4096);
+	CHECK(write_file(src, "f", v1, n, 3000000) == 0);
+	CHECK(transfer("f", &st) == 0, "third transfer");
+	CHECK(same_file(dst, "f", v1, n), "the third version arrived exactly");
+	nb = extents(dst, "f", b, 4096);
+	CHECK(same_blocks(a, na, b, nb) < (uint64_t)n / 4, "%llu of %zu bytes cloned from a cached old version",
+	    (unsigned long long)same_blocks(a, na, b, nb), n);
+	teardown();
+	lying_index(n);
+out:
+	tmpbase = "/tmp";
+	free(v1);
+	free(v2);
+	free(a);
+	free(b);
 }
 
 /*
@@ -1305,6 +1449,8 @@ int main(void)
 	t_run("dedup: a malformed answer (a NEED state, too many block sums, chunks not listed) gets an error record back",
 	    test_bad_answer);
 	t_run("dedup: a lying index never gives wrong bytes", test_lying_index);
+	t_run("dedup: clone: where the file system can, kept blocks are cloned, not written, and verified all the same",
+	    test_clone);
 	t_run("dedup: a small file that changed all over crosses as blocks of its old version",
 	    test_blocks);
 	t_run("dedup: the old version's tail is found at the end of the new one", test_blocks_tail);
