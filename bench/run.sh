@@ -27,6 +27,21 @@ sh bench/age_bench.sh "$BUILD" "${PQX_AGE_BENCH_MIB:-1024}" || exit 1
 echo "== pqx send/serve on loopback vs socat, ssh and scp"
 sh bench/net_bench.sh "$BUILD" "${PQX_NET_BENCH_MIB:-1024}" || exit 1
 
+# A file's chunk tree on one thread and on all cores (bench/bench_tree.c),
+# beside OpenSSL's SHA-256 of the same cached file: one pass on one thread.
+echo "== a file's chunk tree, one thread and all cores, vs openssl dgst -sha256"
+tf=$(mktemp /var/tmp/pqx-tree.XXXXXX) || exit 1
+if head -c $((${PQX_TREE_MIB:-512} * 1048576)) /dev/urandom >"$tf" && cat "$tf" >/dev/null; then
+	"$BUILD/bench/bench_tree" "$tf" || { rm -f "$tf"; exit 1; }
+	t0=$(date +%s.%N)
+	openssl dgst -sha256 "$tf" >/dev/null
+	awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$(wc -c <"$tf")" \
+		'BEGIN { printf "openssl dgst -sha256 of the same file: %.3f s, %.0f MB/s\n", b - a, n / (b - a) / 1e6 }'
+else
+	echo "tree: skipped: no room for the file in /var/tmp"
+fi
+rm -f "$tf"
+
 # Only what is missing crosses: pqx send against rsync over ssh when the
 # receiver holds an old version (bench/dedup_bench.sh).
 echo "== pqx send vs rsync: what crosses when the receiver holds an old version"
