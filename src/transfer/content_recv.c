@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -190,10 +191,12 @@ struct xfer_crecv {
 	/*
 	 * Cloning found blocks (clone_blocks, on the main thread): the file
 	 * system's block size, 0 while unknown for this file, 1 for a file not
-	 * cloned (clone_start); noclone once the file system said it can't.
+	 * cloned (clone_start), and its device; noclone_dev, with noclone set,
+	 * a file system that said it can't.
 	 */
 	uint64_t clone_bs;
 	int noclone;
+	dev_t clone_dev, noclone_dev;
 };
 
 static void inflight_free(struct inflight *f);
@@ -588,10 +591,15 @@ static int clone_blocks(struct xfer_crecv *cr, int src, uint64_t so, const struc
 	fcr.src_offset = so + (*a - n->off);
 	fcr.src_length = *b - *a;
 	fcr.dest_offset = *a;
-	if (ioctl(cr->fd, FICLONERANGE, &fcr) == 0)
+	if (ioctl(cr->fd, FICLONERANGE, &fcr) == 0) {
+		cr->st->bytes_cloned += *b - *a;
 		return 1;
-	if (errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOSYS)
+	}
+	if (errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOSYS) {
 		cr->noclone = 1;
+		cr->noclone_dev = cr->clone_dev;
+		cr->clone_bs = 1;
+	}
 #else
 	(void)cr, (void)src, (void)so, (void)n, (void)a, (void)b;
 #endif
@@ -721,18 +729,23 @@ static void *copy_tasks(void *arg)
 }
 
 /*
- * The first time a file has something to clone from: its block size, or 1
- * (no cloning for this file) where that is no power of two or the source
- * (the first found) is mostly cached.
+ * The first time a file has something to clone from: its file system's
+ * block size, or 1 (no cloning for this file) where that file system
+ * refused a clone before, the size is no power of two, or the source (the
+ * first found) is mostly cached.
  */
 static void clone_start(struct xfer_crecv *cr, int src)
 {
 	struct stat sb;
+	struct statfs fs;
 
 	cr->clone_bs = 1;
-	if (fstat(cr->fd, &sb) == 0 && sb.st_blksize >= 512 && sb.st_blksize <= (1 << 20) &&
-	    (sb.st_blksize & (sb.st_blksize - 1)) == 0 && !mostly_cached(src))
-		cr->clone_bs = (uint64_t)sb.st_blksize;
+	if (fstat(cr->fd, &sb) != 0 || (cr->noclone && sb.st_dev == cr->noclone_dev) ||
+	    fstatfs(cr->fd, &fs) != 0 || fs.f_bsize < 512 || fs.f_bsize > (1 << 20) ||
+	    (fs.f_bsize & (fs.f_bsize - 1)) != 0 || mostly_cached(src))
+		return;
+	cr->clone_dev = sb.st_dev;
+	cr->clone_bs = (uint64_t)fs.f_bsize;
 }
 
 /*
@@ -755,7 +768,7 @@ static int find_nodes(struct xfer_crecv *cr, struct lvl *l, int level)
 	}
 	cr->ntasks = l->n;
 	cr->next_task = 0;
-	clone = cr->size >= CLONE_FILE_MIN && !cr->noclone && cr->clone_bs != 1;
+	clone = cr->size >= CLONE_FILE_MIN && cr->clone_bs != 1;
 	for (size_t i = 0; i < l->n; i++) {
 		struct task *t = &cr->tasks[i];
 		int fd;
@@ -773,7 +786,7 @@ static int find_nodes(struct xfer_crecv *cr, struct lvl *l, int level)
 		 * node is then the next one's cloned bytes, not a hole that its
 		 * clone would throw away.
 		 */
-		if (clone && cr->clone_bs > 1 && !cr->noclone && t->count > 0 && t->sp[0].len == t->n.len &&
+		if (clone && cr->clone_bs > 1 && t->count > 0 && t->sp[0].len == t->n.len &&
 		    (fd = open_source(cr, &cr->wk[0], &t->sp[0])) >= 0)
 			t->cloned = clone_blocks(cr, fd, t->sp[0].off, &t->n, &t->ca, &t->cb);
 	}
@@ -2762,6 +2775,11 @@ out:
 	if (cr->basefd >= 0)
 		close(cr->basefd);
 	cr->basefd = -1;
+	for (int i = 0; i < MAXW; i++) { /* the file read back: not held past it */
+		if (cr->wk[i].backfd >= 0)
+			close(cr->wk[i].backfd);
+		cr->wk[i].backfd = -1;
+	}
 	inflight_free(f);
 	return r;
 }

@@ -20,6 +20,7 @@ struct xfer_stats {
 	uint64_t bytes_reused;                /* file bytes the receiver found it had */
 	uint64_t bytes_data;                  /* DATA messages as sent (compressed, padded) */
 	uint64_t lists;                       /* sender: LISTs sent, each a round trip */
+	uint64_t bytes_cloned; /* receiver: bytes cloned from old versions (each read back and verified) */
 };
 
 struct xfer_opts {

@@ -261,13 +261,15 @@ int xfer_tree_file(struct xfer_tree *t, int fd, uint64_t off, uint64_t size, int
 		pthread_join(th[i], NULL);
 		pqx_hmac_free(w[i].h);
 	}
+	errno = eno;
 	if (r == 0)
 		r = xfer_tree_close(t);
-	errno = eno;
 out:
+	eno = errno;
 	pqx_hmac_free(h);
 	batches_free(&c);
 	pthread_cond_destroy(&c.cv);
 	pthread_mutex_destroy(&c.mu);
+	errno = eno;
 	return r;
 }

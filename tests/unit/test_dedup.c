@@ -669,7 +669,8 @@ static void uncache(const char *dir, const char *name)
  * other bytes: every candidate fails verification, everything crosses, and
  * the result is the new version.
  */
-static void lying_index(size_t n)
+/* A lying index; on a file system that clones (clones set), the lies are cloned, then caught. */
+static void lying_index(size_t n, int clones)
 {
 	uint8_t *old = random_bytes(n), *want = random_bytes(n);
 	struct xfer_index *ix = NULL;
@@ -709,6 +710,8 @@ static void lying_index(size_t n)
 	CHECK(st.bytes_reused == 0 && st.bytes_moved == n,
 	    "reused %llu, moved %llu", (unsigned long long)st.bytes_reused,
 	    (unsigned long long)st.bytes_moved);
+	CHECK(!clones || st.bytes_cloned >= n / 2, "%llu bytes of the lies cloned",
+	    (unsigned long long)st.bytes_cloned);
 out:
 	xfer_index_close(ix);
 	xfer_tree_free(t);
@@ -719,7 +722,7 @@ out:
 
 static void test_lying_index(void)
 {
-	lying_index(4 * MIB);
+	lying_index(4 * MIB, 0);
 }
 
 /* A file's extents (FIEMAP): logical offset, physical offset, length. */
@@ -819,6 +822,7 @@ static void test_clone(void)
 	CHECK(transfer("f", &st) == 0, "second transfer");
 	CHECK(same_file(dst, "f", v2, n), "the new version arrived exactly");
 	CHECK(st.bytes_reused >= n * 9 / 10, "reused %llu of %zu", (unsigned long long)st.bytes_reused, n);
+	CHECK(st.bytes_cloned >= n * 3 / 4, "cloned %llu of %zu", (unsigned long long)st.bytes_cloned, n);
 	nb = extents(dst, "f", b, 4096);
 	CHECK(same_blocks(a, na, b, nb) >= (uint64_t)n * 3 / 4, "%llu of %zu bytes on the old version's blocks",
 	    (unsigned long long)same_blocks(a, na, b, nb), n);
@@ -829,11 +833,12 @@ static void test_clone(void)
 	CHECK(write_file(src, "f", v1, n, 3000000) == 0);
 	CHECK(transfer("f", &st) == 0, "third transfer");
 	CHECK(same_file(dst, "f", v1, n), "the third version arrived exactly");
+	CHECK(st.bytes_cloned == 0, "cloned %llu from a cached old version", (unsigned long long)st.bytes_cloned);
 	nb = extents(dst, "f", b, 4096);
 	CHECK(same_blocks(a, na, b, nb) < (uint64_t)n / 4, "%llu of %zu bytes cloned from a cached old version",
 	    (unsigned long long)same_blocks(a, na, b, nb), n);
 	teardown();
-	lying_index(n);
+	lying_index(n, 1);
 out:
 	tmpbase = "/tmp";
 	free(v1);
