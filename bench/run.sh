@@ -51,3 +51,7 @@ sh bench/dedup_bench.sh "$BUILD" || exit 1
 # (bench/tunlink.c): pqx send against rsync over ssh and socat (bench/wan_bench.sh).
 echo "== pqx send vs rsync and socat over a ${PQX_WAN_RTT_MS:-50} ms round trip"
 sh bench/wan_bench.sh "$BUILD" "${PQX_WAN_RTT_MS:-50}" "${PQX_WAN_MIB:-512}" || exit 1
+# The same over a link of a common rate (100 Mbit/s each way, a 50 ms
+# drop-tail queue), with a smaller file: there the bytes decide.
+echo "== pqx send vs rsync and socat over a ${PQX_WAN_RTT_MS:-50} ms round trip at ${PQX_WAN_MBIT:-100} Mbit/s"
+sh bench/wan_bench.sh "$BUILD" "${PQX_WAN_RTT_MS:-50}" "${PQX_WAN_CAP_MIB:-64}" "${PQX_WAN_MBIT:-100}" || exit 1

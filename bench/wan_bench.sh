@@ -4,7 +4,9 @@
 # bench/tunlink.c, which holds every packet RTT/2 ms each way (no loss, no
 # rate limit but what the two cores move), so that TCP's windows and the
 # tools' round trips cost what they cost on a real network.
-# Usage: bench/wan_bench.sh BUILD [RTT_MS [MIB]]   (default 50 ms, 512 MiB)
+# Usage: bench/wan_bench.sh BUILD [RTT_MS [MIB [MBIT]]]   (default 50 ms, 512 MiB,
+# no rate limit; with MBIT the path is a link of that rate each way, with a
+# drop-tail queue of PQX_WAN_QUEUE_MS, default 50 ms)
 #
 # On a random file of MIB MiB, best of PQX_BENCH_ROUNDS (3) rounds, the tools
 # taking turns within each round:
@@ -20,6 +22,7 @@ set -u
 BUILD=${1:-build}
 RTT=${2:-50}
 MIB=${3:-512}
+MBIT=${4:-}
 ROUNDS=${PQX_BENCH_ROUNDS:-3}
 B=$(cd "$BUILD" && pwd)
 PQX=$B/pqx
@@ -53,7 +56,9 @@ if ! ip netns add "$na" || ! ip netns add "$nb"; then
 	echo "wan: skipped: can't make network namespaces"
 	exit 0
 fi
-"$LINK" "${na}0" "${nb}0" "$(awk -v r="$RTT" 'BEGIN { print r / 2 }')" >link.out 2>&1 &
+# shellcheck disable=SC2086 # the rate and queue, when set
+"$LINK" "${na}0" "${nb}0" "$(awk -v r="$RTT" 'BEGIN { print r / 2 }')" ${MBIT:+$MBIT ${PQX_WAN_QUEUE_MS:-50}} \
+	>link.out 2>&1 &
 link_pid=$!
 i=0
 while ! grep -q ready link.out 2>/dev/null; do
@@ -72,7 +77,7 @@ for side in "$na 10.77.0.1" "$nb 10.77.0.2"; do
 done
 A="ip netns exec $na"
 S="ip netns exec $nb"
-echo "path: ${RTT} ms round trip (bench/tunlink), limits: $(for k in core/rmem_max core/wmem_max ipv4/tcp_rmem ipv4/tcp_wmem; do
+echo "path: ${RTT} ms round trip${MBIT:+, $MBIT Mbit/s each way, a queue of ${PQX_WAN_QUEUE_MS:-50} ms} (bench/tunlink), limits: $(for k in core/rmem_max core/wmem_max ipv4/tcp_rmem ipv4/tcp_wmem; do
 	printf '%s=%s ' "${k#*/}" "$($A cat /proc/sys/net/$k | tr '\t' ' ' | awk '{ print $NF }')"
 done)"
 
@@ -177,3 +182,8 @@ done
 	echo "first copy of $MIB MiB: pqx send ${best_pqx_first} s, rsync -a over ssh ${best_rsync_first} s, socat (no fsync) ${best_socat} s"
 	echo "update (ten 64 KiB overwrites, five 1000-byte insertions): pqx send ${best_pqx_update} s ($pqx_wire bytes on the wire), rsync -a over ssh ${best_rsync_update} s ($rsync_wire bytes, rsync's totals)"
 }
+if [ -n "$MBIT" ]; then
+	kill "$link_pid" 2>/dev/null && wait "$link_pid" 2>/dev/null
+	link_pid=""
+	echo "the path's queue $(grep dropped link.out)"
+fi
