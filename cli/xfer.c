@@ -54,7 +54,8 @@ static const char get_usage[] =
     "      --accept-new        trust an unknown server on first use and remember it\n"
     "  -q, --quiet             no progress line\n"
     "      --stats             print what crossed: logical bytes, bytes on the wire,\n"
-    "                          bytes reused, the ratio\n"
+    "                          bytes reused (and cloned, not written, on XFS or\n"
+    "                          Btrfs), the ratio\n"
     "      --json              print a JSON summary on standard output\n"
     "%s%s"
     "\n"
@@ -402,13 +403,14 @@ static int run_client(int is_send, int argc, char **argv)
 		double secs = mono() - t0;
 
 		printf("{\"ok\":true,\"files\":%llu,\"dirs\":%llu,\"links\":%llu,\"skipped\":%llu,"
-		       "\"bytes\":%llu,\"bytes_moved\":%llu,\"bytes_reused\":%llu,\"bytes_data\":%llu,"
-		       "\"wire_bytes_out\":%llu,\"wire_bytes_in\":%llu,\"seconds\":%.3f}\n",
+		       "\"bytes\":%llu,\"bytes_moved\":%llu,\"bytes_reused\":%llu,\"bytes_cloned\":%llu,"
+		       "\"bytes_data\":%llu,\"wire_bytes_out\":%llu,\"wire_bytes_in\":%llu,\"seconds\":%.3f}\n",
 		    (unsigned long long)st.files, (unsigned long long)st.dirs,
 		    (unsigned long long)st.links, (unsigned long long)st.skipped,
 		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved,
-		    (unsigned long long)st.bytes_reused, (unsigned long long)st.bytes_data,
-		    (unsigned long long)sio.bytes_out, (unsigned long long)sio.bytes_in, secs);
+		    (unsigned long long)st.bytes_reused, (unsigned long long)st.bytes_cloned,
+		    (unsigned long long)st.bytes_data, (unsigned long long)sio.bytes_out,
+		    (unsigned long long)sio.bytes_in, secs);
 	}
 	if (stats) {
 		uint64_t wire = sio.bytes_out + sio.bytes_in;
@@ -420,6 +422,9 @@ static int run_client(int is_send, int argc, char **argv)
 		    (unsigned long long)st.bytes_reused, (unsigned long long)st.bytes_moved,
 		    (unsigned long long)sio.bytes_out, (unsigned long long)sio.bytes_in,
 		    wire ? (double)st.bytes / (double)wire : 0.0);
+		if (st.bytes_cloned > 0)
+			fprintf(stderr, "pqx: %llu bytes cloned from old versions, not written\n",
+			    (unsigned long long)st.bytes_cloned);
 	}
 	if (!json && !quiet) {
 		fprintf(stderr, "pqx: %s %llu file(s), %llu bytes (%llu moved) in %.1f s\n",

@@ -947,6 +947,26 @@ if grep -q " $T/root/xfs " /proc/mounts && printf x >root/xfs/probe &&
 		why="$same of $blocks blocks on the old version's"
 	fi
 	check "update in place on XFS: the blocks kept are cloned, not written" "$why"
+	# The other way: pqx get into a folder on XFS clones from the client's old copy.
+	mkdir root/xfs/got
+	# shellcheck disable=SC2086
+	cl get $C "$U/xfs/c80" -o root/xfs/got
+	first_rc=$rc
+	sync root/xfs/got/c80
+	dd if=root/xfs/got/c80 iflag=nocache count=0 2>/dev/null
+	head -c 65536 /dev/urandom | dd of=root/xfs/c80 bs=65536 seek=700 count=1 conv=notrunc 2>/dev/null
+	# shellcheck disable=SC2086
+	cl get --json $C "$U/xfs/c80" -o root/xfs/got
+	cloned=$(sed -n 's/.*"bytes_cloned":\([0-9]*\).*/\1/p' out)
+	why=""
+	if [ "$first_rc" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		why="get exited $first_rc, then $rc: $(errline)"
+	elif ! cmp -s root/xfs/c80 root/xfs/got/c80; then
+		why="the files differ"
+	elif [ "${cloned:-0}" -lt 60000000 ]; then
+		why="${cloned:-no} bytes cloned (--json)"
+	fi
+	check "get of a file changed in place, into XFS: cloned from the old copy (--json bytes_cloned)" "$why"
 	mkdir root/xfs/unit
 	# The plain build, and the sanitized ones where they are built.
 	for v in "" asan tsan; do
@@ -961,7 +981,7 @@ if grep -q " $T/root/xfs " /proc/mounts && printf x >root/xfs/probe &&
 			no "the library's clone case on XFS (test_dedup${v:+, $v})" "exit $urc: $(grep -v '^#' unit.out | tr '\n' ' ' | cut -c1-300)"
 		fi
 	done
-	rm -rf root/xfs/c80 root/xfs/unit
+	rm -rf root/xfs/c80 root/xfs/unit root/xfs/got
 else
 	skip "update in place on XFS" "needs root, mkfs.xfs (xfsprogs) with reflink, filefrag and a loop device"
 fi
