@@ -28,7 +28,7 @@
 
 struct batch {
 	uint8_t *buf;    /* the batch's bytes: its whole chunks, then the next batch's start */
-	size_t len, all; /* bytes in whole chunks; bytes read (len + the carry) */
+	size_t len, all; /* bytes in whole chunks; all in buf (after len: the next batch's start) */
 	uint32_t *lens;  /* chunk lengths */
 	uint8_t *ids;    /* XFER_ID_BYTES each */
 	size_t n;        /* chunks */
