@@ -945,6 +945,8 @@ if grep -q " $T/root/xfs " /proc/mounts && printf x >root/xfs/probe &&
 		why="the files differ"
 	elif [ "$same" -lt $((blocks * 3 / 4)) ]; then
 		why="$same of $blocks blocks on the old version's"
+	elif ! grep -q 'send to "xfs": 1 file(s), 80000000 bytes, [0-9]* moved, [0-9]* cloned' srv.log; then
+		why="the server's log does not say what it cloned"
 	fi
 	check "update in place on XFS: the blocks kept are cloned, not written" "$why"
 	# The other way: pqx get into a folder on XFS clones from the client's old copy.
