@@ -295,14 +295,15 @@ static void handle(struct conn *c)
 	if (r != 0)
 		logf_(s, 1, "%s %s %s \"%s\" failed: %s", c->addr, c->fp, op == XFER_SEND ? "send to" : "get",
 		    path, cli_net_strerror(r, ch));
-	else if (st.bytes_cloned > 0)
-		logf_(s, 0, "%s %s %s \"%s\": %llu file(s), %llu bytes, %llu moved, %llu cloned", c->addr,
-		    c->fp, "send to", path, (unsigned long long)st.files, (unsigned long long)st.bytes,
-		    (unsigned long long)st.bytes_moved, (unsigned long long)st.bytes_cloned);
-	else
-		logf_(s, 0, "%s %s %s \"%s\": %llu file(s), %llu bytes, %llu moved", c->addr, c->fp,
+	else {
+		char cloned[48] = "";
+
+		if (st.bytes_cloned > 0)
+			snprintf(cloned, sizeof(cloned), ", %llu cloned", (unsigned long long)st.bytes_cloned);
+		logf_(s, 0, "%s %s %s \"%s\": %llu file(s), %llu bytes, %llu moved%s", c->addr, c->fp,
 		    op == XFER_SEND ? "send to" : "get", path, (unsigned long long)st.files,
-		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved);
+		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved, cloned);
+	}
 out:
 	if (target >= 0)
 		close(target);

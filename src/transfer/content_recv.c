@@ -200,6 +200,7 @@ struct xfer_crecv {
 };
 
 static void inflight_free(struct inflight *f);
+static void close_backs(struct xfer_crecv *cr);
 static void rdir_put(struct rdir *d);
 static int flush_landed(struct xfer_crecv *cr, int tell);
 static void file_rows(struct xfer_crecv *cr, const char *part, const struct stat *sb);
@@ -221,9 +222,8 @@ void xfer_crecv_free(struct xfer_crecv *cr)
 		pqx_free(cr->wk[i].io);
 		if (cr->wk[i].srcfd >= 0)
 			close(cr->wk[i].srcfd);
-		if (cr->wk[i].backfd >= 0)
-			close(cr->wk[i].backfd);
 	}
+	close_backs(cr);
 	free(cr->tasks);
 	pqx_hmac_free(cr->bh);
 	pqx_free(cr->runs);
@@ -641,6 +641,16 @@ static int mostly_cached(int fd)
 #endif
 }
 
+/* Closes the workers' read-back descriptors (a file's, or a session's, end). */
+static void close_backs(struct xfer_crecv *cr)
+{
+	for (int i = 0; i < MAXW; i++) {
+		if (cr->wk[i].backfd >= 0)
+			close(cr->wk[i].backfd);
+		cr->wk[i].backfd = -1;
+	}
+}
+
 /*
  * The new file for reading back, opened again for this worker where it can
  * be, so that the kernel sees each worker read on and reads ahead for it
@@ -778,17 +788,18 @@ static int find_nodes(struct xfer_crecv *cr, struct lvl *l, int level)
 		t->found = t->err = t->cloned = 0;
 		if (cr->ix != NULL && xfer_index_lookup(cr->ix, t->n.id, t->sp, 4, &t->count) != 0)
 			t->count = 0;
-		if (clone && cr->clone_bs == 0 && t->count > 0 && (fd = open_source(cr, &cr->wk[0], &t->sp[0])) >= 0)
-			clone_start(cr, fd);
 		/*
 		 * The first candidates' blocks are cloned here, all of them
 		 * before any is read back: what the kernel reads ahead of one
 		 * node is then the next one's cloned bytes, not a hole that its
 		 * clone would throw away.
 		 */
-		if (clone && cr->clone_bs > 1 && t->count > 0 && t->sp[0].len == t->n.len &&
-		    (fd = open_source(cr, &cr->wk[0], &t->sp[0])) >= 0)
+		if (clone && cr->clone_bs != 1 && t->count > 0 && t->sp[0].len == t->n.len &&
+		    (fd = open_source(cr, &cr->wk[0], &t->sp[0])) >= 0) {
+			if (cr->clone_bs == 0)
+				clone_start(cr, fd);
 			t->cloned = clone_blocks(cr, fd, t->sp[0].off, &t->n, &t->ca, &t->cb);
+		}
 	}
 	for (int i = 0; i < cr->nw; i++) {
 		crew[i].cr = cr;
@@ -2298,10 +2309,9 @@ static void drop_sources(struct xfer_crecv *cr)
 	for (int i = 0; i < MAXW; i++) {
 		if (cr->wk[i].srcfd >= 0)
 			close(cr->wk[i].srcfd);
-		if (cr->wk[i].backfd >= 0)
-			close(cr->wk[i].backfd);
-		cr->wk[i].srcfd = cr->wk[i].backfd = -1;
+		cr->wk[i].srcfd = -1;
 	}
+	close_backs(cr);
 }
 
 /*
@@ -2775,11 +2785,7 @@ out:
 	if (cr->basefd >= 0)
 		close(cr->basefd);
 	cr->basefd = -1;
-	for (int i = 0; i < MAXW; i++) { /* the file read back: not held past it */
-		if (cr->wk[i].backfd >= 0)
-			close(cr->wk[i].backfd);
-		cr->wk[i].backfd = -1;
-	}
+	close_backs(cr); /* the file read back: not held past it */
 	inflight_free(f);
 	return r;
 }

@@ -908,6 +908,8 @@ fi
 # (filefrag). The library's own case (test_dedup, "clone") runs on the same
 # file system: it also checks that cloned bytes are verified.
 mkdir -p root/xfs csrc
+# uncache FILE: FILE out of the page cache (pqx clones only an old version that is not cached).
+uncache() { sync "$1" && dd if="$1" iflag=nocache count=0 2>/dev/null; }
 # blockmap FILE: "logical physical length" (in blocks) of each of its extents.
 blockmap() { filefrag -v "$1" | awk '/^ *[0-9]+:/ { print $2 + 0, $4 + 0, $6 + 0 }'; }
 if [ "$(id -u)" -eq 0 ] && command -v mkfs.xfs >/dev/null 2>&1 && command -v filefrag >/dev/null 2>&1 &&
@@ -922,8 +924,7 @@ if grep -q " $T/root/xfs " /proc/mounts && printf x >root/xfs/probe &&
 	# shellcheck disable=SC2086
 	cl send $C csrc/c80 "$U/xfs"
 	first_rc=$rc
-	sync root/xfs/c80
-	dd if=root/xfs/c80 iflag=nocache count=0 2>/dev/null # out of the page cache
+	uncache root/xfs/c80
 	blockmap root/xfs/c80 >old.map
 	for i in 3 300 600 900 1200; do
 		head -c 65536 /dev/urandom | dd of=csrc/c80 bs=65536 seek="$i" count=1 conv=notrunc 2>/dev/null
@@ -954,8 +955,7 @@ if grep -q " $T/root/xfs " /proc/mounts && printf x >root/xfs/probe &&
 	# shellcheck disable=SC2086
 	cl get $C "$U/xfs/c80" -o root/xfs/got
 	first_rc=$rc
-	sync root/xfs/got/c80
-	dd if=root/xfs/got/c80 iflag=nocache count=0 2>/dev/null
+	uncache root/xfs/got/c80
 	head -c 65536 /dev/urandom | dd of=root/xfs/c80 bs=65536 seek=700 count=1 conv=notrunc 2>/dev/null
 	# shellcheck disable=SC2086
 	cl get --json $C "$U/xfs/c80" -o root/xfs/got
