@@ -72,28 +72,49 @@ static uint32_t polymod_hrp(const char *hrp, size_t hrplen)
 	return chk;
 }
 
-/* The charset character of a 5-bit value: all 32 entries are read, none by index. */
-static char ct_value_to_char(uint32_t v)
-{
-	uint32_t c = 0;
+/*
+ * The lookups read all four 8-byte words of the charset, always, and work
+ * on each word with masks, shifts and multiplications: no index and no
+ * branch depends on the character or the value.
+ */
 
-	for (uint32_t i = 0; i < 32; i++)
-		c |= (uint32_t)(uint8_t)bech32_charset[i] & ct_mask_eq(v, i);
-	return (char)c;
+/* Word j of the charset: its characters 8j .. 8j + 7, little-endian. */
+static uint64_t charset_word(uint32_t j)
+{
+	return pqx_load64_le((const uint8_t *)bech32_charset + 8 * j);
 }
 
-/* The 5-bit value of a lower-case character; sets *bad to 1 if it is not in the charset. */
+/* The charset character of a 5-bit value: byte v & 7 of word v >> 3. */
+static char ct_value_to_char(uint32_t v)
+{
+	uint64_t w = 0;
+
+	for (uint32_t j = 0; j < 4; j++)
+		w |= charset_word(j) & ((uint64_t)0 - (ct_mask_eq(v >> 3, j) & 1));
+	return (char)(w >> ((v & 7) * 8));
+}
+
+/*
+ * The 5-bit value of a lower-case character; sets *bad to 1 if it is not
+ * in the charset. Each word is compared with c in all 8 bytes at once: the
+ * zero-byte test marks the equal byte (at most one: the characters are
+ * distinct) with its top bit, and a multiplication turns that bit's
+ * position into the byte's index.
+ */
 static uint32_t ct_char_to_value(uint32_t c, uint32_t *bad)
 {
-	uint32_t v = 0, found = 0, m;
+	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7f, ones = 0x0101010101010101;
+	uint64_t v = 0, found = 0, x, z, m;
 
-	for (uint32_t i = 0; i < 32; i++) {
-		m = ct_mask_eq(c, (uint32_t)(uint8_t)bech32_charset[i]);
-		v |= i & m;
+	for (uint32_t j = 0; j < 4; j++) {
+		x = charset_word(j) ^ ((uint64_t)(c & 0xff) * ones);
+		z = ~(((x & lo7) + lo7) | x | lo7); /* 0x80 << 8k for an equal byte k, else 0 */
+		m = (uint64_t)0 - ((z | ((uint64_t)0 - z)) >> 63);
+		v |= ((((z >> 7) * 0x0001020304050607) >> 56) + 8 * j) & m;
 		found |= m;
 	}
-	*bad |= ~found & 1;
-	return v;
+	*bad |= (uint32_t)(~found & 1);
+	return (uint32_t)v;
 }
 
 static uint32_t ct_to_lower(uint32_t c)
