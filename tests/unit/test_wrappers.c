@@ -160,6 +160,45 @@ static void test_x25519_base(void)
 }
 
 /*
+ * RFC 7748 section 5.2: its two test vectors, then the iteration k, u =
+ * X25519(k, u), k after 1 and 1,000 rounds (the 1,000,000 one takes
+ * minutes under the sanitizers). They are in the repository, so the
+ * wrapper is tested without ../shared too.
+ */
+static void test_x25519_rfc7748(void)
+{
+	static const char *vec[2][3] = {
+		{ "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+		  "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+		  "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552" },
+		{ "4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+		  "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+		  "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957" },
+	};
+	static const char *iter1 = "422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079";
+	static const char *iter1000 =
+	    "684cf59ba83309552800ef566f2f4d3c1c3887c49360e3875f2eb94d99532c51";
+	uint8_t k[32], u[32], want[32], out[32];
+
+	for (int i = 0; i < 2; i++) {
+		CHECK(t_unhex(k, 32, vec[i][0]) == 0 && t_unhex(u, 32, vec[i][1]) == 0 &&
+		    t_unhex(want, 32, vec[i][2]) == 0);
+		CHECK(pqx_x25519(out, k, u) == 0 && memcmp(out, want, 32) == 0, "vector %d", i + 1);
+	}
+	memset(k, 0, 32);
+	memset(u, 0, 32);
+	k[0] = u[0] = 9;
+	for (int i = 1; i <= 1000; i++) {
+		CHECK(pqx_x25519(out, k, u) == 0, "round %d", i);
+		memcpy(u, k, 32);
+		memcpy(k, out, 32);
+		if (i == 1)
+			CHECK(t_unhex(want, 32, iter1) == 0 && memcmp(k, want, 32) == 0, "1 round");
+	}
+	CHECK(t_unhex(want, 32, iter1000) == 0 && memcmp(k, want, 32) == 0, "1,000 rounds");
+}
+
+/*
  * aead_test_schema_v1 files. Our API takes only 32-byte keys, 12-byte nonces
  * and 16-byte tags; other groups are skipped by design, not failures:
  * in chacha20_poly1305_test.json, 9 of 325 tests (nonce sizes other than 96
@@ -494,6 +533,7 @@ int main(void)
 {
 	t_run("wycheproof x25519 (valid, acceptable, zero shared secrets refused)", test_x25519);
 	t_run("x25519 base point", test_x25519_base);
+	t_run("x25519 RFC 7748 vectors and 1,000 rounds", test_x25519_rfc7748);
 	t_run("wycheproof chacha20-poly1305 (96-bit nonce)", test_chacha20_poly1305);
 	t_run("wycheproof aes-256-gcm (256-bit key, 96-bit iv)", test_aes_256_gcm);
 	t_run("aead wrapper edges", test_aead_edges);
