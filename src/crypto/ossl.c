@@ -430,12 +430,44 @@ int pqx_hmac_mac(pqx_hmac *h, uint8_t out[32], const uint8_t *msg, size_t len)
 	return 0;
 }
 
+/*
+ * out = X25519(sk, point), sk an X25519 key with its private half. OpenSSL
+ * refuses an all-zero result itself; any refusal of the derivation is taken
+ * as the low-order point it almost certainly is. Kept out of line:
+ * tests/ct/public.supp names its frame.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static int x25519_derive(uint8_t out[32], EVP_PKEY *sk, const uint8_t point[32])
+{
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t outl = 32;
+	int r = PQX_ERR_INTERNAL;
+
+	if ((pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point, 32)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new(sk, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, pk) != 1)
+		goto out;
+	if (EVP_PKEY_derive(ctx, out, &outl) != 1 || outl != 32 || pqx_ct_is_zero(out, 32)) {
+		r = PQX_ERR_INVALID_KEY;
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		pqx_wipe(out, 32);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pk);
+	return r;
+}
+
 int pqx_x25519_dh(uint8_t out[32], uint8_t own_pub[32], const uint8_t scalar[32],
     const uint8_t point[32])
 {
-	EVP_PKEY *sk = NULL, *pk = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	size_t outl = 32, publ = 32;
+	EVP_PKEY *sk = NULL;
+	size_t publ = 32;
 	int r = PQX_ERR_INTERNAL;
 
 	if (pqx_test_alloc_should_fail()) {
@@ -444,30 +476,46 @@ int pqx_x25519_dh(uint8_t out[32], uint8_t own_pub[32], const uint8_t scalar[32]
 	}
 	/* Making the private key computes its public key: hand it out too. */
 	if ((sk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, scalar, 32)) == NULL ||
-	    (pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point, 32)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new(sk, NULL)) == NULL ||
-	    EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer(ctx, pk) != 1 ||
 	    (own_pub != NULL && (EVP_PKEY_get_raw_public_key(sk, own_pub, &publ) != 1 ||
 	    publ != 32)))
 		goto out;
-	/*
-	 * OpenSSL refuses an all-zero result itself; treat any refusal of the
-	 * derivation as the low-order point it almost certainly is.
-	 */
-	if (EVP_PKEY_derive(ctx, out, &outl) != 1 || outl != 32 || pqx_ct_is_zero(out, 32)) {
-		r = PQX_ERR_INVALID_KEY;
-		goto out;
-	}
-	r = 0;
+	r = x25519_derive(out, sk, point);
 out:
 	if (r != 0) {
 		pqx_wipe(out, 32);
 		if (own_pub != NULL)
 			memset(own_pub, 0, 32);
 	}
-	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(sk);
-	EVP_PKEY_free(pk);
+	return r;
+}
+
+int pqx_x25519_known(uint8_t out[32], const uint8_t scalar[32], const uint8_t pub[32],
+    const uint8_t point[32])
+{
+	EVP_PKEY_CTX *kctx = NULL;
+	EVP_PKEY *sk = NULL;
+	OSSL_PARAM params[3];
+	int r = PQX_ERR_INTERNAL;
+
+	if (pqx_test_alloc_should_fail()) {
+		r = PQX_ERR_NOMEM;
+		goto out;
+	}
+	/* Given both halves, OpenSSL takes pub as it is (new_raw_private_key would derive it: a second scalar multiplication). */
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)scalar, 32);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, 32);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((kctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(kctx) != 1 ||
+	    EVP_PKEY_fromdata(kctx, &sk, EVP_PKEY_KEYPAIR, params) != 1)
+		goto out;
+	r = x25519_derive(out, sk, point);
+out:
+	if (r != 0)
+		pqx_wipe(out, 32);
+	EVP_PKEY_CTX_free(kctx);
+	EVP_PKEY_free(sk);
 	return r;
 }
 

@@ -84,6 +84,10 @@ PQX_MUST_CHECK int pqx_x25519_base(uint8_t pk[32], const uint8_t sk[32]);
  * out = X25519(scalar, point) and own_pub = X25519(scalar, 9). */
 PQX_MUST_CHECK int pqx_x25519_dh(uint8_t out[32], uint8_t own_pub[32],
     const uint8_t scalar[32], const uint8_t point[32]);
+/* out = X25519(scalar, point) where pub = X25519(scalar, 9) is already known
+ * (the caller vouches for it): one scalar multiplication, not two. */
+PQX_MUST_CHECK int pqx_x25519_known(uint8_t out[32], const uint8_t scalar[32],
+    const uint8_t pub[32], const uint8_t point[32]);
 
 /* scrypt (RFC 7914) with N = 2^log_n. */
 PQX_MUST_CHECK int pqx_scrypt(uint8_t *out, size_t out_len, const uint8_t *pass,

@@ -151,10 +151,11 @@ out:
  * Decapsulate (section 5.5). A corrupted ct_M is not an error: ML-KEM's
  * implicit rejection makes ss pseudo-random. A low-order ct_X is refused;
  * ct_X is public, so the refusal tells an attacker nothing about the key.
- * pk_X comes with the DH (the one call computes both).
+ * pk_X: from the expanded key where there is one, else it comes with the DH
+ * (the one call computes both).
  */
 static int xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES],
-    const uint8_t *dk_m, const uint8_t sk_x[PQX_X25519_BYTES])
+    const uint8_t *dk_m, const uint8_t sk_x[PQX_X25519_BYTES], const uint8_t *known_pk_x)
 {
 	const uint8_t *ct_x = ct + XWING_CT_M_BYTES;
 	uint8_t ss_m[32], ss_x[32], pk_x[PQX_X25519_BYTES];
@@ -162,7 +163,13 @@ static int xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t ct[PQX_XWI
 
 	if ((r = pqx_mlkem768_decaps(ss_m, ct, dk_m)) != 0)
 		goto out;
-	if ((r = pqx_x25519_dh(ss_x, pk_x, sk_x, ct_x)) != 0)
+	if (known_pk_x != NULL) {
+		memcpy(pk_x, known_pk_x, sizeof(pk_x));
+		r = pqx_x25519_known(ss_x, sk_x, pk_x, ct_x);
+	} else {
+		r = pqx_x25519_dh(ss_x, pk_x, sk_x, ct_x);
+	}
+	if (r != 0)
 		goto out;
 	xwing_combiner(ss, ss_m, ss_x, ct_x, pk_x);
 	r = 0;
@@ -181,7 +188,7 @@ int pqx_xwing_decaps(uint8_t ss[PQX_XWING_SS_BYTES],
 	int r;
 
 	if ((r = xwing_expand(&k, seed, 0)) == 0)
-		r = xwing_decaps(ss, ct, k.dk_m, k.sk_x);
+		r = xwing_decaps(ss, ct, k.dk_m, k.sk_x, NULL);
 	else
 		pqx_wipe(ss, PQX_XWING_SS_BYTES);
 	pqx_wipe(&k, sizeof(k));
@@ -196,7 +203,7 @@ int pqx_xwing_key_expand(pqx_xwing_key *k, const uint8_t seed[PQX_XWING_SEED_BYT
 int pqx_xwing_decaps_key(uint8_t ss[PQX_XWING_SS_BYTES], const uint8_t ct[PQX_XWING_CIPHERTEXT_BYTES],
     const pqx_xwing_key *k)
 {
-	return xwing_decaps(ss, ct, k->dk_m, k->sk_x);
+	return xwing_decaps(ss, ct, k->dk_m, k->sk_x, k->pk + XWING_PK_M_BYTES);
 }
 
 void pqx_xwing_key_wipe(pqx_xwing_key *k)

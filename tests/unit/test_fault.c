@@ -351,6 +351,18 @@ static int op_x25519_base(uint8_t *out, size_t *n)
 	*n = 32;
 	return pqx_x25519_base(out, k.key);
 }
+static int op_x25519_known(uint8_t *out, size_t *n)
+{
+	uint8_t pub[32];
+	int r;
+
+	*n = 32;
+	if ((r = pqx_x25519_base(pub, k.key)) != 0) {
+		memset(out, 0, 32);
+		return r;
+	}
+	return pqx_x25519_known(out, k.key, pub, k.pk + PQX_MLKEM768_EK_BYTES);
+}
 static int op_scrypt(uint8_t *out, size_t *n)
 {
 	*n = 32;
@@ -397,6 +409,7 @@ static const struct op alloc_ops[] = {
 	{ "pqx_sha256", op_sha256, 0 },
 	{ "pqx_x25519", op_x25519, 0 },
 	{ "pqx_x25519_base", op_x25519_base, 0 },
+	{ "pqx_x25519_known", op_x25519_known, 0 },
 	{ "pqx_scrypt", op_scrypt, 0 },
 };
 

@@ -102,7 +102,7 @@ static void test_x25519(void)
 			uint8_t *pub = bag_hex(&b, t, "public", &pub_len);
 			uint8_t *priv = bag_hex(&b, t, "private", &priv_len);
 			uint8_t *shared = bag_hex(&b, t, "shared", &sh_len);
-			uint8_t out[32];
+			uint8_t out[32], out2[32], own[32];
 			int r;
 
 			CHECK(pub && priv && shared && result && pub_len == 32 && priv_len == 32 &&
@@ -111,6 +111,11 @@ static void test_x25519(void)
 				goto out;
 			memset(out, 0xaa, sizeof(out));
 			r = pqx_x25519(out, priv, pub);
+			/* The same with the scalar's public key given. */
+			CHECK(pqx_x25519_base(own, priv) == 0);
+			memset(out2, 0xaa, sizeof(out2));
+			CHECK(pqx_x25519_known(out2, priv, own, pub) == r &&
+			    memcmp(out2, out, 32) == 0, "tcId %lld: pqx_x25519_known differs", id);
 			if (pqx_ct_is_zero(shared, 32)) {
 				/* Only ever "acceptable", and flagged so. */
 				CHECK(strcmp(result, "acceptable") == 0 &&
@@ -141,14 +146,14 @@ out:
 	json_free(root);
 }
 
-/* pqx_x25519_base agrees with pqx_x25519 on the base point u = 9 (RFC 7748 section 6.1). */
+/* pqx_x25519_base agrees with pqx_x25519 on the base point u = 9 (RFC 7748 section 6.1), pqx_x25519_known with pqx_x25519. */
 static void test_x25519_base(void)
 {
 	static const char *alice_sk =
 	    "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
 	static const char *alice_pk =
 	    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
-	uint8_t sk[32], pk[32], want[32], nine[32] = { 9 }, out[32];
+	uint8_t sk[32], pk[32], want[32], nine[32] = { 9 }, out[32], out2[32], u[32];
 
 	CHECK(t_unhex(sk, 32, alice_sk) == 0 && t_unhex(want, 32, alice_pk) == 0);
 	CHECK(pqx_x25519_base(pk, sk) == 0 && memcmp(pk, want, 32) == 0, "RFC 7748 Alice");
@@ -156,6 +161,9 @@ static void test_x25519_base(void)
 		t_rand(sk, sizeof(sk));
 		CHECK(pqx_x25519_base(pk, sk) == 0 && pqx_x25519(out, sk, nine) == 0 &&
 		    memcmp(pk, out, 32) == 0, "base vs u = 9");
+		t_rand(u, sizeof(u));
+		CHECK(pqx_x25519(out, sk, u) == 0 && pqx_x25519_known(out2, sk, pk, u) == 0 &&
+		    memcmp(out, out2, 32) == 0, "pqx_x25519_known vs pqx_x25519");
 	}
 }
 
@@ -520,6 +528,9 @@ static void test_alloc_faults(void)
 	    "hmac");
 	memset(out, 0xaa, sizeof(out));
 	CHECK(pqx_x25519(out, k, nine) == PQX_ERR_NOMEM && pqx_ct_is_zero(out, 32), "x25519");
+	memset(out, 0xaa, sizeof(out));
+	CHECK(pqx_x25519_known(out, k, nine, nine) == PQX_ERR_NOMEM && pqx_ct_is_zero(out, 32),
+	    "x25519_known");
 	memset(out, 0xaa, sizeof(out));
 	CHECK(pqx_scrypt(out, 64, k, 32, k, 32, 4, 1, 1) == PQX_ERR_NOMEM &&
 	    pqx_ct_is_zero(out, 64), "scrypt");
