@@ -5,6 +5,7 @@
 
 #include <pqx/sha3.h>
 
+#include "crypto/hmac_mb.h"
 #include "crypto/ossl.h"
 #include "transfer/chunker.h"
 #include "util/util.h"
@@ -12,6 +13,7 @@
 struct pqx_chunker {
 	uint64_t gear[256];               /* key-derived: wiped on free */
 	pqx_hmac *idh;                    /* keyed with the id key */
+	pqx_hmac_mb_key *idmb;            /* the same, for many chunks at once; NULL: none here */
 	uint64_t mask_s;                  /* before the average size */
 	uint64_t mask_l;                  /* from the average size on */
 	size_t skip;                      /* min - 1: bytes never hashed */
@@ -64,11 +66,13 @@ pqx_chunker *pqx_chunker_new(
 	/* A separate derivation: boundaries may teach an observer about the
 	 * gear table, never about the id key. */
 	c->idh = NULL;
+	c->idmb = NULL;
 	if (pqx_hkdf_sha256(id_key, sizeof(id_key), NULL, 0, key,
 	        PQX_CHUNKER_KEY_BYTES, (const uint8_t *)id_label,
 	        sizeof(id_label) - 1) != 0 ||
 	    (c->idh = pqx_hmac_new(id_key, sizeof(id_key))) == NULL)
 		goto out;
+	c->idmb = pqx_hmac_mb_new(id_key, sizeof(id_key));
 	/*
 	 * The masks test the top bits of the hash: after the shift-and-add, bit
 	 * 63 - k depends on the last 64 - k bytes, so the top bits have the
@@ -97,6 +101,7 @@ void pqx_chunker_free(pqx_chunker *c)
 	if (c == NULL)
 		return;
 	pqx_hmac_free(c->idh);
+	pqx_hmac_mb_free(c->idmb);
 	pqx_free_wipe(c, sizeof(*c));
 }
 
@@ -217,4 +222,9 @@ int pqx_chunker_id(pqx_chunker *c, uint8_t id[PQX_CHUNK_ID_BYTES],
 pqx_hmac *pqx_chunker_idh(pqx_chunker *c)
 {
 	return c->idh;
+}
+
+const pqx_hmac_mb_key *pqx_chunker_idmb(const pqx_chunker *c)
+{
+	return c->idmb;
 }

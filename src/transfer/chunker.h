@@ -7,6 +7,7 @@
 
 #include <pqx/common.h>
 
+#include "crypto/hmac_mb.h"
 #include "crypto/ossl.h"
 
 /*
@@ -97,5 +98,8 @@ PQX_MUST_CHECK int pqx_chunker_id(pqx_chunker *c, uint8_t id[PQX_CHUNK_ID_BYTES]
 /* The chunker's HMAC under the id key, for ids of other things than chunks
  * (runs of chunks) and for chunks fed incrementally. */
 pqx_hmac *pqx_chunker_idh(pqx_chunker *c);
+/* The id key for pqx_hmac_mb (many chunks' ids at once), or NULL where this
+ * CPU has no such code: then one at a time with pqx_chunker_idh. */
+const pqx_hmac_mb_key *pqx_chunker_idmb(const pqx_chunker *c);
 
 #endif
