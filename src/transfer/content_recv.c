@@ -288,7 +288,9 @@ int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, cons
 	for (int i = 0; i < MAXW; i++)
 		cr->wk[i].srcfd = cr->wk[i].backfd = -1;
 	for (int i = 0; i < cr->nw; i++)
+		/* Staged: every use of a worker's tree looks at its nodes once it is finished. */
 		if ((cr->wk[i].tree = xfer_tree_new(o->key, 2)) == NULL ||
+		    xfer_tree_stage(cr->wk[i].tree) != 0 ||
 		    (cr->wk[i].io = pqx_malloc(IO_BYTES)) == NULL) {
 			xfer_crecv_free(cr);
 			return PQX_ERR_NOMEM;

@@ -10,6 +10,26 @@ struct open_node {
 	size_t children;
 };
 
+/*
+ * Staged mode (xfer_tree_stage): the bytes fed wait here until STAGE_FLUSH
+ * bytes of whole chunks have come, and then all those chunks' ids are
+ * computed at once (pqx_hmac_mb). The partial chunk at the end stays, so
+ * the stage never holds more than STAGE_FLUSH plus one largest chunk.
+ */
+#define STAGE_FLUSH (256u << 10)
+#define STAGE_CAP (STAGE_FLUSH + PQX_CHUNKER_MAX_DEFAULT)
+#define STAGE_CHUNKS (STAGE_CAP / XFER_SMALL_MIN + 2)
+
+struct stage {
+	uint8_t *buf;
+	size_t len;  /* bytes staged */
+	size_t scan; /* of them, the bytes the chunker has seen */
+	size_t cut;  /* of those, the bytes in whole chunks */
+	uint32_t lens[STAGE_CHUNKS];
+	uint8_t ids[STAGE_CHUNKS * XFER_ID_BYTES];
+	size_t n; /* whole chunks */
+};
+
 struct xfer_tree {
 	pqx_chunker *c;                        /* one of: */
 	pqx_chunker *small, *large;            /* the two size classes */
@@ -19,6 +39,7 @@ struct xfer_tree {
 	int top;
 	xfer_tree_emit emit;
 	void *ctx;
+	struct stage *st; /* staged mode, or NULL */
 };
 
 int xfer_tree_closes(const uint8_t id[XFER_ID_BYTES], size_t children)
@@ -35,7 +56,23 @@ void xfer_tree_free(struct xfer_tree *t)
 	pqx_hmac_free(t->chunk);
 	for (int l = 1; l < XFER_TREE_LEVELS; l++)
 		pqx_hmac_free(t->node[l].h);
+	if (t->st != NULL)
+		pqx_free(t->st->buf);
+	pqx_free(t->st);
 	pqx_free(t);
+}
+
+int xfer_tree_stage(struct xfer_tree *t)
+{
+	if (t->st != NULL || pqx_chunker_idmb(t->small) == NULL || pqx_chunker_idmb(t->large) == NULL)
+		return 0;
+	if ((t->st = pqx_calloc(1, sizeof(*t->st))) == NULL ||
+	    (t->st->buf = pqx_malloc(STAGE_CAP)) == NULL) {
+		pqx_free(t->st);
+		t->st = NULL;
+		return PQX_ERR_NOMEM;
+	}
+	return 0;
 }
 
 struct xfer_tree *xfer_tree_new(const uint8_t key[PQX_CHUNKER_KEY_BYTES], int top)
@@ -77,6 +114,8 @@ void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit
 	t->top = top;
 	t->emit = emit;
 	t->ctx = ctx;
+	if (t->st != NULL)
+		t->st->len = t->st->scan = t->st->cut = t->st->n = 0;
 	for (int l = 0; l < XFER_TREE_LEVELS; l++) {
 		t->node[l].off = base;
 		t->node[l].len = 0;
@@ -172,10 +211,59 @@ pqx_chunker *xfer_tree_chunker(struct xfer_tree *t)
 	return t->c;
 }
 
+/*
+ * Emits the staged whole chunks, their ids computed together; the last is
+ * the stream's end, not a cut, if `last`. The partial chunk after them moves
+ * to the stage's start.
+ */
+static int stage_flush(struct xfer_tree *t, int last)
+{
+	struct stage *st = t->st;
+	int r = 0;
+
+	pqx_hmac_mb(pqx_chunker_idmb(t->c), st->buf, st->lens, st->n, st->ids);
+	for (size_t i = 0; i < st->n && r == 0; i++)
+		r = xfer_tree_chunk(t, st->ids + i * XFER_ID_BYTES, st->lens[i], !(last && i + 1 == st->n));
+	memmove(st->buf, st->buf + st->cut, st->len - st->cut);
+	st->len -= st->cut;
+	st->scan -= st->cut;
+	st->cut = 0;
+	st->n = 0;
+	return r;
+}
+
+static int stage_update(struct xfer_tree *t, const uint8_t *p, size_t n)
+{
+	struct stage *st = t->st;
+	int r;
+
+	while (n > 0) {
+		size_t k = STAGE_CAP - st->len < n ? STAGE_CAP - st->len : n, clen;
+
+		memcpy(st->buf + st->len, p, k);
+		st->len += k;
+		p += k;
+		n -= k;
+		while (st->scan < st->len) {
+			st->scan += pqx_chunker_update(t->c, st->buf + st->scan, st->len - st->scan, &clen);
+			if (clen != 0) {
+				st->lens[st->n++] = (uint32_t)clen;
+				st->cut += clen;
+			}
+		}
+		/* What is left after the last cut is shorter than a largest chunk: room for more. */
+		if (st->cut >= STAGE_FLUSH && (r = stage_flush(t, 0)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_t n)
 {
 	int r;
 
+	if (t->st != NULL)
+		return stage_update(t, p, n);
 	while (n > 0) {
 		size_t clen, k;
 
@@ -202,7 +290,14 @@ int xfer_tree_finish(struct xfer_tree *t)
 	size_t last = pqx_chunker_finish(t->c);
 	int r;
 
-	if (last != 0) {
+	if (t->st != NULL) {
+		if (last != 0) {
+			t->st->lens[t->st->n++] = (uint32_t)last;
+			t->st->cut += last;
+		}
+		if ((r = stage_flush(t, last != 0)) != 0)
+			return r;
+	} else if (last != 0) {
 		t->node[0].len = 0;
 		if ((r = chunk_done(t, last, 0)) != 0)
 			return r;

@@ -66,6 +66,14 @@ int xfer_tree_class(uint64_t file_size);
 void xfer_tree_size(struct xfer_tree *t, uint64_t file_size);
 /* Starts a new stream at offset base, with a new top level and callback. */
 void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit emit, void *ctx);
+/*
+ * Staged mode, where pqx_hmac_mb runs (else a no-op): xfer_tree_update keeps
+ * the bytes (about 320 KiB at most) and emits every 256 KiB of whole chunks
+ * at once, their ids computed together; xfer_tree_finish emits the rest. The
+ * same nodes in the same order, later: for callers that only look at them
+ * once the stream is finished. Returns 0 or PQX_ERR_NOMEM.
+ */
+PQX_MUST_CHECK int xfer_tree_stage(struct xfer_tree *t);
 /* Feeds bytes; an error from emit stops and is returned. */
 PQX_MUST_CHECK int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_t n);
 /* Ends the stream: emits the last chunk and the open nodes. */

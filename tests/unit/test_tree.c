@@ -272,10 +272,85 @@ out:
 	free(a);
 }
 
+/* Like build, in tree t, from stream offset base, in pieces of up to `piece` bytes. */
+static int build_from(struct xfer_tree *t, struct nodes *ns, const uint8_t *p, size_t n,
+    uint64_t file_size, uint64_t base, size_t piece)
+{
+	int r;
+
+	xfer_tree_size(t, file_size);
+	xfer_tree_start(t, base, 2, collect, ns);
+	for (size_t off = 0, k = 1; off < n; off += k, k = k * 7 % piece + 1)
+		if ((r = xfer_tree_update(t, p + off, k < n - off ? k : n - off)) != 0)
+			return r;
+	return xfer_tree_finish(t);
+}
+
+/*
+ * A staged tree (xfer_tree_stage: chunk ids 256 KiB at a time, where the
+ * CPU has the multi-buffer code) emits the nodes of the plain one: around
+ * its flush size, over zeros (maximal chunks straddling flushes), in both
+ * size classes, from a base offset, fed in small and large pieces; after an
+ * emit error and after a stream left unfinished it starts clean.
+ */
+static void test_staged(void)
+{
+	static const size_t sizes[] = { 0, 1, 511, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
+		300 * 1024, 3 * MIB + 12345, 16 * MIB - 1, 21 * MIB + 777 };
+	static const size_t pieces[] = { 1000, 70000, 3 * MIB };
+	const size_t max = 21 * MIB + 777;
+	uint8_t *a = malloc(max);
+	struct nodes want = { 0 }, got = { 0 };
+	struct xfer_tree *plain = xfer_tree_new(key, 2), *t = xfer_tree_new(key, 2);
+	size_t left;
+	int r;
+
+	CHECK(a != NULL && plain != NULL && t != NULL);
+	if (a == NULL || plain == NULL || t == NULL)
+		goto out;
+	CHECK(xfer_tree_stage(t) == 0);
+	t_rand(a, max);
+	memset(a + 250 * 1024, 0, 200 * 1024);
+	memset(a + 17 * MIB, 0, 3 * MIB);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (uint64_t base = 0; base <= 12345; base += 12345) {
+			want.n = 0;
+			CHECK(build_from(plain, &want, a, sizes[i], sizes[i], base, 100003) == 0);
+			for (size_t j = 0; j < sizeof(pieces) / sizeof(pieces[0]); j++) {
+				got.n = 0;
+				CHECK(build_from(t, &got, a, sizes[i], sizes[i], base, pieces[j]) == 0);
+				CHECK(same_nodes(&want, &got), "%zu bytes from %llu in pieces of %zu: %zu nodes, want %zu",
+				    sizes[i], (unsigned long long)base, pieces[j], got.n, want.n);
+			}
+		}
+	/* An emit error comes back, from an update or from finish. */
+	left = 100;
+	xfer_tree_size(t, max);
+	xfer_tree_start(t, 0, 2, stop_after, &left);
+	CHECK(xfer_tree_update(t, a, max) == PQX_ERR_LIMIT);
+	left = 3; /* a staged tree emits them at finish, a plain one before */
+	xfer_tree_start(t, 0, 2, stop_after, &left);
+	r = xfer_tree_update(t, a, 100 * 1024);
+	CHECK(r == PQX_ERR_LIMIT || (r == 0 && xfer_tree_finish(t) == PQX_ERR_LIMIT));
+	/* Left unfinished, then started again: nothing of the old stream remains. */
+	xfer_tree_start(t, 0, 2, collect, &got);
+	CHECK(xfer_tree_update(t, a + 5, 200 * 1024) == 0);
+	want.n = got.n = 0;
+	CHECK(build_from(plain, &want, a, 5 * MIB, 5 * MIB, 0, 100003) == 0);
+	CHECK(build_from(t, &got, a, 5 * MIB, 5 * MIB, 0, 70000) == 0 && same_nodes(&want, &got));
+out:
+	xfer_tree_free(plain);
+	xfer_tree_free(t);
+	free(want.v);
+	free(got.v);
+	free(a);
+}
+
 int main(void)
 {
 	t_run("tree: insertions change only the nodes around them, at every level", test_local);
 	t_run("tree: every node rebuilt from its bytes gets its id back", test_rebuild);
 	t_run("tree: a file's tree on several threads is the streaming builder's", test_file);
+	t_run("tree: a staged tree (ids 256 KiB at a time) emits the streaming builder's nodes", test_staged);
 	return t_done();
 }
