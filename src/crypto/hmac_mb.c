@@ -1,5 +1,6 @@
 /* pqx: HMAC-SHA256 of many messages under one key at once: SHA-256 in 16 lanes of AVX-512. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto/hmac_mb.h"
@@ -132,6 +133,33 @@ static inline TARGET void compress16(__m512i st[8], const uint8_t *const p[LANES
 	st[7] = ADD(st[7], h);
 }
 
+/*
+ * What the vector code leaves behind: its spills on the stack (rows of
+ * key ^ pad, states) and the vector registers. Called after it returns, so
+ * that the buffer here lies over its frames.
+ */
+static __attribute__((noinline)) void stack_wipe(void)
+{
+	uint8_t buf[16384];
+
+	pqx_wipe(buf, sizeof(buf));
+}
+
+static TARGET void vectors_wipe(void)
+{
+	_mm256_zeroall(); /* zmm0-15 whole, with AVX-512 */
+	__asm__ volatile("vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+			 "vpxord %%zmm18, %%zmm18, %%zmm18\n\tvpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+			 "vpxord %%zmm20, %%zmm20, %%zmm20\n\tvpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+			 "vpxord %%zmm22, %%zmm22, %%zmm22\n\tvpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+			 "vpxord %%zmm24, %%zmm24, %%zmm24\n\tvpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+			 "vpxord %%zmm26, %%zmm26, %%zmm26\n\tvpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+			 "vpxord %%zmm28, %%zmm28, %%zmm28\n\tvpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+			 "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31"
+			 ::: "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",
+			 "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+}
+
 /* The state after one block from state in (the same block in every lane: lane 0's result). */
 static TARGET void compress1(uint32_t out[8], const uint32_t in[8], const uint8_t block[64])
 {
@@ -169,47 +197,53 @@ static void state_bytes(uint8_t out[32], const uint32_t st[8])
 		pqx_store32_be(out + 4 * i, st[i]);
 }
 
+/* A message: where it is in the buffer, its length, its output slot. */
+struct job {
+	size_t off;
+	uint32_t len;
+	size_t idx;
+};
+
 /* What a lane works on: a message's inner hash (its full blocks, then its tail), then the outer block. */
 struct lane {
 	const uint8_t *p;   /* the next full block of the message */
 	size_t full;        /* full blocks left */
 	size_t tail, tdone; /* tail blocks, and how many are done */
 	int outer;          /* on the outer block */
-	size_t job;         /* which message; n when the lane idles */
+	size_t job;         /* its output slot; n when the lane idles */
 	uint8_t buf[128];   /* the tail blocks, then the outer block */
 };
 
-/* Gives lane x message `next` (at msg), or leaves it idle; returns 1 if it got one. */
-static int lane_start(struct lane *x, size_t next, size_t n, const uint8_t *msg, uint32_t len)
+/* Gives lane x the message j, or leaves it idle (j NULL); returns 1 if it got one. */
+static int lane_start(struct lane *x, const struct job *j, size_t n, const uint8_t *msg)
 {
-	x->job = next;
-	if (next == n)
+	if (j == NULL) {
+		x->job = n;
 		return 0;
-	x->p = msg;
-	x->full = len / 64;
-	x->tail = tail_blocks(x->buf, msg, len, 64);
+	}
+	x->job = j->idx;
+	x->p = msg + j->off;
+	x->full = j->len / 64;
+	x->tail = tail_blocks(x->buf, x->p, j->len, 64);
 	x->tdone = 0;
 	x->outer = 0;
 	return 1;
 }
 
-static TARGET void hmac16(const struct pqx_hmac_mb_key *k, const uint8_t *msg, const uint32_t *lens,
+static TARGET void hmac16(const struct pqx_hmac_mb_key *k, const uint8_t *msg, const struct job *jobs,
     size_t n, uint8_t *out)
 {
 	static const uint8_t idle[64];
 	struct lane ln[LANES];
 	const uint8_t *p[LANES];
 	uint32_t words[8][LANES], sv[8];
-	size_t next = 0, active = 0, off = 0;
+	size_t next = 0, active = 0;
 	__m512i st[8];
 
 	for (int i = 0; i < 8; i++)
 		st[i] = _mm512_set1_epi32((int)k->istate[i]);
-	for (int l = 0; l < LANES; l++) {
-		active += (size_t)lane_start(&ln[l], next, n, msg + off, next < n ? lens[next] : 0);
-		if (next < n)
-			off += lens[next++];
-	}
+	for (int l = 0; l < LANES; l++)
+		active += (size_t)lane_start(&ln[l], next < n ? &jobs[next++] : NULL, n, msg);
 	while (active > 0) {
 		__mmask16 to_outer = 0, to_inner = 0;
 
@@ -261,10 +295,7 @@ static TARGET void hmac16(const struct pqx_hmac_mb_key *k, const uint8_t *msg, c
 			} else {
 				state_bytes(out + x->job * PQX_HMAC_MB_BYTES, sv);
 				active--;
-				if (lane_start(x, next, n, msg + off, next < n ? lens[next] : 0)) {
-					off += lens[next++];
-					active++;
-				}
+				active += (size_t)lane_start(x, next < n ? &jobs[next++] : NULL, n, msg);
 			}
 		}
 		for (int i = 0; i < 8; i++) {
@@ -300,6 +331,8 @@ pqx_hmac_mb_key *pqx_hmac_mb_new(const uint8_t *key, size_t key_len)
 		block[i] ^= 0x36 ^ 0x5c;
 	compress1(k->ostate, sha256_iv, block);
 	pqx_wipe(block, sizeof(block));
+	vectors_wipe();
+	stack_wipe();
 	return k;
 #else
 	(void)key, (void)key_len;
@@ -312,12 +345,70 @@ void pqx_hmac_mb_free(pqx_hmac_mb_key *k)
 	pqx_free_wipe(k, sizeof(*k));
 }
 
-void pqx_hmac_mb(const pqx_hmac_mb_key *k, const uint8_t *msg, const uint32_t *lens, size_t n,
+/*
+ * With the longest message first, the lanes finish within about one
+ * longest message of total / 16; each step of 16 lanes costs about 8 steps
+ * of one stream. So 16 lanes pay from about 8 longest messages' worth on:
+ * asked for MB_PAYS_LONGEST of them, and at least 8 messages.
+ */
+#define MB_PAYS_LONGEST 12
+
+int pqx_hmac_mb_pays(const uint32_t *lens, size_t n)
+{
+	uint64_t total = 0, longest = 0;
+
+	if (n < 8)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		total += lens[i];
+		if (lens[i] > longest)
+			longest = lens[i];
+	}
+	return total >= MB_PAYS_LONGEST * longest;
+}
+
+#ifdef HMAC_MB
+/* Longest first, so that the lanes run out of work together. */
+static int job_longer(const void *a, const void *b)
+{
+	const struct job *x = a, *y = b;
+
+	return x->len != y->len ? (x->len < y->len ? 1 : -1) : (x->idx > y->idx) - (x->idx < y->idx);
+}
+#endif
+
+int pqx_hmac_mb(const pqx_hmac_mb_key *k, const uint8_t *msg, const uint32_t *lens, size_t n,
     uint8_t *out)
 {
 #ifdef HMAC_MB
-	hmac16(k, msg, lens, n, out);
+	struct job *jobs;
+	size_t off = 0;
+
+	if (k == NULL) {
+		memset(out, 0, n * PQX_HMAC_MB_BYTES);
+		return PQX_ERR_INVALID_ARG;
+	}
+	if (n == 0)
+		return 0;
+	if ((jobs = pqx_malloc(n * sizeof(*jobs))) == NULL) {
+		memset(out, 0, n * PQX_HMAC_MB_BYTES);
+		return PQX_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].off = off;
+		jobs[i].len = lens[i];
+		jobs[i].idx = i;
+		off += lens[i];
+	}
+	qsort(jobs, n, sizeof(*jobs), job_longer);
+	hmac16(k, msg, jobs, n, out);
+	vectors_wipe();
+	stack_wipe();
+	pqx_free(jobs);
+	return 0;
 #else
-	(void)k, (void)msg, (void)lens, (void)n, (void)out;
+	(void)k, (void)msg, (void)lens;
+	memset(out, 0, n * PQX_HMAC_MB_BYTES);
+	return PQX_ERR_INVALID_ARG;
 #endif
 }

@@ -23,9 +23,20 @@ void pqx_hmac_mb_free(pqx_hmac_mb_key *k);
 
 /*
  * HMAC-SHA256 under k of n messages that lie one after another at msg, of
- * lens[0..n) bytes: out[32 i .. 32 i + 32) is message i's.
+ * lens[0..n) bytes: out[32 i .. 32 i + 32) is message i's. Returns 0,
+ * PQX_ERR_NOMEM, or PQX_ERR_INVALID_ARG for no key; on failure out is
+ * zeroed. All 16 lanes run whatever the messages: ask pqx_hmac_mb_pays
+ * first.
  */
-void pqx_hmac_mb(const pqx_hmac_mb_key *k, const uint8_t *msg, const uint32_t *lens, size_t n,
-    uint8_t *out);
+PQX_MUST_CHECK int pqx_hmac_mb(const pqx_hmac_mb_key *k, const uint8_t *msg,
+    const uint32_t *lens, size_t n, uint8_t *out);
+
+/*
+ * Whether pqx_hmac_mb beats one message at a time (pqx_hmac_mac) on these
+ * lengths. Its 16 lanes together run about twice one SHA-NI stream, but
+ * only while all have work: few messages, or one much longer than the rest
+ * (a lane works through it alone), are faster one by one.
+ */
+int pqx_hmac_mb_pays(const uint32_t *lens, size_t n);
 
 #endif

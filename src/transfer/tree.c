@@ -19,6 +19,9 @@ struct open_node {
 #define STAGE_FLUSH (256u << 10)
 #define STAGE_CAP (STAGE_FLUSH + PQX_CHUNKER_MAX_DEFAULT)
 #define STAGE_CHUNKS (STAGE_CAP / XFER_SMALL_MIN + 2)
+/* What the stage's sizes assume of the two size classes. */
+_Static_assert(XFER_SMALL_MAX <= PQX_CHUNKER_MAX_DEFAULT && XFER_SMALL_MIN <= PQX_CHUNKER_MIN_DEFAULT,
+    "a largest chunk fits after STAGE_FLUSH, and the smallest sets STAGE_CHUNKS");
 
 struct stage {
 	uint8_t *buf;
@@ -221,7 +224,12 @@ static int stage_flush(struct xfer_tree *t, int last)
 	struct stage *st = t->st;
 	int r = 0;
 
-	pqx_hmac_mb(pqx_chunker_idmb(t->c), st->buf, st->lens, st->n, st->ids);
+	if (pqx_hmac_mb_pays(st->lens, st->n)) {
+		r = pqx_hmac_mb(pqx_chunker_idmb(t->c), st->buf, st->lens, st->n, st->ids);
+	} else {
+		for (size_t i = 0, off = 0; i < st->n && r == 0; off += st->lens[i++])
+			r = pqx_chunker_id(t->c, st->ids + i * XFER_ID_BYTES, st->buf + off, st->lens[i]);
+	}
 	for (size_t i = 0; i < st->n && r == 0; i++)
 		r = xfer_tree_chunk(t, st->ids + i * XFER_ID_BYTES, st->lens[i], !(last && i + 1 == st->n));
 	memmove(st->buf, st->buf + st->cut, st->len - st->cut);

@@ -59,10 +59,8 @@ static int hash_batch(struct batch *b, pqx_hmac *h, const pqx_hmac_mb_key *mb)
 	int r;
 
 	_Static_assert(XFER_ID_BYTES == PQX_HMAC_MB_BYTES, "a chunk id is an HMAC-SHA256");
-	if (mb != NULL) {
-		pqx_hmac_mb(mb, b->buf, b->lens, b->n, b->ids);
-		return 0;
-	}
+	if (mb != NULL && pqx_hmac_mb_pays(b->lens, b->n))
+		return pqx_hmac_mb(mb, b->buf, b->lens, b->n, b->ids);
 	for (size_t i = 0; i < b->n; i++) {
 		if ((r = pqx_hmac_mac(h, b->ids + i * XFER_ID_BYTES, b->buf + off, b->lens[i])) != 0)
 			return r;
