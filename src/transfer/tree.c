@@ -214,6 +214,23 @@ pqx_chunker *xfer_tree_chunker(struct xfer_tree *t)
 	return t->c;
 }
 
+int xfer_chunk_ids(pqx_hmac *h, const pqx_hmac_mb_key *mb, const uint8_t *buf,
+    const uint32_t *lens, size_t n, uint8_t *ids)
+{
+	size_t off = 0;
+	int r;
+
+	_Static_assert(XFER_ID_BYTES == PQX_HMAC_MB_BYTES, "a chunk id is an HMAC-SHA256");
+	if (mb != NULL && pqx_hmac_mb_pays(lens, n))
+		return pqx_hmac_mb(mb, buf, lens, n, ids);
+	for (size_t i = 0; i < n; i++) {
+		if ((r = pqx_hmac_mac(h, ids + i * XFER_ID_BYTES, buf + off, lens[i])) != 0)
+			return r;
+		off += lens[i];
+	}
+	return 0;
+}
+
 /*
  * Emits the staged whole chunks, their ids computed together; the last is
  * the stream's end, not a cut, if `last`. The partial chunk after them moves
@@ -224,12 +241,8 @@ static int stage_flush(struct xfer_tree *t, int last)
 	struct stage *st = t->st;
 	int r = 0;
 
-	if (pqx_hmac_mb_pays(st->lens, st->n)) {
-		r = pqx_hmac_mb(pqx_chunker_idmb(t->c), st->buf, st->lens, st->n, st->ids);
-	} else {
-		for (size_t i = 0, off = 0; i < st->n && r == 0; off += st->lens[i++])
-			r = pqx_chunker_id(t->c, st->ids + i * XFER_ID_BYTES, st->buf + off, st->lens[i]);
-	}
+	r = xfer_chunk_ids(pqx_chunker_idh(t->c), pqx_chunker_idmb(t->c), st->buf, st->lens, st->n,
+	    st->ids);
 	for (size_t i = 0; i < st->n && r == 0; i++)
 		r = xfer_tree_chunk(t, st->ids + i * XFER_ID_BYTES, st->lens[i], !(last && i + 1 == st->n));
 	memmove(st->buf, st->buf + st->cut, st->len - st->cut);

@@ -74,6 +74,13 @@ void xfer_tree_start(struct xfer_tree *t, uint64_t base, int top, xfer_tree_emit
  * once the stream is finished. Returns 0 or PQX_ERR_NOMEM.
  */
 PQX_MUST_CHECK int xfer_tree_stage(struct xfer_tree *t);
+/*
+ * The ids of n chunks that lie one after another at buf: 16 at a time
+ * (pqx_hmac_mb, mb not NULL) where that pays, else one by one with h (which
+ * the caller's thread owns).
+ */
+PQX_MUST_CHECK int xfer_chunk_ids(pqx_hmac *h, const pqx_hmac_mb_key *mb, const uint8_t *buf,
+    const uint32_t *lens, size_t n, uint8_t *ids);
 /* Feeds bytes; an error from emit stops and is returned. */
 PQX_MUST_CHECK int xfer_tree_update(struct xfer_tree *t, const uint8_t *p, size_t n);
 /* Ends the stream: emits the last chunk and the open nodes. */

@@ -52,23 +52,6 @@ struct worker {
 	pqx_hmac *h;
 };
 
-/* A batch's chunk ids: all at once where the CPU can (pqx_hmac_mb), else one by one. */
-static int hash_batch(struct batch *b, pqx_hmac *h, const pqx_hmac_mb_key *mb)
-{
-	size_t off = 0;
-	int r;
-
-	_Static_assert(XFER_ID_BYTES == PQX_HMAC_MB_BYTES, "a chunk id is an HMAC-SHA256");
-	if (mb != NULL && pqx_hmac_mb_pays(b->lens, b->n))
-		return pqx_hmac_mb(mb, b->buf, b->lens, b->n, b->ids);
-	for (size_t i = 0; i < b->n; i++) {
-		if ((r = pqx_hmac_mac(h, b->ids + i * XFER_ID_BYTES, b->buf + off, b->lens[i])) != 0)
-			return r;
-		off += b->lens[i];
-	}
-	return 0;
-}
-
 /*
  * Takes the next batch cut and not yet taken, hashes it and marks it: 1 if
  * there was one, 0 if not. Called and returns with the lock held.
@@ -81,7 +64,7 @@ static int hash_next(struct cutter *c, pqx_hmac *h)
 		return 0;
 	b = &c->b[c->hashing++ % c->nb];
 	pthread_mutex_unlock(&c->mu);
-	b->err = hash_batch(b, h, c->idmb);
+	b->err = xfer_chunk_ids(h, c->idmb, b->buf, b->lens, b->n, b->ids);
 	pthread_mutex_lock(&c->mu);
 	b->hashed = 1;
 	pthread_cond_broadcast(&c->cv);
