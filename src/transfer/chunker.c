@@ -152,12 +152,14 @@ static inline int scan(const uint64_t *g, const uint8_t *p, size_t n, size_t *ip
  * just hashed. Bytes that would end a chunk shorter than min are skipped
  * unhashed (the cut-point skip); so the first byte hashed ends a chunk of
  * exactly min bytes if it cuts. The hash restarts at 0 at each chunk, which
- * is what makes the split of the input into calls irrelevant.
+ * is what makes the split of the input into calls irrelevant, and the cuts
+ * after a cut a function of the bytes after it alone.
  */
-size_t pqx_chunker_update(pqx_chunker *c, const uint8_t *p, size_t n, size_t *chunk_len)
+static size_t step(const pqx_chunker *c, uint64_t *hp, size_t *posp, const uint8_t *p, size_t n,
+    size_t *chunk_len)
 {
-	uint64_t h = c->h;
-	size_t pos = c->pos, i = 0, run;
+	uint64_t h = *hp;
+	size_t pos = *posp, i = 0, run;
 
 	*chunk_len = 0;
 	if (pos < c->skip) {
@@ -173,14 +175,32 @@ size_t pqx_chunker_update(pqx_chunker *c, const uint8_t *p, size_t n, size_t *ch
 		goto cut;
 	if (pos == c->max)
 		goto cut;
-	c->h = h;
-	c->pos = pos;
+	*hp = h;
+	*posp = pos;
 	return n;
 cut:
 	*chunk_len = pos;
-	c->h = 0;
-	c->pos = 0;
+	*hp = 0;
+	*posp = 0;
 	return i;
+}
+
+size_t pqx_chunker_update(pqx_chunker *c, const uint8_t *p, size_t n, size_t *chunk_len)
+{
+	return step(c, &c->h, &c->pos, p, n, chunk_len);
+}
+
+size_t pqx_chunker_cuts(const pqx_chunker *c, const uint8_t *p, size_t n, uint32_t *ends, size_t cap)
+{
+	uint64_t h = 0;
+	size_t pos = 0, off = 0, k = 0, len;
+
+	while (off < n && k < cap) {
+		off += step(c, &h, &pos, p + off, n - off, &len);
+		if (len != 0)
+			ends[k++] = (uint32_t)off;
+	}
+	return k;
 }
 
 int pqx_chunker_split(

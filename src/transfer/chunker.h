@@ -80,6 +80,17 @@ size_t pqx_chunker_finish(pqx_chunker *c);
 void pqx_chunker_reset(pqx_chunker *c);
 
 /*
+ * The cuts of a stream that begins at p, without the chunker's stream state
+ * (threads may share one chunker): writes the end offsets, from p, of the
+ * chunks that end inside p[0..n) to ends[], in order, at most cap of them
+ * (n / min + 1 are enough), and returns how many; n < 2^32. The bytes after
+ * the last end would begin the next call's stream. Since the hash restarts
+ * at each cut, the cuts after a cut depend only on the bytes after it: two
+ * streams over the same bytes that share one cut share every cut after it.
+ */
+size_t pqx_chunker_cuts(const pqx_chunker *c, const uint8_t *p, size_t n, uint32_t *ends, size_t cap);
+
+/*
  * One-shot: splits the whole stream p[0..n) (the chunker is reset before and
  * after). On success returns 0, *lens gets a pqx_malloc'd array of *count
  * chunk lengths summing to n (the caller pqx_frees it; not NULL even when

@@ -88,10 +88,10 @@ PQX_MUST_CHECK int xfer_tree_finish(struct xfer_tree *t);
 
 /*
  * Instead of xfer_tree_update and xfer_tree_finish after xfer_tree_start:
- * builds the tree of `size` bytes of fd from offset off (read with pread)
- * with the chunk ids computed on up to `threads` threads (0: one per core,
- * at most XFER_TREE_THREADS_MAX). The same nodes, in the same order, are
- * emitted, all on the calling thread. A file that ends early gives
+ * builds the tree of `size` bytes of fd from offset off (read with pread),
+ * cut and its chunk ids computed on up to `threads` threads (0: one per
+ * core, at most XFER_TREE_THREADS_MAX). The same nodes, in the same order,
+ * are emitted, all on the calling thread. A file that ends early gives
  * PQX_ERR_TRUNCATED, a read error PQX_ERR_IO with errno set.
  */
 #define XFER_TREE_THREADS_MAX 8

@@ -184,6 +184,69 @@ static void test_streaming(void)
 	free(p);
 }
 
+/*
+ * pqx_chunker_cuts: the one-shot split's cuts, without the stream state
+ * (the last, unfinished chunk left out; at most cap); and from any offset,
+ * once it shares a cut with the stream from 0 it shares every later one,
+ * which is what lets xfer_tree_file guess a batch's cuts on its own.
+ */
+static void test_cuts(void)
+{
+	const size_t n = 2 * MIB;
+	uint8_t *p = random_buf(n);
+	pqx_chunker *c = pqx_chunker_new(key1, MIN, AVG, MAX);
+	size_t count = 0, *ref = NULL, k, cap = n / MIN + 1;
+	uint32_t *ends = malloc(cap * sizeof(*ends)), *from = malloc(cap * sizeof(*from));
+
+	CHECK(p != NULL && c != NULL && ends != NULL && from != NULL);
+	if (p == NULL || c == NULL || ends == NULL || from == NULL)
+		goto out;
+	memset(p + MIB, 0, 300000); /* cut at the maximum only, in the middle */
+	ref = split(c, p, n, &count);
+	CHECK(ref != NULL && count > 2);
+	if (ref == NULL || count <= 2)
+		goto out;
+	k = pqx_chunker_cuts(c, p, n, ends, cap);
+	CHECK(k == count - 1 || k == count, "%zu cuts for %zu chunks", k, count);
+	for (size_t i = 0, end = 0; i < k && i < count; i++) {
+		end += ref[i];
+		CHECK(ends[i] == end, "cut %zu at %u, not %zu", i, ends[i], end);
+	}
+	CHECK(pqx_chunker_cuts(c, p, n, ends, 3) == 3);
+	CHECK(pqx_chunker_cuts(c, p, 0, ends, cap) == 0 && pqx_chunker_cuts(c, p, MIN - 1, ends, cap) == 0);
+	/* It did not touch the stream: a split after it is the same. */
+	{
+		size_t again = 0, *v = split(c, p, n, &again);
+
+		CHECK(v != NULL && again == count && memcmp(v, ref, count * sizeof(*v)) == 0);
+		pqx_free(v);
+	}
+	for (int t = 0; t < 200; t++) {
+		size_t off = rng_below(n - 1) + 1, m = pqx_chunker_cuts(c, p + off, n - off, from, cap);
+		size_t i = 0, j = 0;
+
+		/* The first cut both have; after it, the same cuts. */
+		while (i < k && j < m && ends[i] != off + from[j]) {
+			if (ends[i] < off + from[j])
+				i++;
+			else
+				j++;
+		}
+		if (off + 4 * MAX < MIB) /* random bytes ahead: in step within a few chunks */
+			CHECK(i < k && j < m && ends[i] - off <= 4 * MAX, "from %zu: not in step", off);
+		for (; i < k && j < m; i++, j++)
+			CHECK(ends[i] == off + from[j], "from %zu: cut %zu at %zu, not %u", off, j,
+			    off + from[j], ends[i]);
+		CHECK(i == k || j == m);
+	}
+out:
+	pqx_free(ref);
+	pqx_chunker_free(c);
+	free(ends);
+	free(from);
+	free(p);
+}
+
 struct chunk {
 	size_t off, len;
 	uint8_t id[PQX_CHUNK_ID_BYTES];
@@ -526,6 +589,7 @@ int main(void)
 	t_run("chunker deterministic, chunks within [min, max]",
 	    test_deterministic_and_bounds);
 	t_run("chunker streaming matches one-shot for any split", test_streaming);
+	t_run("chunker cuts without the stream state, in step after a shared cut", test_cuts);
 	t_run("chunker boundaries stable under insert/delete", test_stability);
 	t_run("chunker different keys, different boundaries and ids", test_keys_differ);
 	t_run("chunker mean chunk size near the average", test_average);

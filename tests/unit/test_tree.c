@@ -206,9 +206,11 @@ static int same_nodes(const struct nodes *a, const struct nodes *b)
 
 /*
  * xfer_tree_file on several threads emits the nodes the streaming builder
- * does, in the same order: at batch edges (1 MiB), over runs of zeros (cuts
- * at the maximum only, so chunks straddle batches), in both size classes,
- * from an offset in the file.
+ * does, in the same order: at batch edges (1 MiB), where each batch's
+ * guessed cuts must be taken from the first cut in step on; over runs of
+ * zeros (cuts at the maximum only, so chunks straddle batches and a
+ * guess never falls in step), in both size classes, from an offset in the
+ * file.
  */
 static void test_file(void)
 {
