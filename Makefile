@@ -102,9 +102,9 @@ $(BUILD)/tests/interop/%: tests/interop/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/ct/%: tests/ct/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
+$(BUILD)/tests/ct/%: tests/ct/%.c tests/ct/ct.h $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-format-zero-length -Itests/lib $(LDFLAGS) -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 $(BUILD)/tests/transfer/%: tests/transfer/%.c $(BUILD)/libtest.a $(BUILD)/libpqx.a
 	@mkdir -p $(dir $@)

@@ -1,4 +1,4 @@
-/* pqx: HMAC-SHA256 of many messages under one key at once: SHA-256 in 16 lanes of AVX-512. */
+/* pqx: HMAC-SHA256 of many messages under one key at once: SHA-256 in 16 lanes of AVX-512 or 8 of AVX2. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +11,11 @@
  * of a file are thousands of independent messages. AVX-512 runs the rounds
  * of 16 messages at once, one 32-bit lane each: about 2.2 times the rate of
  * OpenSSL's one stream with the SHA instructions on the EPYC this was
- * measured on (docs/BENCHMARKS.md). Every block of every lane goes through
- * the same instructions: nothing branches on or indexes by the key or the
- * data (the lane schedule depends on the messages' lengths only).
+ * measured on (docs/BENCHMARKS.md). AVX2 runs 8, which pays only against a
+ * stream without the SHA instructions: it is used where the CPU has AVX2
+ * and neither AVX-512 nor them. Every block of every lane goes through the
+ * same instructions: nothing branches on or indexes by the key or the data
+ * (the lane schedule depends on the messages' lengths only).
  *
  * HMAC (RFC 2104) with a key of at most 64 bytes: the states after the
  * blocks key ^ ipad and key ^ opad are computed once (pqx_hmac_mb_new);
@@ -23,13 +25,15 @@
 
 #if defined(PQX_ENABLE_AVX2) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HMAC_MB 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
-#define LANES 16
+#define LANES_MAX 16
 
 struct pqx_hmac_mb_key {
 	uint32_t istate[8], ostate[8]; /* after key ^ ipad, key ^ opad */
+	int lanes;                     /* 16 (AVX-512) or 8 (AVX2) */
 };
 
 #ifdef HMAC_MB
@@ -49,17 +53,26 @@ static const uint32_t sha256_iv[8] = {
 	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 };
 
-#define TARGET __attribute__((target("avx512f,avx512bw")))
-#define ROR(x, n) _mm512_ror_epi32((x), (n))
-#define XOR3(a, b, c) _mm512_ternarylogic_epi32((a), (b), (c), 0x96)
-#define ADD(a, b) _mm512_add_epi32((a), (b))
+/*
+ * The lanes' states, word-major: st[i][l] is word i of lane l. Each engine
+ * loads them, runs one block in each of its lanes, and stores them back.
+ */
+typedef uint32_t lane_states[8][LANES_MAX];
+typedef void (*compress_fn)(lane_states st, const uint8_t *const p[LANES_MAX]);
+
+/* ---- 16 lanes of AVX-512 ---- */
+
+#define T512 __attribute__((target("avx512f,avx512bw")))
+#define ROR16(x, n) _mm512_ror_epi32((x), (n))
+#define XOR3_16(a, b, c) _mm512_ternarylogic_epi32((a), (b), (c), 0x96)
+#define ADD16(a, b) _mm512_add_epi32((a), (b))
 
 /*
  * The 16 blocks p[0..15], one per lane, as 16 vectors of their big-endian
  * words: w[t] holds word t of every lane. Rows are loaded, then transposed
  * (32-bit, then 64-bit interleaves, then two rounds of 128-bit shuffles).
  */
-static inline TARGET void load_transposed(__m512i w[16], const uint8_t *const p[LANES])
+static inline T512 void load16(__m512i w[16], const uint8_t *const p[LANES_MAX])
 {
 	const __m512i bswap = _mm512_set4_epi32(0x0c0d0e0f, 0x08090a0b, 0x04050607, 0x00010203);
 	__m512i r[16], a[16], b[16];
@@ -92,45 +105,122 @@ static inline TARGET void load_transposed(__m512i w[16], const uint8_t *const p[
 }
 
 /* One block in every lane: the compression function of FIPS 180-4 section 6.2.2. */
-static inline TARGET void compress16(__m512i st[8], const uint8_t *const p[LANES])
+static inline __attribute__((always_inline)) T512 void compress16(lane_states st,
+    const uint8_t *const p[LANES_MAX])
 {
-	__m512i w[16], a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5],
-		       g = st[6], h = st[7], t1, t2, wt;
+	__m512i w[16], v[8], a, b, c, d, e, f, g, h, t1, t2, wt;
 
-	load_transposed(w, p);
+	for (int i = 0; i < 8; i++)
+		v[i] = _mm512_loadu_si512((const void *)st[i]);
+	a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
+	load16(w, p);
 	for (int t = 0; t < 64; t++) {
 		if (t < 16) {
 			wt = w[t];
 		} else {
 			__m512i w15 = w[(t - 15) & 15], w2 = w[(t - 2) & 15];
-			__m512i s0 = XOR3(ROR(w15, 7), ROR(w15, 18), _mm512_srli_epi32(w15, 3));
-			__m512i s1 = XOR3(ROR(w2, 17), ROR(w2, 19), _mm512_srli_epi32(w2, 10));
+			__m512i s0 = XOR3_16(ROR16(w15, 7), ROR16(w15, 18), _mm512_srli_epi32(w15, 3));
+			__m512i s1 = XOR3_16(ROR16(w2, 17), ROR16(w2, 19), _mm512_srli_epi32(w2, 10));
 
-			wt = ADD(ADD(w[t & 15], s0), ADD(w[(t - 7) & 15], s1));
+			wt = ADD16(ADD16(w[t & 15], s0), ADD16(w[(t - 7) & 15], s1));
 			w[t & 15] = wt;
 		}
 		/* Ch is e ? f : g (0xca); Maj the majority of a, b, c (0xe8). */
-		t1 = ADD(ADD(h, XOR3(ROR(e, 6), ROR(e, 11), ROR(e, 25))),
-		    ADD(_mm512_ternarylogic_epi32(e, f, g, 0xca),
-			ADD(_mm512_set1_epi32((int)sha256_k[t]), wt)));
-		t2 = ADD(XOR3(ROR(a, 2), ROR(a, 13), ROR(a, 22)), _mm512_ternarylogic_epi32(a, b, c, 0xe8));
+		t1 = ADD16(ADD16(h, XOR3_16(ROR16(e, 6), ROR16(e, 11), ROR16(e, 25))),
+		    ADD16(_mm512_ternarylogic_epi32(e, f, g, 0xca),
+			ADD16(_mm512_set1_epi32((int)sha256_k[t]), wt)));
+		t2 = ADD16(XOR3_16(ROR16(a, 2), ROR16(a, 13), ROR16(a, 22)),
+		    _mm512_ternarylogic_epi32(a, b, c, 0xe8));
 		h = g;
 		g = f;
 		f = e;
-		e = ADD(d, t1);
+		e = ADD16(d, t1);
 		d = c;
 		c = b;
 		b = a;
-		a = ADD(t1, t2);
+		a = ADD16(t1, t2);
 	}
-	st[0] = ADD(st[0], a);
-	st[1] = ADD(st[1], b);
-	st[2] = ADD(st[2], c);
-	st[3] = ADD(st[3], d);
-	st[4] = ADD(st[4], e);
-	st[5] = ADD(st[5], f);
-	st[6] = ADD(st[6], g);
-	st[7] = ADD(st[7], h);
+	v[0] = ADD16(v[0], a), v[1] = ADD16(v[1], b), v[2] = ADD16(v[2], c), v[3] = ADD16(v[3], d);
+	v[4] = ADD16(v[4], e), v[5] = ADD16(v[5], f), v[6] = ADD16(v[6], g), v[7] = ADD16(v[7], h);
+	for (int i = 0; i < 8; i++)
+		_mm512_storeu_si512((void *)st[i], v[i]);
+}
+
+/* ---- 8 lanes of AVX2 ---- */
+
+#define T256 __attribute__((target("avx2")))
+#define ROR8(x, n) _mm256_or_si256(_mm256_srli_epi32((x), (n)), _mm256_slli_epi32((x), 32 - (n)))
+#define XOR3_8(a, b, c) _mm256_xor_si256(_mm256_xor_si256((a), (b)), (c))
+#define ADD8(a, b) _mm256_add_epi32((a), (b))
+
+/* The 8 blocks p[0..7] as 16 vectors of their big-endian words (two 8 x 8 transposes). */
+static inline T256 void load8(__m256i w[16], const uint8_t *const p[LANES_MAX])
+{
+	const __m256i bswap = _mm256_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3,
+	    12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+
+	for (int half = 0; half < 2; half++) {
+		__m256i r[8], a[8], b[8];
+
+		for (int l = 0; l < 8; l++)
+			r[l] = _mm256_loadu_si256((const __m256i *)(const void *)(p[l] + 32 * half));
+		for (int i = 0; i < 4; i++) {
+			a[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+			a[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+		}
+		/* b[4j + c], 128-bit half s: word 4s + c of lanes 4j .. 4j + 3. */
+		for (int j = 0; j < 2; j++) {
+			b[4 * j] = _mm256_unpacklo_epi64(a[4 * j], a[4 * j + 2]);
+			b[4 * j + 1] = _mm256_unpackhi_epi64(a[4 * j], a[4 * j + 2]);
+			b[4 * j + 2] = _mm256_unpacklo_epi64(a[4 * j + 1], a[4 * j + 3]);
+			b[4 * j + 3] = _mm256_unpackhi_epi64(a[4 * j + 1], a[4 * j + 3]);
+		}
+		for (int c = 0; c < 4; c++) {
+			w[8 * half + c] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(b[c], b[4 + c], 0x20), bswap);
+			w[8 * half + 4 + c] = _mm256_shuffle_epi8(_mm256_permute2x128_si256(b[c], b[4 + c], 0x31), bswap);
+		}
+	}
+}
+
+static inline __attribute__((always_inline)) T256 void compress8(lane_states st,
+    const uint8_t *const p[LANES_MAX])
+{
+	__m256i w[16], v[8], a, b, c, d, e, f, g, h, t1, t2, wt;
+
+	for (int i = 0; i < 8; i++)
+		v[i] = _mm256_loadu_si256((const __m256i *)(const void *)st[i]);
+	a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
+	load8(w, p);
+	for (int t = 0; t < 64; t++) {
+		if (t < 16) {
+			wt = w[t];
+		} else {
+			__m256i w15 = w[(t - 15) & 15], w2 = w[(t - 2) & 15];
+			__m256i s0 = XOR3_8(ROR8(w15, 7), ROR8(w15, 18), _mm256_srli_epi32(w15, 3));
+			__m256i s1 = XOR3_8(ROR8(w2, 17), ROR8(w2, 19), _mm256_srli_epi32(w2, 10));
+
+			wt = ADD8(ADD8(w[t & 15], s0), ADD8(w[(t - 7) & 15], s1));
+			w[t & 15] = wt;
+		}
+		/* Ch = g ^ (e & (f ^ g)); Maj = b ^ ((a ^ b) & (b ^ c)). */
+		t1 = ADD8(ADD8(h, XOR3_8(ROR8(e, 6), ROR8(e, 11), ROR8(e, 25))),
+		    ADD8(_mm256_xor_si256(g, _mm256_and_si256(e, _mm256_xor_si256(f, g))),
+			ADD8(_mm256_set1_epi32((int)sha256_k[t]), wt)));
+		t2 = ADD8(XOR3_8(ROR8(a, 2), ROR8(a, 13), ROR8(a, 22)),
+		    _mm256_xor_si256(b, _mm256_and_si256(_mm256_xor_si256(a, b), _mm256_xor_si256(b, c))));
+		h = g;
+		g = f;
+		f = e;
+		e = ADD8(d, t1);
+		d = c;
+		c = b;
+		b = a;
+		a = ADD8(t1, t2);
+	}
+	v[0] = ADD8(v[0], a), v[1] = ADD8(v[1], b), v[2] = ADD8(v[2], c), v[3] = ADD8(v[3], d);
+	v[4] = ADD8(v[4], e), v[5] = ADD8(v[5], f), v[6] = ADD8(v[6], g), v[7] = ADD8(v[7], h);
+	for (int i = 0; i < 8; i++)
+		_mm256_storeu_si256((__m256i *)(void *)st[i], v[i]);
 }
 
 /*
@@ -145,7 +235,7 @@ static __attribute__((noinline)) void stack_wipe(void)
 	pqx_wipe(buf, sizeof(buf));
 }
 
-static TARGET void vectors_wipe(void)
+static T512 void vectors_wipe512(void)
 {
 	_mm256_zeroall(); /* zmm0-15 whole, with AVX-512 */
 	__asm__ volatile("vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
@@ -160,19 +250,49 @@ static TARGET void vectors_wipe(void)
 			 "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
 }
 
-/* The state after one block from state in (the same block in every lane: lane 0's result). */
-static TARGET void compress1(uint32_t out[8], const uint32_t in[8], const uint8_t block[64])
+static T256 void vectors_wipe256(void)
 {
-	const uint8_t *p[LANES];
-	__m512i st[8];
+	_mm256_zeroall();
+}
 
-	for (int l = 0; l < LANES; l++)
+/* The engine's registers and the stack it used, after it ran. */
+static void wipe_after(int lanes)
+{
+	if (lanes == 16)
+		vectors_wipe512();
+	else
+		vectors_wipe256();
+	stack_wipe();
+}
+
+static T512 void compress1_16(lane_states st, const uint8_t *const p[LANES_MAX])
+{
+	compress16(st, p);
+}
+
+static T256 void compress1_8(lane_states st, const uint8_t *const p[LANES_MAX])
+{
+	compress8(st, p);
+}
+
+/* The state after one block from state in (the same block in every lane: lane 0's result). */
+static void compress1(int lanes, uint32_t out[8], const uint32_t in[8], const uint8_t block[64])
+{
+	const uint8_t *p[LANES_MAX];
+	lane_states st;
+
+	for (int l = 0; l < LANES_MAX; l++)
 		p[l] = block;
 	for (int i = 0; i < 8; i++)
-		st[i] = _mm512_set1_epi32((int)in[i]);
-	compress16(st, p);
+		for (int l = 0; l < LANES_MAX; l++)
+			st[i][l] = in[i];
+	if (lanes == 16)
+		compress1_16(st, p);
+	else
+		compress1_8(st, p);
 	for (int i = 0; i < 8; i++)
-		out[i] = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(st[i]));
+		out[i] = st[i][0];
+	pqx_wipe(st, sizeof(st));
 }
 
 /*
@@ -230,24 +350,30 @@ static int lane_start(struct lane *x, const struct job *j, size_t n, const uint8
 	return 1;
 }
 
-static TARGET void hmac16(const struct pqx_hmac_mb_key *k, const uint8_t *msg, const struct job *jobs,
-    size_t n, uint8_t *out)
+/*
+ * The lane scheduler, one copy per engine: inlined into each with its lanes
+ * and its compression, which is inlined in turn.
+ */
+static inline __attribute__((always_inline)) void hmac_lanes(const struct pqx_hmac_mb_key *k,
+    const uint8_t *msg, const struct job *jobs, size_t n, uint8_t *out, const int lanes,
+    const compress_fn compress)
 {
 	static const uint8_t idle[64];
-	struct lane ln[LANES];
-	const uint8_t *p[LANES];
-	uint32_t words[8][LANES], sv[8];
+	struct lane ln[LANES_MAX];
+	const uint8_t *p[LANES_MAX];
+	lane_states st;
+	uint32_t sv[8];
 	size_t next = 0, active = 0;
-	__m512i st[8];
 
-	for (int i = 0; i < 8; i++)
-		st[i] = _mm512_set1_epi32((int)k->istate[i]);
-	for (int l = 0; l < LANES; l++)
+	for (int l = 0; l < LANES_MAX; l++) {
+		p[l] = idle;
+		for (int i = 0; i < 8; i++)
+			st[i][l] = k->istate[i];
+	}
+	for (int l = 0; l < lanes; l++)
 		active += (size_t)lane_start(&ln[l], next < n ? &jobs[next++] : NULL, n, msg);
 	while (active > 0) {
-		__mmask16 to_outer = 0, to_inner = 0;
-
-		for (int l = 0; l < LANES; l++) {
+		for (int l = 0; l < lanes; l++) {
 			struct lane *x = &ln[l];
 
 			if (x->job == n)
@@ -259,85 +385,121 @@ static TARGET void hmac16(const struct pqx_hmac_mb_key *k, const uint8_t *msg, c
 			else
 				p[l] = x->buf + 64 * x->tdone;
 		}
-		compress16(st, p);
-		for (int l = 0; l < LANES; l++) {
+		compress(st, p);
+		for (int l = 0; l < lanes; l++) {
 			struct lane *x = &ln[l];
 
 			if (x->job == n)
 				continue;
-			if (x->outer) {
-				to_inner |= (__mmask16)(1u << l);
-			} else if (x->full > 0) {
+			if (x->full > 0 && !x->outer) {
 				x->p += 64;
 				x->full--;
-			} else if (++x->tdone == x->tail) {
-				to_outer |= (__mmask16)(1u << l);
+				continue;
 			}
-		}
-		if ((to_outer | to_inner) == 0)
-			continue;
-		for (int i = 0; i < 8; i++)
-			_mm512_storeu_si512((void *)words[i], st[i]);
-		for (int l = 0; l < LANES; l++) {
-			struct lane *x = &ln[l];
-
-			if (!((to_outer | to_inner) >> l & 1))
+			if (!x->outer && ++x->tdone < x->tail)
 				continue;
 			for (int i = 0; i < 8; i++)
-				sv[i] = words[i][l];
-			if (to_outer >> l & 1) {
+				sv[i] = st[i][l];
+			if (!x->outer) {
 				/* The outer block: the inner hash, 0x80, zeros, the length of 96 bytes. */
 				memset(x->buf, 0, 64);
 				state_bytes(x->buf, sv);
 				x->buf[32] = 0x80;
 				pqx_store64_be(x->buf + 56, (64 + 32) * 8);
 				x->outer = 1;
+				for (int i = 0; i < 8; i++)
+					st[i][l] = k->ostate[i];
 			} else {
 				state_bytes(out + x->job * PQX_HMAC_MB_BYTES, sv);
 				active--;
 				active += (size_t)lane_start(x, next < n ? &jobs[next++] : NULL, n, msg);
+				for (int i = 0; i < 8; i++)
+					st[i][l] = k->istate[i];
 			}
 		}
-		for (int i = 0; i < 8; i++) {
-			st[i] = _mm512_mask_mov_epi32(st[i], to_outer, _mm512_set1_epi32((int)k->ostate[i]));
-			st[i] = _mm512_mask_mov_epi32(st[i], to_inner, _mm512_set1_epi32((int)k->istate[i]));
-		}
 	}
-	pqx_wipe(words, sizeof(words));
+	pqx_wipe(st, sizeof(st));
 	pqx_wipe(sv, sizeof(sv));
 	pqx_wipe(ln, sizeof(ln));
 }
 
-static int have_avx512(void)
+static T512 void hmac_lanes16(const struct pqx_hmac_mb_key *k, const uint8_t *msg,
+    const struct job *jobs, size_t n, uint8_t *out)
 {
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+	hmac_lanes(k, msg, jobs, n, out, 16, compress16);
+}
+
+static T256 void hmac_lanes8(const struct pqx_hmac_mb_key *k, const uint8_t *msg,
+    const struct job *jobs, size_t n, uint8_t *out)
+{
+	hmac_lanes(k, msg, jobs, n, out, 8, compress8);
+}
+
+/* The SHA instructions (CPUID leaf 7, EBX bit 29; clang's __builtin_cpu_supports has no name for them). */
+static int cpu_has_sha(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+}
+
+/* 16 lanes where the CPU has AVX-512; 8 where it has AVX2 but no SHA instructions; else none. */
+static int cpu_lanes(void)
+{
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+		return 16;
+	if (__builtin_cpu_supports("avx2") && !cpu_has_sha())
+		return 8;
+	return 0;
+}
+
+static int cpu_has_lanes(int lanes)
+{
+	if (lanes == 16)
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+	return lanes == 8 && __builtin_cpu_supports("avx2");
 }
 
 #endif /* HMAC_MB */
 
-pqx_hmac_mb_key *pqx_hmac_mb_new(const uint8_t *key, size_t key_len)
+pqx_hmac_mb_key *pqx_hmac_mb_new_lanes(const uint8_t *key, size_t key_len, int lanes)
 {
 #ifdef HMAC_MB
 	pqx_hmac_mb_key *k;
 	uint8_t block[64];
 
-	if (key_len > sizeof(block) || !have_avx512() || (k = pqx_malloc(sizeof(*k))) == NULL)
+	if (key_len > sizeof(block) || !cpu_has_lanes(lanes) || (k = pqx_malloc(sizeof(*k))) == NULL)
 		return NULL;
+	k->lanes = lanes;
 	memset(block, 0x36, sizeof(block));
 	for (size_t i = 0; i < key_len; i++)
 		block[i] ^= key[i];
-	compress1(k->istate, sha256_iv, block);
+	compress1(lanes, k->istate, sha256_iv, block);
 	for (size_t i = 0; i < sizeof(block); i++)
 		block[i] ^= 0x36 ^ 0x5c;
-	compress1(k->ostate, sha256_iv, block);
+	compress1(lanes, k->ostate, sha256_iv, block);
 	pqx_wipe(block, sizeof(block));
-	vectors_wipe();
-	stack_wipe();
+	wipe_after(lanes);
 	return k;
+#else
+	(void)key, (void)key_len, (void)lanes;
+	return NULL;
+#endif
+}
+
+pqx_hmac_mb_key *pqx_hmac_mb_new(const uint8_t *key, size_t key_len)
+{
+#ifdef HMAC_MB
+	return pqx_hmac_mb_new_lanes(key, key_len, cpu_lanes());
 #else
 	(void)key, (void)key_len;
 	return NULL;
 #endif
+}
+
+int pqx_hmac_mb_lanes(const pqx_hmac_mb_key *k)
+{
+	return k != NULL ? k->lanes : 0;
 }
 
 void pqx_hmac_mb_free(pqx_hmac_mb_key *k)
@@ -347,24 +509,29 @@ void pqx_hmac_mb_free(pqx_hmac_mb_key *k)
 
 /*
  * With the longest message first, the lanes finish within about one
- * longest message of total / 16; each step of 16 lanes costs about 8 steps
- * of one stream. So 16 lanes pay from about 8 longest messages' worth on:
- * asked for MB_PAYS_LONGEST of them, and at least 8 messages.
+ * longest message of total / lanes. A step of 16 lanes costs about 8
+ * blocks of one SHA-NI stream, a step of 8 AVX2 lanes about 2.6 blocks of
+ * one stream without the SHA instructions; so 16 lanes pay from about 8
+ * longest messages' worth on, and 8 lanes from about 2 (at least lanes / 2
+ * messages). On batches of 1-40 chunk-like lengths these rules came within
+ * 0.2% of the best choice made batch by batch (docs/BENCHMARKS.md).
  */
-#define MB_PAYS_LONGEST 12
+#define MB_PAYS_LONGEST_16 8
+#define MB_PAYS_LONGEST_8 2
 
-int pqx_hmac_mb_pays(const uint32_t *lens, size_t n)
+int pqx_hmac_mb_pays(const pqx_hmac_mb_key *k, const uint32_t *lens, size_t n)
 {
+	int lanes = pqx_hmac_mb_lanes(k);
 	uint64_t total = 0, longest = 0;
 
-	if (n < 8)
+	if (lanes == 0 || n < (size_t)lanes / 2)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		total += lens[i];
 		if (lens[i] > longest)
 			longest = lens[i];
 	}
-	return total >= MB_PAYS_LONGEST * longest;
+	return total >= (lanes == 16 ? MB_PAYS_LONGEST_16 : MB_PAYS_LONGEST_8) * longest;
 }
 
 #ifdef HMAC_MB
@@ -401,9 +568,11 @@ int pqx_hmac_mb(const pqx_hmac_mb_key *k, const uint8_t *msg, const uint32_t *le
 		off += lens[i];
 	}
 	qsort(jobs, n, sizeof(*jobs), job_longer);
-	hmac16(k, msg, jobs, n, out);
-	vectors_wipe();
-	stack_wipe();
+	if (k->lanes == 16)
+		hmac_lanes16(k, msg, jobs, n, out);
+	else
+		hmac_lanes8(k, msg, jobs, n, out);
+	wipe_after(k->lanes);
 	pqx_free(jobs);
 	return 0;
 #else

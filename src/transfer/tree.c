@@ -221,7 +221,7 @@ int xfer_chunk_ids(pqx_hmac *h, const pqx_hmac_mb_key *mb, const uint8_t *buf,
 	int r;
 
 	_Static_assert(XFER_ID_BYTES == PQX_HMAC_MB_BYTES, "a chunk id is an HMAC-SHA256");
-	if (mb != NULL && pqx_hmac_mb_pays(lens, n))
+	if (mb != NULL && pqx_hmac_mb_pays(mb, lens, n))
 		return pqx_hmac_mb(mb, buf, lens, n, ids);
 	for (size_t i = 0; i < n; i++) {
 		if ((r = pqx_hmac_mac(h, ids + i * XFER_ID_BYTES, buf + off, lens[i])) != 0)

@@ -1,12 +1,10 @@
 /* pqx ct: ML-KEM and X-Wing run on secrets marked undefined, so valgrind flags any branch or index on them. */
 #include <string.h>
 
-#include <valgrind/memcheck.h>
-
 #include <pqx/mlkem.h>
 #include <pqx/xwing.h>
 
-#include "harness.h"
+#include "ct.h"
 
 /*
  * The ctgrind method (Adam Langley; Monocypher's tests/ctgrind.c,
@@ -26,24 +24,18 @@
  * adds tests/ct/whole-dk.supp for the key check on them).
  */
 
-#define SECRET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
-#define PUBLIC(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
-
 static int whole_dk;
 
-/* Valgrind's error count, so that each case fails on its own errors. */
 static unsigned long errors_before;
 
 static void errors_mark(void)
 {
-	errors_before = (unsigned long)VALGRIND_COUNT_ERRORS;
+	errors_before = ct_errors();
 }
 
 static void errors_check(void)
 {
-	unsigned long n = (unsigned long)VALGRIND_COUNT_ERRORS - errors_before;
-
-	CHECK(n == 0, "valgrind: %lu uses of secret data in a branch or an address", n);
+	ct_errors_check(errors_before);
 }
 
 typedef int (*keygen_fn)(uint8_t *, uint8_t *, const uint8_t *, const uint8_t *);
