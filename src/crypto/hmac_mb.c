@@ -60,6 +60,17 @@ static const uint32_t sha256_iv[8] = {
 typedef uint32_t lane_states[8][LANES_MAX];
 typedef void (*compress_fn)(lane_states st, const uint8_t *const p[LANES_MAX]);
 
+/*
+ * Each engine's scheduler has its compression inlined, through a constant
+ * function pointer; GCC resolves that only when it optimizes (at -O0 it
+ * would refuse the forced inline).
+ */
+#ifdef __OPTIMIZE__
+#define ENGINE_INLINE inline __attribute__((always_inline))
+#else
+#define ENGINE_INLINE
+#endif
+
 /* ---- 16 lanes of AVX-512 ---- */
 
 #define T512 __attribute__((target("avx512f,avx512bw")))
@@ -105,8 +116,7 @@ static inline T512 void load16(__m512i w[16], const uint8_t *const p[LANES_MAX])
 }
 
 /* One block in every lane: the compression function of FIPS 180-4 section 6.2.2. */
-static inline __attribute__((always_inline)) T512 void compress16(lane_states st,
-    const uint8_t *const p[LANES_MAX])
+static ENGINE_INLINE T512 void compress16(lane_states st, const uint8_t *const p[LANES_MAX])
 {
 	__m512i w[16], v[8], a, b, c, d, e, f, g, h, t1, t2, wt;
 
@@ -182,8 +192,7 @@ static inline T256 void load8(__m256i w[16], const uint8_t *const p[LANES_MAX])
 	}
 }
 
-static inline __attribute__((always_inline)) T256 void compress8(lane_states st,
-    const uint8_t *const p[LANES_MAX])
+static ENGINE_INLINE T256 void compress8(lane_states st, const uint8_t *const p[LANES_MAX])
 {
 	__m256i w[16], v[8], a, b, c, d, e, f, g, h, t1, t2, wt;
 
@@ -226,11 +235,12 @@ static inline __attribute__((always_inline)) T256 void compress8(lane_states st,
 /*
  * What the vector code leaves behind: its spills on the stack (rows of
  * key ^ pad, states) and the vector registers. Called after it returns, so
- * that the buffer here lies over its frames.
+ * that the buffer here lies over its frames (about 20 KiB deep unoptimized,
+ * much less at -O1 and above).
  */
 static __attribute__((noinline)) void stack_wipe(void)
 {
-	uint8_t buf[16384];
+	uint8_t buf[32768];
 
 	pqx_wipe(buf, sizeof(buf));
 }
@@ -354,7 +364,7 @@ static int lane_start(struct lane *x, const struct job *j, size_t n, const uint8
  * The lane scheduler, one copy per engine: inlined into each with its lanes
  * and its compression, which is inlined in turn.
  */
-static inline __attribute__((always_inline)) void hmac_lanes(const struct pqx_hmac_mb_key *k,
+static ENGINE_INLINE void hmac_lanes(const struct pqx_hmac_mb_key *k,
     const uint8_t *msg, const struct job *jobs, size_t n, uint8_t *out, const int lanes,
     const compress_fn compress)
 {

@@ -43,12 +43,13 @@
 /* Room for the carry before the batch's bytes: a carry is less than a chunk. */
 #define ROOM PQX_CHUNKER_MAX_DEFAULT
 #define BATCH_CAP (ROOM + BATCH_BYTES)
+_Static_assert(XFER_SMALL_MAX <= ROOM, "a carry fits before the batch in both size classes");
 /* Every chunk but a stream's last has at least the smallest class's minimum. */
 #define BATCH_CHUNKS (BATCH_CAP / XFER_SMALL_MIN + 1)
 #define GUESS_CHUNKS (BATCH_BYTES / XFER_SMALL_MIN + 1)
 
-/* A batch's state; each step is taken by one thread. */
-enum { B_CLAIMED, B_READING, B_READ, B_CUT, B_HASHING, B_HASHED };
+/* A batch's state; each step is taken by one thread (a batch is read by the thread that claims it). */
+enum { B_READING, B_READ, B_CUT, B_HASHING, B_HASHED };
 
 struct batch {
 	uint8_t *buf;     /* ROOM bytes for the carry, then the batch's own */
@@ -117,8 +118,9 @@ static int cut_batch(pqx_chunker *ch, struct batch *b, const struct batch *prev,
 /*
  * Does one step that waits and marks it: 1 if there was one, 0 if not.
  * Step 2 first (in file order, one thread at a time: what it cuts the
- * others hash), then the oldest batch's step 1 or 3, then a new batch's
- * step 1. Called and returns with the lock held.
+ * others hash), then the oldest batch's step 3 (one this thread read
+ * first), then step 1 of a new batch, which this thread claims. Called and
+ * returns with the lock held.
  */
 static int work_next(struct cutter *c, pqx_hmac *h, int me)
 {
@@ -145,8 +147,6 @@ static int work_next(struct cutter *c, pqx_hmac *h, int me)
 	for (int any = 0; any < 2; any++) {
 		for (uint64_t seq = c->emitted; seq < c->claimed; seq++) {
 			b = slot(c, seq);
-			if (b->state == B_CLAIMED)
-				goto read;
 			if (b->state != B_CUT || (!any && b->reader != me))
 				continue;
 			b->state = B_HASHING;
@@ -166,16 +166,15 @@ static int work_next(struct cutter *c, pqx_hmac *h, int me)
 		b->nread = c->size - at < BATCH_BYTES ? (size_t)(c->size - at) : BATCH_BYTES;
 		b->nguess = 0;
 		b->err = 0;
-		goto read;
+		b->state = B_READING;
+		b->reader = me;
+		pthread_mutex_unlock(&c->mu);
+		read_batch(c, b);
+		pthread_mutex_lock(&c->mu);
+		b->state = B_READ;
+		goto done;
 	}
 	return 0;
-read:
-	b->state = B_READING;
-	b->reader = me;
-	pthread_mutex_unlock(&c->mu);
-	read_batch(c, b);
-	pthread_mutex_lock(&c->mu);
-	b->state = B_READ;
 done:
 	pthread_cond_broadcast(&c->cv);
 	return 1;
