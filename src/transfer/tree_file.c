@@ -22,8 +22,12 @@
  *     batch's last cut (the carry, less than a chunk) before the batch's
  *     own and cuts on from there with the tree's chunker until it reaches a
  *     cut of the guess; the guess's later cuts are then the file's. Where
- *     none is reached (runs of zeros, cut only at the maximum size, can stay
- *     out of step) it has cut the whole batch itself, as in one stream;
+ *     none is reached (zeros, cut at the maximum size only, and data of a
+ *     short period can stay out of step) it has cut the whole batch itself,
+ *     as in one stream. While that goes on, batches go unguessed (a guess
+ *     now and then tells when it stops), and are read and cut in order by
+ *     one thread at a time, the chunker going on from one batch to the
+ *     next: the one stream of a single thread;
  *  3. a thread, the one that read the batch where it is free (the bytes
  *     are in its cache), computes the chunk ids (HMAC-SHA256, the rest of
  *     the work);
@@ -33,9 +37,10 @@
  * The cuts are the one stream's and the ids pure functions of the chunks'
  * bytes, so the nodes, and their order, are those of xfer_tree_update and
  * xfer_tree_finish. On one thread there is no guess: step 2 cuts it all.
- * On several, step 2 is about 1/40 of the gear hash's work (8 us a MiB
- * here, against 0.38 ms when one thread read and cut every batch), so the
- * tree is no longer bound by one core's gear hash (about 3 GB/s).
+ * On several, step 2 is about 1/40 of the gear hash's work on most data (8
+ * us a MiB here, against 0.38 ms when one thread read and cut every
+ * batch), so the tree is no longer bound by one core's gear hash (about 3
+ * GB/s).
  *
  * Memory: threads + 2 batches of about 1 MiB each.
  */
@@ -47,6 +52,13 @@ _Static_assert(XFER_SMALL_MAX <= ROOM, "a carry fits before the batch in both si
 /* Every chunk but a stream's last has at least the smallest class's minimum. */
 #define BATCH_CHUNKS (BATCH_CAP / XFER_SMALL_MIN + 1)
 #define GUESS_CHUNKS (BATCH_BYTES / XFER_SMALL_MIN + 1)
+/*
+ * While guesses fall out of step, one batch in `probe` is guessed, to see
+ * whether they fall in again: every PROBE_MIN-th at first, half as often
+ * after each miss, down to every PROBE_MAX-th.
+ */
+#define PROBE_MIN 8
+#define PROBE_MAX 256
 
 /* A batch's state; each step is taken by one thread (a batch is read by the thread that claims it). */
 enum { B_READING, B_READ, B_CUT, B_HASHING, B_HASHED };
@@ -65,6 +77,9 @@ struct batch {
 	int last;         /* its last chunk ends the stream (not at a cut) */
 	int state, err, eno;
 	int reader;       /* the thread that read it hashes it where it can (its cache) */
+	int guessed;      /* step 1 guessed its cuts */
+	int insync;       /* step 2 fell in step with the guess */
+	int live;         /* step 2 cut it to its end: the chunker holds the carry's state */
 };
 
 struct cutter {
@@ -76,6 +91,8 @@ struct cutter {
 	uint64_t batches;                         /* in all */
 	uint64_t claimed, cut, emitted;           /* batches given a slot, cut, emitted */
 	int fd, guess, stop;
+	int astray;                               /* the last guess did not fall in step */
+	uint64_t probe;                           /* then one batch in probe is guessed */
 	int cutting;                              /* a thread is at step 2 */
 	int err, eno;                             /* step 2's error: no more cuts */
 	pqx_chunker *ch;                          /* the tree's: step 2's stream (one thread at a
@@ -101,7 +118,7 @@ static void read_batch(const struct cutter *c, struct batch *b)
 		b->eno = errno;
 		return;
 	}
-	b->nguess = c->guess ? pqx_chunker_cuts(c->ch, b->buf + ROOM, b->nread, b->guess, GUESS_CHUNKS) : 0;
+	b->nguess = b->guessed ? pqx_chunker_cuts(c->ch, b->buf + ROOM, b->nread, b->guess, GUESS_CHUNKS) : 0;
 }
 
 /*
@@ -116,6 +133,49 @@ static int slot_free(const struct cutter *c, uint64_t seq)
 static int cut_batch(pqx_chunker *ch, struct batch *b, const struct batch *prev, int last);
 
 /*
+ * Whether the next batch gets a guess: where threads share the work, unless
+ * the data keeps guesses out of step (short periods), when only one batch in
+ * c->probe is.
+ */
+static int guess_next(const struct cutter *c)
+{
+	return c->guess && (!c->astray || c->claimed % c->probe == 0);
+}
+
+/*
+ * Without a guess a batch is cut as one stream would be: read only once
+ * the batches before it are cut, by the thread that then cuts it.
+ */
+static int hold_back(const struct cutter *c)
+{
+	return !guess_next(c) && (c->claimed != c->cut || c->cutting);
+}
+
+/* Step 1 of a new batch, which this thread claims: 1 if there was one. Called and returns with the lock held. */
+static int read_next(struct cutter *c, int me)
+{
+	uint64_t at = (uint64_t)BATCH_BYTES * c->claimed;
+	struct batch *b;
+
+	if (c->claimed >= c->batches || !slot_free(c, c->claimed) || hold_back(c))
+		return 0;
+	b = slot(c, c->claimed);
+	b->guessed = guess_next(c);
+	c->claimed++;
+	b->at = c->off + at;
+	b->nread = c->size - at < BATCH_BYTES ? (size_t)(c->size - at) : BATCH_BYTES;
+	b->nguess = 0;
+	b->err = 0;
+	b->state = B_READING;
+	b->reader = me;
+	pthread_mutex_unlock(&c->mu);
+	read_batch(c, b);
+	pthread_mutex_lock(&c->mu);
+	b->state = B_READ;
+	return 1;
+}
+
+/*
  * Does one step that waits and marks it: 1 if there was one, 0 if not.
  * Step 2 first (in file order, one thread at a time: what it cuts the
  * others hash), then the oldest batch's step 3 (one this thread read
@@ -126,7 +186,9 @@ static int work_next(struct cutter *c, pqx_hmac *h, int me)
 {
 	struct batch *b;
 
-	if (!c->cutting && c->err == 0 && c->cut < c->claimed && (b = slot(c, c->cut))->state == B_READ) {
+	/* A batch without a guess is cut by the thread that read it: its bytes are in that core's cache. */
+	if (!c->cutting && c->err == 0 && c->cut < c->claimed && (b = slot(c, c->cut))->state == B_READ &&
+	    (b->guessed || b->reader == me)) {
 		const struct batch *prev = c->cut > 0 ? slot(c, c->cut - 1) : NULL;
 		int last = c->cut + 1 == c->batches, r;
 
@@ -138,12 +200,19 @@ static int work_next(struct cutter *c, pqx_hmac *h, int me)
 		if (r == 0) {
 			b->state = B_CUT;
 			c->cut++;
+			if (b->guessed) {
+				c->astray = !b->insync;
+				c->probe = !c->astray ? PROBE_MIN : c->probe < PROBE_MAX ? 2 * c->probe : PROBE_MAX;
+			}
 		} else {
 			c->err = r;
 			c->eno = errno;
 		}
 		goto done;
 	}
+	/* Without guesses the thread that cut goes on to the next batch first, as one stream would. */
+	if (!guess_next(c) && read_next(c, me))
+		goto done;
 	for (int any = 0; any < 2; any++) {
 		for (uint64_t seq = c->emitted; seq < c->claimed; seq++) {
 			b = slot(c, seq);
@@ -158,22 +227,8 @@ static int work_next(struct cutter *c, pqx_hmac *h, int me)
 			goto done;
 		}
 	}
-	if (c->claimed < c->batches && slot_free(c, c->claimed)) {
-		uint64_t at = (uint64_t)BATCH_BYTES * c->claimed;
-
-		b = slot(c, c->claimed++);
-		b->at = c->off + at;
-		b->nread = c->size - at < BATCH_BYTES ? (size_t)(c->size - at) : BATCH_BYTES;
-		b->nguess = 0;
-		b->err = 0;
-		b->state = B_READING;
-		b->reader = me;
-		pthread_mutex_unlock(&c->mu);
-		read_batch(c, b);
-		pthread_mutex_lock(&c->mu);
-		b->state = B_READ;
+	if (read_next(c, me))
 		goto done;
-	}
 	return 0;
 done:
 	pthread_cond_broadcast(&c->cv);
@@ -209,9 +264,14 @@ static int cut_batch(pqx_chunker *ch, struct batch *b, const struct batch *prev,
 		memcpy(b->buf + b->start, prev->buf + prev->start + prev->len, carry);
 	b->n = 0;
 	b->last = 0;
+	b->live = 0;
 	at = cut = b->start;
 	if (!insync || b->nguess == 0) {
-		pqx_chunker_reset(ch);
+		if (prev != NULL && prev->live)
+			at = ROOM; /* the chunker has seen the carry: it goes on from there */
+		else
+			pqx_chunker_reset(ch);
+		b->live = 1;
 		while (at < end) {
 			at += pqx_chunker_update(ch, b->buf + at, end - at, &len);
 			if (len == 0)
@@ -223,11 +283,14 @@ static int cut_batch(pqx_chunker *ch, struct batch *b, const struct batch *prev,
 			if (g < b->nguess && ROOM + b->guess[g] == cut) {
 				g++; /* in step: the guess's later cuts are the stream's */
 				insync = 1;
+				b->live = 0;
 				break;
 			}
 		}
-		pqx_chunker_reset(ch);
 	}
+	if (!b->live || last)
+		pqx_chunker_reset(ch);
+	b->insync = insync;
 	for (; insync && g < b->nguess; g++) {
 		b->lens[b->n++] = (uint32_t)(ROOM + b->guess[g] - cut);
 		cut = ROOM + b->guess[g];
@@ -338,6 +401,7 @@ int xfer_tree_file(struct xfer_tree *t, int fd, uint64_t off, uint64_t size, int
 	c.size = size;
 	c.fd = fd;
 	c.guess = threads > 1;
+	c.probe = PROBE_MIN;
 	c.ch = xfer_tree_chunker(t);
 	c.idmb = pqx_chunker_idmb(c.ch);
 	pqx_chunker_reset(c.ch);

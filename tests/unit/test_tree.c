@@ -209,8 +209,9 @@ static int same_nodes(const struct nodes *a, const struct nodes *b)
  * does, in the same order: at batch edges (1 MiB), where each batch's
  * guessed cuts must be taken from the first cut in step on; over runs of
  * zeros (cuts at the maximum only, so chunks straddle batches and a
- * guess never falls in step), in both size classes, from an offset in the
- * file.
+ * guess may never fall in step) and of a short period, where batches go
+ * unguessed and the chunker runs on from batch to batch until a guess
+ * falls in step again; in both size classes, from an offset in the file.
  */
 static void test_file(void)
 {
@@ -231,6 +232,8 @@ static void test_file(void)
 	t_rand(a, max);
 	memset(a + 2 * MIB - 100000, 0, 300000);   /* zeros across the second batch edge */
 	memset(a + 17 * MIB, 0, 3 * MIB);           /* and across several */
+	for (size_t i = 9 * MIB; i < 11 * MIB; i++) /* a period of 1000 bytes: guesses stay out of step */
+		a[i] = a[i - 1000];
 	CHECK(write(fd, a, max) == (ssize_t)max);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		for (size_t off = 0; off <= 4096; off += 4096) {
