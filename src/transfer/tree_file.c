@@ -134,8 +134,8 @@ static int cut_batch(pqx_chunker *ch, struct batch *b, const struct batch *prev,
 
 /*
  * Whether the next batch gets a guess: where threads share the work, unless
- * the data keeps guesses out of step (short periods), when only one batch in
- * c->probe is.
+ * the data keeps guesses out of step (zeros, short periods); then one batch
+ * in c->probe does.
  */
 static int guess_next(const struct cutter *c)
 {
