@@ -453,21 +453,17 @@ static int cpu_has_sha(void)
 	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
 }
 
-/* 16 lanes where the CPU has AVX-512; 8 where it has AVX2 but no SHA instructions; else none. */
-static int cpu_lanes(void)
-{
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
-		return 16;
-	if (__builtin_cpu_supports("avx2") && !cpu_has_sha())
-		return 8;
-	return 0;
-}
-
 static int cpu_has_lanes(int lanes)
 {
 	if (lanes == 16)
 		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 	return lanes == 8 && __builtin_cpu_supports("avx2");
+}
+
+/* 16 lanes where the CPU has AVX-512; 8 where it has AVX2 but no SHA instructions; else none. */
+static int cpu_lanes(void)
+{
+	return cpu_has_lanes(16) ? 16 : cpu_has_lanes(8) && !cpu_has_sha() ? 8 : 0;
 }
 
 #endif /* HMAC_MB */
