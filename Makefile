@@ -8,7 +8,11 @@ VERSION = 0.1.0
 
 DEPS = libcrypto sqlite3 libzstd
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null || echo -lcrypto -lsqlite3 -lzstd)
+# libsqlite3 is loaded at run time by the chunk index, the only code that
+# uses it (src/transfer/index.c): commands without an index don't pay for
+# binding it. Tests that read the database themselves link it.
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs libcrypto libzstd 2>/dev/null || echo -lcrypto -lzstd)
+SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null || echo -lsqlite3)
 
 WARN = -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wvla
@@ -18,7 +22,7 @@ ALL_CFLAGS = -std=c11 $(WARN) -fPIC -D_DEFAULT_SOURCE \
              -Iinclude -Isrc $(DEP_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS = $(DEP_LIBS) -lpthread
 # Tests also read zlib-compressed vectors of the age testkit.
-TEST_LIBS := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
+TEST_LIBS := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz) $(SQLITE_LIBS)
 
 # SANITIZE=1: the ASan + UBSan build that `make check` also runs.
 ifeq ($(SANITIZE),1)

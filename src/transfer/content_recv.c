@@ -391,6 +391,14 @@ static void open_index(struct xfer_crecv *cr)
 		return;
 	cr->ix_tried = 1;
 	tail_wait(cr->o->index_path);
+	if (xfer_index_unavailable() != NULL) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "can't load SQLite (%.300s); going on without the chunk index",
+		    xfer_index_unavailable());
+		xfer_warn(cr->o, why, cr->o->index_path);
+		return;
+	}
 	if (xfer_index_open(&cr->ix, cr->o->index_path) != 0) {
 		xfer_warn(cr->o, "can't open the chunk index; going on without it", cr->o->index_path);
 		cr->ix = NULL;

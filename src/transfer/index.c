@@ -1,4 +1,5 @@
 /* pqx: the receiver's persistent chunk index in SQLite (WAL): id -> spans of held files. */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -12,6 +13,26 @@
 
 #include "transfer/index.h"
 #include "util/util.h"
+
+/*
+ * SQLite is loaded when the first index opens, not at every start: only a
+ * receiver (pqx serve, pqx get) keeps an index, and the library, linked
+ * with BIND_NOW, cost every other command 0.25 ms to load here, a twentieth
+ * of a small file's whole send. The soname is SQLite 3's everywhere.
+ */
+#define SQ_SONAME "libsqlite3.so.0"
+#define SQ_FUNCS(X) \
+	X(bind_blob) X(bind_int) X(bind_int64) X(busy_timeout) X(clear_bindings) \
+	X(close_v2) X(column_blob) X(column_bytes) X(column_int64) X(column_text) \
+	X(column_type) X(config) X(db_config) X(exec) X(extended_result_codes) \
+	X(finalize) X(get_autocommit) X(last_insert_rowid) X(open_v2) X(prepare_v2) \
+	X(prepare_v3) X(reset) X(sleep) X(step)
+#define SQ_FIELD(f) __typeof__(sqlite3_##f) *f;
+static struct {
+	SQ_FUNCS(SQ_FIELD)
+} sq;
+static int sq_loaded;
+static char sq_why[256];
 
 /*
  * The schema. Bump IX_SCHEMA_VERSION (PRAGMA user_version) with any change:
@@ -190,11 +211,13 @@ static int ix_is_corrupt(int rc)
 
 static void ix_disconnect(xfer_index *ix)
 {
+	if (!sq_loaded) /* then nothing was opened */
+		return;
 	for (size_t i = 0; i < ST_COUNT; i++) {
-		sqlite3_finalize(ix->st[i]);
+		sq.finalize(ix->st[i]);
 		ix->st[i] = NULL;
 	}
-	sqlite3_close_v2(ix->db);
+	sq.close_v2(ix->db);
 	ix->db = NULL;
 }
 
@@ -237,17 +260,17 @@ static int ix_read_version(sqlite3 *db, sqlite3_int64 *version, sqlite3_int64 *o
 	int rc;
 
 	*version = *objects = 0;
-	if ((rc = sqlite3_prepare_v2(db,
+	if ((rc = sq.prepare_v2(db,
 	         "SELECT (SELECT user_version FROM pragma_user_version),"
 	         " (SELECT count(*) FROM sqlite_schema)",
 	         -1, &st, NULL)) != SQLITE_OK)
 		return rc;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*version = sqlite3_column_int64(st, 0);
-		*objects = sqlite3_column_int64(st, 1);
+	if ((rc = sq.step(st)) == SQLITE_ROW) {
+		*version = sq.column_int64(st, 0);
+		*objects = sq.column_int64(st, 1);
 		rc = SQLITE_OK;
 	}
-	sqlite3_finalize(st);
+	sq.finalize(st);
 	return rc;
 }
 
@@ -258,7 +281,7 @@ static int ix_set_wal(sqlite3 *db)
 	const unsigned char *mode;
 	int rc;
 
-	if ((rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL)) !=
+	if ((rc = sq.prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL)) !=
 	    SQLITE_OK)
 		return rc;
 	/*
@@ -268,19 +291,19 @@ static int ix_set_wal(sqlite3 *db)
 	 * in doing so; wait a little and try again, for the busy timeout.
 	 */
 	for (int waited = 0;; waited += 10) {
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			mode = sqlite3_column_text(st, 0);
+		if ((rc = sq.step(st)) == SQLITE_ROW) {
+			mode = sq.column_text(st, 0);
 			/* A file system without shared memory refuses WAL. */
 			rc = mode != NULL && strcmp((const char *)mode, "wal") == 0
 			         ? SQLITE_OK
 			         : SQLITE_CANTOPEN;
 		}
-		sqlite3_reset(st);
+		sq.reset(st);
 		if ((rc & 0xff) != SQLITE_BUSY || waited >= IX_BUSY_MS)
 			break;
-		sqlite3_sleep(10);
+		sq.sleep(10);
 	}
-	sqlite3_finalize(st);
+	sq.finalize(st);
 	return rc;
 }
 
@@ -290,33 +313,57 @@ static int ix_set_wal(sqlite3 *db)
  * foreign schema), i.e. when deleting it is the cure.
  */
 /*
- * SQLite's memory statistics take one process-wide mutex on every
- * allocation; a receiver's indexing thread runs at idle priority and must
- * not hold a lock that other sessions' threads wait for. Only possible
- * before SQLite initializes (else SQLITE_MISUSE, and it stays on).
+ * Loads SQLite, once a process. Its memory statistics take one process-wide
+ * mutex on every allocation; a receiver's indexing thread runs at idle
+ * priority and must not hold a lock that other sessions' threads wait for.
+ * They can be turned off only before SQLite initializes (else
+ * SQLITE_MISUSE, and they stay on).
  */
 static void ix_configure(void)
 {
-	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	void *h = dlopen(SQ_SONAME, RTLD_NOW | RTLD_LOCAL);
+	void *p;
+
+	if (h == NULL) {
+		snprintf(sq_why, sizeof(sq_why), "%s", dlerror());
+		return;
+	}
+#define SQ_LOAD(f)                                                                       \
+	if ((p = dlsym(h, "sqlite3_" #f)) == NULL) {                                     \
+		snprintf(sq_why, sizeof(sq_why), "%s has no sqlite3_" #f, SQ_SONAME); \
+		dlclose(h);                                                              \
+		return;                                                                  \
+	}                                                                                \
+	memcpy(&sq.f, &p, sizeof(p));
+	SQ_FUNCS(SQ_LOAD)
+	(void)sq.config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sq_loaded = 1;
+}
+
+const char *xfer_index_unavailable(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, ix_configure);
+	return sq_loaded ? NULL : sq_why;
 }
 
 static int ix_try_connect(xfer_index *ix, int *bad)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-
 	sqlite3_int64 version, objects;
 	struct stat sb;
 	int rc, fd;
 
 	*bad = 0;
-	pthread_once(&once, ix_configure);
+	if (xfer_index_unavailable() != NULL)
+		return PQX_ERR_UNSUPPORTED;
 	/*
 	 * Not secret, but the names of the user's files: created 0600 (SQLite
 	 * would make it 0644), and its -wal and -shm files take its mode.
 	 */
 	if ((fd = open(ix->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) >= 0)
 		close(fd);
-	rc = sqlite3_open_v2(ix->path, &ix->db,
+	rc = sq.open_v2(ix->path, &ix->db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 	        SQLITE_OPEN_NOFOLLOW,
 	    NULL);
@@ -327,13 +374,13 @@ static int ix_try_connect(xfer_index *ix, int *bad)
 		ix->ino = sb.st_ino;
 		ix->have_id = 1;
 	}
-	sqlite3_extended_result_codes(ix->db, 1);
-	if ((rc = sqlite3_busy_timeout(ix->db, IX_BUSY_MS)) != SQLITE_OK)
+	sq.extended_result_codes(ix->db, 1);
+	if ((rc = sq.busy_timeout(ix->db, IX_BUSY_MS)) != SQLITE_OK)
 		goto fail;
 	/* Reading a file someone else may have written: no schema tricks. */
-	if ((rc = sqlite3_db_config(ix->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL)) !=
+	if ((rc = sq.db_config(ix->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL)) !=
 	        SQLITE_OK ||
-	    (rc = sqlite3_db_config(ix->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL)) !=
+	    (rc = sq.db_config(ix->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL)) !=
 	        SQLITE_OK)
 		goto fail;
 	/*
@@ -343,7 +390,7 @@ static int ix_try_connect(xfer_index *ix, int *bad)
 	 * so that a streamed file of any size is indexed in bounded memory.
 	 * In memory they grew the receiver by 11 MB a GiB.
 	 */
-	if ((rc = sqlite3_exec(ix->db,
+	if ((rc = sq.exec(ix->db,
 	         "PRAGMA synchronous = NORMAL;"
 	         "PRAGMA cell_size_check = ON;"
 	         "PRAGMA temp_store = FILE;"
@@ -362,19 +409,19 @@ static int ix_try_connect(xfer_index *ix, int *bad)
 		goto fail;
 	if (version == 0) {
 		/* Another process may be creating it too: look again under the lock. */
-		if ((rc = sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) !=
+		if ((rc = sq.exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) !=
 		        SQLITE_OK ||
 		    (rc = ix_read_version(ix->db, &version, &objects)) != SQLITE_OK)
 			goto fail;
 		if (version == 0 && objects == 0)
-			rc = sqlite3_exec(ix->db, ix_schema, NULL, NULL, NULL);
+			rc = sq.exec(ix->db, ix_schema, NULL, NULL, NULL);
 		else if (version != IX_SCHEMA_VERSION)
 			*bad = 1;
 		if (rc != SQLITE_OK || *bad) {
-			sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+			sq.exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
 			goto fail;
 		}
-		if ((rc = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		if ((rc = sq.exec(ix->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 			goto fail;
 	}
 	/*
@@ -382,12 +429,12 @@ static int ix_try_connect(xfer_index *ix, int *bad)
 	 * the id b-tree at commit, sorted: random ids inserted one by one
 	 * would rewrite most of the tree's pages at every commit.
 	 */
-	if ((rc = sqlite3_exec(ix->db, "CREATE TEMP TABLE IF NOT EXISTS stage (id INTEGER, file INTEGER,"
+	if ((rc = sq.exec(ix->db, "CREATE TEMP TABLE IF NOT EXISTS stage (id INTEGER, file INTEGER,"
 				       " off INTEGER, len INTEGER)",
 		 NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
 	for (size_t i = 0; i < ST_COUNT; i++) {
-		rc = sqlite3_prepare_v3(ix->db, ix_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		rc = sq.prepare_v3(ix->db, ix_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		    &ix->st[i], NULL);
 		if (rc != SQLITE_OK) {
 			/* The right version but not our tables. */
@@ -442,7 +489,7 @@ static int ix_error(xfer_index *ix, int rc)
 		return r;
 	}
 	if (ix->in_tx && ix->tx_err == 0 && ix->db != NULL &&
-	    sqlite3_get_autocommit(ix->db)) {
+	    sq.get_autocommit(ix->db)) {
 		ix->tx_err = r;
 		ix_tx_lost(ix);
 	}
@@ -454,18 +501,18 @@ static int ix_exec(xfer_index *ix, sqlite3_stmt *st)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sq.step(st)) == SQLITE_ROW)
 		;
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sq.reset(st);
+	sq.clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : ix_error(ix, rc);
 }
 
 /* For a failed bind: resets the statement and reports. */
 static int ix_bind_error(xfer_index *ix, sqlite3_stmt *st, int rc)
 {
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sq.reset(st);
+	sq.clear_bindings(st);
 	return ix_error(ix, rc);
 }
 
@@ -533,7 +580,7 @@ static int ix_bind_stat(sqlite3_stmt *st, int first, const struct stat *sb)
 
 	ix_stat_of(&s, sb);
 	for (int i = 0; i < 5 && rc == SQLITE_OK; i++)
-		rc = sqlite3_bind_int64(st, first + i, s.v[i]);
+		rc = sq.bind_int64(st, first + i, s.v[i]);
 	return rc;
 }
 
@@ -541,9 +588,9 @@ static int ix_bind_name(sqlite3_stmt *st, int src, const char *path, size_t len)
 {
 	int rc;
 
-	if ((rc = sqlite3_bind_int(st, 1, src)) != SQLITE_OK)
+	if ((rc = sq.bind_int(st, 1, src)) != SQLITE_OK)
 		return rc;
-	return sqlite3_bind_blob(st, 2, path, (int)len, SQLITE_STATIC);
+	return sq.bind_blob(st, 2, path, (int)len, SQLITE_STATIC);
 }
 
 /* The id of (src, path) in *id, 0 if it is not indexed. */
@@ -556,12 +603,12 @@ static int ix_file_id(xfer_index *ix, int src, const char *path, size_t len,
 	*id = 0;
 	if ((rc = ix_bind_name(st, src, path, len)) != SQLITE_OK)
 		return ix_bind_error(ix, st, rc);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
+	if ((rc = sq.step(st)) == SQLITE_ROW) {
+		*id = sq.column_int64(st, 0);
 		rc = *id > 0 ? SQLITE_DONE : SQLITE_CORRUPT;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sq.reset(st);
+	sq.clear_bindings(st);
 	return rc == SQLITE_DONE ? 0 : ix_error(ix, rc);
 }
 
@@ -570,15 +617,15 @@ static int ix_drop(xfer_index *ix, sqlite3_int64 id)
 {
 	int r, rc;
 
-	if ((rc = sqlite3_bind_int64(ix->st[ST_SPANS_DEL], 1, id)) != SQLITE_OK)
+	if ((rc = sq.bind_int64(ix->st[ST_SPANS_DEL], 1, id)) != SQLITE_OK)
 		return ix_bind_error(ix, ix->st[ST_SPANS_DEL], rc);
 	if ((r = ix_exec(ix, ix->st[ST_SPANS_DEL])) != 0)
 		return r;
-	if ((rc = sqlite3_bind_int64(ix->st[ST_STAGE_DEL], 1, id)) != SQLITE_OK)
+	if ((rc = sq.bind_int64(ix->st[ST_STAGE_DEL], 1, id)) != SQLITE_OK)
 		return ix_bind_error(ix, ix->st[ST_STAGE_DEL], rc);
 	if ((r = ix_exec(ix, ix->st[ST_STAGE_DEL])) != 0)
 		return r;
-	if ((rc = sqlite3_bind_int64(ix->st[ST_FILE_DEL], 1, id)) != SQLITE_OK)
+	if ((rc = sq.bind_int64(ix->st[ST_FILE_DEL], 1, id)) != SQLITE_OK)
 		return ix_bind_error(ix, ix->st[ST_FILE_DEL], rc);
 	if ((r = ix_exec(ix, ix->st[ST_FILE_DEL])) != 0)
 		return r;
@@ -601,9 +648,9 @@ static int ix_op_begin(xfer_index *ix)
 
 static void ix_step_quiet(sqlite3_stmt *st)
 {
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (sq.step(st) == SQLITE_ROW)
 		;
-	sqlite3_reset(st);
+	sq.reset(st);
 }
 
 static int ix_op_end(xfer_index *ix, int r)
@@ -611,7 +658,7 @@ static int ix_op_end(xfer_index *ix, int r)
 	if (r == 0 && (r = ix_exec(ix, ix->st[ix->in_tx ? ST_RELEASE : ST_COMMIT])) == 0)
 		return 0;
 	/* After a rebuild or SQLite's own rollback there is nothing to undo. */
-	if (ix->db != NULL && !sqlite3_get_autocommit(ix->db)) {
+	if (ix->db != NULL && !sq.get_autocommit(ix->db)) {
 		if (ix->in_tx) {
 			ix_step_quiet(ix->st[ST_ROLLBACK_TO]);
 			ix_step_quiet(ix->st[ST_RELEASE]);
@@ -653,7 +700,7 @@ void xfer_index_close(xfer_index *ix)
 {
 	if (ix == NULL)
 		return;
-	if (ix->db != NULL && !sqlite3_get_autocommit(ix->db))
+	if (ix->db != NULL && !sq.get_autocommit(ix->db))
 		ix_step_quiet(ix->st[ST_ROLLBACK]);
 	ix_disconnect(ix);
 	pqx_free(ix->path);
@@ -691,7 +738,7 @@ int xfer_index_commit(xfer_index *ix)
 	    (r = ix_exec(ix, ix->st[ST_STAGE_CLEAR])) == 0)
 		r = ix_exec(ix, ix->st[ST_COMMIT]);
 	if (r != 0) {
-		if (ix->db != NULL && !sqlite3_get_autocommit(ix->db))
+		if (ix->db != NULL && !sq.get_autocommit(ix->db))
 			ix_step_quiet(ix->st[ST_ROLLBACK]);
 		ix_tx_lost(ix);
 	}
@@ -705,7 +752,7 @@ void xfer_index_rollback(xfer_index *ix)
 {
 	if (ix == NULL || !ix->in_tx)
 		return;
-	if (ix->db != NULL && !sqlite3_get_autocommit(ix->db))
+	if (ix->db != NULL && !sq.get_autocommit(ix->db))
 		ix_step_quiet(ix->st[ST_ROLLBACK]);
 	ix_tx_lost(ix);
 	ix->in_tx = 0;
@@ -728,16 +775,16 @@ int xfer_index_file_current(xfer_index *ix, int src, const char *path, const str
 	st = ix->st[ST_FILE_STAT];
 	if ((rc = ix_bind_name(st, src, path, len)) != SQLITE_OK)
 		return ix_bind_error(ix, st, rc);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((rc = sq.step(st)) == SQLITE_ROW) {
 		for (int i = 0; i < 5; i++)
-			same &= sqlite3_column_int64(st, i) == want.v[i];
-		same &= sqlite3_column_int64(st, 5) == ix->cut;
+			same &= sq.column_int64(st, i) == want.v[i];
+		same &= sq.column_int64(st, 5) == ix->cut;
 		rc = SQLITE_DONE;
 	} else {
 		same = 0;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sq.reset(st);
+	sq.clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		return ix_error(ix, rc);
 	return same;
@@ -766,13 +813,13 @@ int xfer_index_add_file(xfer_index *ix, int src, const char *path, const struct 
 	st = ix->st[ST_FILE_INS];
 	if ((rc = ix_bind_name(st, src, path, len)) != SQLITE_OK ||
 	    (rc = ix_bind_stat(st, 3, sb)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 8, ix->cut)) != SQLITE_OK) {
+	    (rc = sq.bind_int64(st, 8, ix->cut)) != SQLITE_OK) {
 		r = ix_bind_error(ix, st, rc);
 		goto out;
 	}
 	if ((r = ix_exec(ix, st)) != 0)
 		goto out;
-	id = sqlite3_last_insert_rowid(ix->db);
+	id = sq.last_insert_rowid(ix->db);
 out:
 	if ((r = ix_op_end(ix, r)) == 0) {
 		ix->cur = id;
@@ -794,11 +841,11 @@ int xfer_index_add(xfer_index *ix, const uint8_t id[XFER_INDEX_ID_BYTES], uint64
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return PQX_ERR_LIMIT;
 	st = ix->st[ix->in_tx ? ST_STAGE_INS : ST_SPAN_INS];
-	if ((rc = sqlite3_bind_int64(st, 1, ix_key(id))) !=
+	if ((rc = sq.bind_int64(st, 1, ix_key(id))) !=
 	        SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 2, ix->cur)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)off)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)len)) != SQLITE_OK)
+	    (rc = sq.bind_int64(st, 2, ix->cur)) != SQLITE_OK ||
+	    (rc = sq.bind_int64(st, 3, (sqlite3_int64)off)) != SQLITE_OK ||
+	    (rc = sq.bind_int64(st, 4, (sqlite3_int64)len)) != SQLITE_OK)
 		return ix_bind_error(ix, st, rc);
 	return ix_exec(ix, st);
 }
@@ -843,8 +890,8 @@ int xfer_index_rename(xfer_index *ix, int src, const char *from, const char *to,
 	if (fid == 0)
 		goto out;
 	st = ix->st[ST_FILE_MOVE];
-	if ((rc = sqlite3_bind_int64(st, 1, fid)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_blob(st, 2, to, (int)tlen, SQLITE_STATIC)) != SQLITE_OK ||
+	if ((rc = sq.bind_int64(st, 1, fid)) != SQLITE_OK ||
+	    (rc = sq.bind_blob(st, 2, to, (int)tlen, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = ix_bind_stat(st, 3, sb)) != SQLITE_OK) {
 		r = ix_bind_error(ix, st, rc);
 		goto out;
@@ -862,13 +909,13 @@ static int ix_row_span(sqlite3_stmt *st, struct xfer_span *sp)
 	int n;
 
 	for (int i = 0; i < 4; i++)
-		if (sqlite3_column_type(st, i) != (i == 1 ? SQLITE_BLOB : SQLITE_INTEGER))
+		if (sq.column_type(st, i) != (i == 1 ? SQLITE_BLOB : SQLITE_INTEGER))
 			return -1;
-	src = sqlite3_column_int64(st, 0);
-	p = sqlite3_column_blob(st, 1);
-	n = sqlite3_column_bytes(st, 1);
-	off = sqlite3_column_int64(st, 2);
-	len = sqlite3_column_int64(st, 3);
+	src = sq.column_int64(st, 0);
+	p = sq.column_blob(st, 1);
+	n = sq.column_bytes(st, 1);
+	off = sq.column_int64(st, 2);
+	len = sq.column_int64(st, 3);
 	if ((src != XFER_SRC_ROOT && src != XFER_SRC_DICT) || p == NULL || n <= 0 ||
 	    n > IX_PATH_MAX || memchr(p, '\0', (size_t)n) != NULL || off < 0 || len <= 0 ||
 	    off > INT64_MAX - len)
@@ -898,12 +945,12 @@ int xfer_index_lookup(xfer_index *ix, const uint8_t id[XFER_INDEX_ID_BYTES],
 	if (max == 0)
 		return 0;
 	st = ix->st[ST_LOOKUP];
-	if ((rc = sqlite3_bind_int64(st, 1, ix_key(id))) !=
+	if ((rc = sq.bind_int64(st, 1, ix_key(id))) !=
 	        SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(st, 2,
+	    (rc = sq.bind_int64(st, 2,
 	         max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max)) != SQLITE_OK)
 		return ix_bind_error(ix, st, rc);
-	while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (k < max && (rc = sq.step(st)) == SQLITE_ROW) {
 		/* A row we could not have written: the file is not ours to trust. */
 		if (ix_row_span(st, &out[k]) != 0) {
 			rc = SQLITE_CORRUPT;
@@ -911,8 +958,8 @@ int xfer_index_lookup(xfer_index *ix, const uint8_t id[XFER_INDEX_ID_BYTES],
 		}
 		k++;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	sq.reset(st);
+	sq.clear_bindings(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return ix_error(ix, rc);
 	*n = k;
@@ -927,8 +974,8 @@ int xfer_index_empty(xfer_index *ix)
 	if ((r = ix_usable(ix)) != 0)
 		return r;
 	st = ix->st[ST_ANY_SPAN];
-	empty = (rc = sqlite3_step(st)) != SQLITE_ROW;
-	sqlite3_reset(st);
+	empty = (rc = sq.step(st)) != SQLITE_ROW;
+	sq.reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return ix_error(ix, rc);
 	return empty;
@@ -946,19 +993,19 @@ int xfer_index_prune(xfer_index *ix, int (*keep)(void *ctx, int src, const char 
 		return r;
 	if (ix->in_tx)
 		return PQX_ERR_INVALID_ARG;
-	if ((rc = sqlite3_prepare_v2(ix->db, "SELECT id, src, path FROM files", -1, &st, NULL)) !=
+	if ((rc = sq.prepare_v2(ix->db, "SELECT id, src, path FROM files", -1, &st, NULL)) !=
 	    SQLITE_OK)
 		return ix_error(ix, rc);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = sq.step(st)) == SQLITE_ROW) {
 		char path[IX_PATH_MAX + 1];
-		const void *p = sqlite3_column_blob(st, 2);
-		int len = sqlite3_column_bytes(st, 2);
+		const void *p = sq.column_blob(st, 2);
+		int len = sq.column_bytes(st, 2);
 
 		if (p == NULL || len <= 0 || len > IX_PATH_MAX)
 			continue;
 		memcpy(path, p, (size_t)len);
 		path[len] = '\0';
-		if (keep(ctx, (int)sqlite3_column_int64(st, 1), path))
+		if (keep(ctx, (int)sq.column_int64(st, 1), path))
 			continue;
 		if (n == cap) {
 			sqlite3_int64 *d = realloc(drop, (cap = cap ? cap * 2 : 64) * sizeof(*d));
@@ -969,9 +1016,9 @@ int xfer_index_prune(xfer_index *ix, int (*keep)(void *ctx, int src, const char 
 			}
 			drop = d;
 		}
-		drop[n++] = sqlite3_column_int64(st, 0);
+		drop[n++] = sq.column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	sq.finalize(st);
 	if (r == 0 && rc != SQLITE_DONE)
 		r = ix_error(ix, rc);
 	if (r == 0 && n > 0 && (r = xfer_index_begin(ix)) == 0) {

@@ -61,9 +61,15 @@ struct xfer_span {
 	uint64_t off, len;
 };
 
-/* Opens or creates the index at path (its directory must exist). */
+/*
+ * Opens or creates the index at path (its directory must exist);
+ * PQX_ERR_UNSUPPORTED where SQLite can't be loaded (it is loaded with the
+ * first index).
+ */
 PQX_MUST_CHECK int xfer_index_open(xfer_index **out, const char *path);
 void xfer_index_close(xfer_index *ix); /* NULL is a no-op */
+/* NULL once SQLite is loaded (this loads it), else why it can't be. */
+const char *xfer_index_unavailable(void);
 
 /*
  * Transactions: updates between begin and commit land all or none; outside

@@ -200,6 +200,37 @@ for f in f0 f1 m1 m1p f30; do
 	check "send and get of $what (content, mode, mtime)" "$why"
 done
 
+# SQLite is loaded only by the chunk index: a receiver that can't load it
+# warns and goes on without one (a library of that name without SQLite,
+# which says when it is loaded).
+mkdir fakelib
+printf '#include <unistd.h>\n__attribute__((constructor)) static void f(void) { (void)!write(2, "fake sqlite loaded\\n", 19); }\n' >fakelib/empty.c
+why=""
+if ! ${CC:-cc} -shared -fPIC -o fakelib/libsqlite3.so.0 fakelib/empty.c 2>err; then
+	skip "a receiver that can't load SQLite" "no C compiler: $(errline)"
+else
+	# shellcheck disable=SC2086
+	LD_LIBRARY_PATH=$T/fakelib cl get $C "$U/single/m1" -o nosql
+	if [ "$rc" -ne 0 ]; then
+		why="get exited $rc: $(errline)"
+	elif ! cmp -s src/m1 nosql/m1; then
+		why="the fetched copy differs"
+	elif ! grep -q "fake sqlite loaded" err; then
+		why="the library was not loaded: $(errline)"
+	elif ! grep -q "can't load SQLite (libsqlite3.so.0 has no sqlite3_.*); going on without the chunk index" err; then
+		why="no warning: $(errline)"
+	fi
+	check "a receiver that can't load SQLite warns and goes on without its chunk index" "$why"
+	# The sender never loads it.
+	LD_LIBRARY_PATH=$T/fakelib cl send $C src/f1 "$U/nosql"
+	if [ "$rc" -ne 0 ] || ! cmp -s src/f1 root/nosql/f1; then
+		why="send exited $rc: $(errline)"
+	elif grep -q "fake sqlite loaded" err; then
+		why="it loaded libsqlite3"
+	fi
+	check "a sender never loads SQLite" "$why"
+fi
+
 # A tree: nested directories, links inside it, modes and times, a FIFO and a device.
 mkdir -p tree/a/b/c tree/empty tree/x
 echo top >tree/top
