@@ -60,8 +60,12 @@
 enum { ST_NEED = 0, ST_HAVE = 1, ST_WHOLE = 2 };
 /* NEED's state: compare chunk trees, skip (already identical), stream it all, match blocks. */
 enum { NEED_TREE = 0, NEED_SKIP = 1, NEED_STREAM = 2, NEED_BLOCKS = 3, NEED_LISTED = 4 };
-/* FILE entry flags: a base follows, sent again, likely raw, its chunks follow (listed). */
-enum { FILE_BASE = 1, FILE_AGAIN = 2, FILE_RAW = 4, FILE_LISTED = 8 };
+/*
+ * FILE entry flags: a base follows, sent again, likely raw, its chunks
+ * follow (listed), its contents follow without waiting for the answer
+ * (eager: a tiny file with no file ahead of it awaiting its contents).
+ */
+enum { FILE_BASE = 1, FILE_AGAIN = 2, FILE_RAW = 4, FILE_LISTED = 8, FILE_EAGER = 16 };
 /* A file is listed with its entry only up to this size (FLAT_MAX chunks of the average). */
 #define LISTED_BYTES (FLAT_MAX * XFER_SMALL_AVG)
 enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_ZSTD_BASE = 2 };

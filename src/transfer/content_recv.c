@@ -120,7 +120,7 @@ struct xfer_crecv {
 	int told;     /* the peer got an error record for this file */
 	int tiny;     /* the file being received is below TINY: no index */
 	struct worker wk[MAXW];
-	int nw;
+	int nw, nw_max; /* workers made (wk[0] always), and wanted: one a core */
 	struct task *tasks;
 	size_t ntasks, captasks, next_task;
 	size_t ready;      /* received items complete in the file */
@@ -263,6 +263,39 @@ static int still_there(void *ctx, int src, const char *path)
 	return 1;
 }
 
+/*
+ * Makes workers up to want (at most nw_max): a worker's tree and buffer
+ * cost 0.05 ms here, so a session makes the main thread's at once and the
+ * others only once work for them comes (a session of tiny files, or of
+ * files that stream, never does). Fewer may be made: an error only if none.
+ */
+static int more_workers(struct xfer_crecv *cr, int want)
+{
+	if (want > cr->nw_max)
+		want = cr->nw_max;
+	for (; cr->nw < want; cr->nw++) {
+		struct worker *wk = &cr->wk[cr->nw];
+
+		/* Staged: every use of a worker's tree looks at its nodes once it is finished. */
+		if ((wk->tree = xfer_tree_new(cr->o->key, 2)) == NULL || xfer_tree_stage(wk->tree) != 0 ||
+		    (wk->io = pqx_malloc(IO_BYTES)) == NULL) {
+			xfer_tree_free(wk->tree);
+			wk->tree = NULL;
+			return cr->nw > 0 ? 0 : PQX_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
+/* The zstd context for codec (made at its first message); NULL if it can't be. */
+static ZSTD_DCtx *dctx(ZSTD_DCtx **z)
+{
+	/* A window this side can't hold is refused; zstd frames stay within 8 MiB windows. */
+	if (*z == NULL && (*z = ZSTD_createDCtx()) != NULL)
+		ZSTD_DCtx_setParameter(*z, ZSTD_d_windowLogMax, 23);
+	return *z;
+}
+
 int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, const struct xfer_opts *o,
     struct xfer_stats *st)
 {
@@ -283,26 +316,15 @@ int xfer_crecv_new(struct xfer_crecv **out, struct xfer_link *ln, int root, cons
 	{
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-		cr->nw = n < 1 ? 1 : n > MAXW ? MAXW : (int)n;
+		cr->nw_max = n < 1 ? 1 : n > MAXW ? MAXW : (int)n;
 	}
 	for (int i = 0; i < MAXW; i++)
 		cr->wk[i].srcfd = cr->wk[i].backfd = -1;
-	for (int i = 0; i < cr->nw; i++)
-		/* Staged: every use of a worker's tree looks at its nodes once it is finished. */
-		if ((cr->wk[i].tree = xfer_tree_new(o->key, 2)) == NULL ||
-		    xfer_tree_stage(cr->wk[i].tree) != 0 ||
-		    (cr->wk[i].io = pqx_malloc(IO_BYTES)) == NULL) {
-			xfer_crecv_free(cr);
-			return PQX_ERR_NOMEM;
-		}
-	if ((cr->b = pqx_buf_new(MSG_MAX)) == NULL || (cr->raw = pqx_malloc(DATA_RAW_MAX)) == NULL ||
-	    (cr->zd = ZSTD_createDCtx()) == NULL || (cr->zs = ZSTD_createDCtx()) == NULL) {
+	if (more_workers(cr, 1) != 0 || (cr->b = pqx_buf_new(MSG_MAX)) == NULL ||
+	    (cr->raw = pqx_malloc(DATA_RAW_MAX)) == NULL) {
 		xfer_crecv_free(cr);
 		return PQX_ERR_NOMEM;
 	}
-	/* A window this side can't hold is refused; zstd frames stay within 8 MiB windows. */
-	ZSTD_DCtx_setParameter(cr->zd, ZSTD_d_windowLogMax, 23);
-	ZSTD_DCtx_setParameter(cr->zs, ZSTD_d_windowLogMax, 23);
 	if (o->dict_dir != NULL &&
 	    (cr->dictfd = open(o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		xfer_warn(o, "can't open the dictionary directory; going on without it", o->dict_dir);
@@ -811,6 +833,7 @@ static int find_nodes(struct xfer_crecv *cr, struct lvl *l, int level)
 			t->cloned = clone_blocks(cr, fd, t->sp[0].off, &t->n, &t->ca, &t->cb);
 		}
 	}
+	(void)more_workers(cr, (int)(l->n < MAXW ? l->n : MAXW));
 	for (int i = 0; i < cr->nw; i++) {
 		crew[i].cr = cr;
 		crew[i].wk = &cr->wk[i];
@@ -1065,6 +1088,8 @@ static int open_data(struct xfer_crecv *cr, uint64_t left, const uint8_t **p, ui
 		*p = body;
 		return 0;
 	}
+	if (dctx(codec == CODEC_ZSTD ? &cr->zs : &cr->zd) == NULL)
+		return PQX_ERR_NOMEM;
 	if (codec == CODEC_ZSTD)
 		return stream_part(cr, body, body_len, *raw_len, p);
 	/* Against the base. */
@@ -1089,10 +1114,13 @@ static int recv_data(struct xfer_crecv *cr)
 	pthread_t th[MAXW];
 	size_t it = 0;
 	uint64_t done = 0, left = 0;
-	int r = 0, ok, nth = 0, behind = cr->nw > 1;
+	int r = 0, ok, nth = 0, behind;
 
 	for (size_t i = 0; i < cr->items.n; i++)
 		left += cr->items.v[i].len;
+	if (left > 0)
+		(void)more_workers(cr, MAXW);
+	behind = cr->nw > 1;
 	cr->next_task = cr->ready = 0;
 	cr->closing = 0;
 	cr->verr = 0;
@@ -1281,6 +1309,8 @@ static int finish_cut(struct xfer_crecv *cr, int ok)
 static void cut_start(struct xfer_crecv *cr, int behind)
 {
 	cr->cutting = cr->ix != NULL && !cr->tiny;
+	if (behind && cr->cutting)
+		(void)more_workers(cr, 2);
 	cr->behind = behind && cr->nw > 1 && cr->cutting && cr->sem_ok;
 	cr->cut_wk = &cr->wk[cr->behind ? 1 : 0];
 	cr->cut_fd = cr->fd; /* which stays open until finish_cut */
@@ -1537,6 +1567,24 @@ static int recv_whole(struct xfer_crecv *cr, pqx_buf *v)
 	int r;
 
 	if ((r = recv_stream(cr)) != 0 || (r = expect(cr, v, K_FILE_END)) != 0)
+		return r;
+	return pqx_buf_expect_end(v) == 0 ? 0 : fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
+}
+
+/*
+ * The contents of an eager file answered "identical": read (through the
+ * session's zstd stream, which goes on) and dropped.
+ */
+static int drop_whole(struct xfer_crecv *cr, uint64_t size, pqx_buf *v)
+{
+	const uint8_t *p;
+	uint32_t n;
+	int r;
+
+	for (uint64_t off = 0; off < size; off += n)
+		if ((r = open_data(cr, size - off, &p, &n)) != 0)
+			return r;
+	if ((r = expect(cr, v, K_FILE_END)) != 0)
 		return r;
 	return pqx_buf_expect_end(v) == 0 ? 0 : fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");
 }
@@ -1854,7 +1902,7 @@ static int index_source(struct xfer_crecv *cr, int src, int dirfd, const char *r
 		goto out;
 	xfer_tree_size(cr->wk[0].tree, size);
 	xfer_tree_start(cr->wk[0].tree, 0, 2, index_emit, cr->ix);
-	r = xfer_tree_file(cr->wk[0].tree, fd, 0, (uint64_t)sb.st_size, cr->nw);
+	r = xfer_tree_file(cr->wk[0].tree, fd, 0, (uint64_t)sb.st_size, cr->nw_max);
 out:
 	close(fd);
 	return r;
@@ -1992,6 +2040,7 @@ struct base_claim {
 	int has, again; /* again: a file sent again, asked for (AGAIN) */
 	int raw;        /* the sender expects to send this file's data raw */
 	int listed;     /* its chunks follow (v is left at them) */
+	int eager;      /* its contents follow, whatever the answer */
 	char name[XFER_MAX_PATH + 1];
 	uint64_t size;
 	uint8_t id[32];
@@ -2002,8 +2051,10 @@ static int base_parse(pqx_buf *v, struct base_claim *bc)
 	uint8_t has;
 	size_t len;
 
-	if (pqx_buf_get_u8(v, &has) != 0 || has > (FILE_BASE | FILE_AGAIN | FILE_RAW | FILE_LISTED))
+	if (pqx_buf_get_u8(v, &has) != 0 ||
+	    has > (FILE_BASE | FILE_AGAIN | FILE_RAW | FILE_LISTED | FILE_EAGER))
 		return PQX_ERR_FORMAT;
+	bc->eager = (has & FILE_EAGER) != 0;
 	bc->listed = (has & FILE_LISTED) != 0;
 	bc->raw = (has & FILE_RAW) != 0;
 	bc->again = (has & FILE_AGAIN) != 0;
@@ -2013,6 +2064,8 @@ static int base_parse(pqx_buf *v, struct base_claim *bc)
 		       !xfer_path_ok(bc->name, len)))
 		return PQX_ERR_FORMAT;
 	/* A file sent again streams; one with a base is compared against it. */
+	if (bc->eager && (bc->listed || bc->again || bc->has))
+		return PQX_ERR_FORMAT;
 	if (bc->listed)
 		return bc->again || bc->has ? PQX_ERR_FORMAT : 0;
 	return pqx_buf_expect_end(v) == 0 ? 0 : PQX_ERR_FORMAT;
@@ -2493,6 +2546,13 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 			return r;
 	if ((r = base_parse(v, &bc)) != 0)
 		return fail_peer(cr, r, "invalid file entry");
+	/*
+	 * Contents sent eagerly are those of this file only if no file answered
+	 * before it still awaits its own; and only a tiny file (which streams
+	 * or is skipped) is sent so.
+	 */
+	if (bc.eager && (size >= TINY || cr->nfl > 0))
+		return fail_peer(cr, PQX_ERR_FORMAT, "invalid file entry");
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return PQX_ERR_NOMEM;
 	f->fd = f->basefd = f->oldfd = -1;
@@ -2545,7 +2605,11 @@ int xfer_crecv_offer(struct xfer_crecv *cr, pqx_buf *v, const char *path, int df
 		cr->st->bytes += size;
 		cr->st->skipped++;
 		reply[1] = 1;
-		r = xfer_put(cr->ln, reply, sizeof(reply), 1);
+		if ((r = xfer_put(cr->ln, reply, sizeof(reply), 1)) == 0 && bc.eager) {
+			pqx_buf c;
+
+			r = drop_whole(cr, size, &c);
+		}
 		goto out;
 	}
 	base_ok = base_check(cr, &bc); /* after the quick check: it reads the whole base */

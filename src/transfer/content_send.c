@@ -185,6 +185,7 @@ struct xfer_csend {
 	size_t nsent, sent_head, capsent, nredo, capredo;
 	uint64_t last_reused;
 	int hint;       /* the last answer to a file of TINY bytes or more, -1 none yet */
+	int raw_only;   /* the contents being sent go uncompressed (an eager file's) */
 	int streamed;   /* listed files answered "stream" in a row: past STREAMED_MAX, streams no longer list */
 };
 
@@ -198,6 +199,7 @@ struct offer {
 	size_t sigs_len;
 	/* listed: its chunks went with the entry (every node, the chunks' answers once read) */
 	int listed;
+	int eager; /* its contents went with the entry (send_eager) */
 	struct win lw;
 	uint8_t root[32];
 };
@@ -344,9 +346,21 @@ static int take_need(struct xfer_csend *cs, pqx_buf *v)
 	    state > NEED_LISTED || base_ok > (e->basefd >= 0) || pqx_buf_expect_end(v) != 0 ||
 	    (e->again && state != NEED_STREAM) || /* once more, whole */
 	    (state == NEED_BLOCKS && (uint64_t)e->sb.st_size >= XB_FILE_MAX) || /* blocks only for a small file */
-	    (state == NEED_LISTED && !e->listed))
+	    (state == NEED_LISTED && !e->listed) ||
+	    (e->eager && state != NEED_SKIP && state != NEED_STREAM))
 		return PQX_ERR_FORMAT;
 	e->state = state;
+	if (e->eager && state == NEED_SKIP) {
+		/*
+		 * Its contents were dropped: no FILE_OK comes. Nothing went after
+		 * them (no file ahead of it, and those behind wait for it), so its
+		 * record is the last.
+		 */
+		if (cs->nsent == cs->sent_head || strcmp(cs->sent[cs->nsent - 1].path, e->path) != 0)
+			return PQX_ERR_FORMAT;
+		redo_free(&cs->sent[--cs->nsent]);
+		cs->st->skipped++;
+	}
 	if ((uint64_t)e->sb.st_size >= TINY) {
 		cs->hint = state;
 		if (state == NEED_STREAM && e->listed)
@@ -540,6 +554,39 @@ static int list_chunks(struct xfer_csend *cs, struct offer *e)
 
 static int send_file(struct xfer_csend *cs, struct offer *e);
 
+/*
+ * The contents of an eager file, right after its entry, as its answer
+ * would ask (stream), raw: compressing a first message of under TINY bytes
+ * would cost more time than its bytes take on the wire. Its FILE_OK comes
+ * later as any file's; a receiver that answers "identical" drops them.
+ */
+static int send_eager(struct xfer_csend *cs, struct offer *e)
+{
+	struct xfer_redo *d;
+	int r;
+
+	if (cs->basefd >= 0)
+		close(cs->basefd);
+	cs->basefd = -1;
+	cs->base_size = 0;
+	e->state = NEED_STREAM;
+	cs->raw_only = 1;
+	r = send_file(cs, e);
+	cs->raw_only = 0;
+	if (r != 0 || (r = redo_room(&cs->sent, cs->nsent, &cs->capsent)) != 0)
+		return r;
+	d = &cs->sent[cs->nsent];
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	d->sb = e->sb;
+	if ((d->path = strdup(e->path)) == NULL)
+		return PQX_ERR_NOMEM;
+	cs->nsent++;
+	cs->st->files++;
+	cs->st->bytes += (uint64_t)e->sb.st_size;
+	return 0;
+}
+
 /* The oldest file offered: its answer, then its contents. */
 static int run_head(struct xfer_csend *cs)
 {
@@ -552,6 +599,10 @@ static int run_head(struct xfer_csend *cs)
 			return r;
 	memmove(cs->of, cs->of + 1, --cs->nof * sizeof(*cs->of));
 	cs->nans--;
+	if (e->eager) {
+		offer_free(e); /* counted, and its contents went, with its entry */
+		return 0;
+	}
 	if (!e->again) {
 		cs->st->files++;
 		cs->st->bytes += (uint64_t)e->sb.st_size;
@@ -613,8 +664,14 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path
 		return r;
 	}
 	cs->z.w = xfer_link_wire(cs->ln);
+	/*
+	 * A tiny file (which the receiver streams or skips) with no file ahead
+	 * of it awaiting its contents sends them at once: one round trip less
+	 * for a small file sent alone, or the first of many.
+	 */
+	e->eager = !again && e->basefd < 0 && !e->listed && (uint64_t)sb->st_size < TINY && cs->nof == 0;
 	flags = (uint8_t)((e->basefd >= 0 ? FILE_BASE : 0) | (again ? FILE_AGAIN : 0) |
-	    (e->listed ? FILE_LISTED : 0));
+	    (e->listed ? FILE_LISTED : 0) | (e->eager ? FILE_EAGER : 0));
 	if (zctl_raw(&cs->z, e->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0))
 		flags |= FILE_RAW;
 	if ((r = pqx_buf_put_u8(b, flags)) != 0 ||
@@ -633,7 +690,8 @@ int xfer_csend_offer(struct xfer_csend *cs, pqx_buf *b, int fd, const char *path
 			if ((r = pqx_buf_put(b, c->v[i].id, XFER_ID_BYTES)) == 0)
 				r = pqx_buf_put_u16(b, (uint16_t)(c->v[i].len - 1));
 	}
-	if (r != 0 || (r = e->listed ? xfer_send_padded(cs->ln, b, PAD) : xfer_send_buf(cs->ln, b)) != 0) {
+	if (r != 0 || (r = e->listed ? xfer_send_padded(cs->ln, b, PAD) : xfer_send_buf(cs->ln, b)) != 0 ||
+	    (e->eager && (r = send_eager(cs, e)) != 0)) {
 		offer_free(e);
 		return r;
 	}
@@ -657,7 +715,8 @@ int xfer_csend_finish(struct xfer_csend *cs)
 	pqx_buf v;
 	int r = 0;
 
-	while (r == 0 && cs->nof > 0)
+	/* An eager file alone (its contents went) needs no answer before END: drain takes it. */
+	while (r == 0 && cs->nof > 0 && !(cs->nof == 1 && cs->of[0]->eager))
 		r = run_head(cs);
 	while (r == 0 && may_come_again(cs))
 		r = recv_answer(cs, 0, &v);
@@ -802,7 +861,8 @@ static int flush_data(struct xfer_csend *cs)
 	if (raw == 0)
 		return 0;
 	cs->z.w = xfer_link_wire(cs->ln);
-	level = zctl_pick(&cs->z, cs->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0);
+	level = cs->raw_only ? 0
+			     : zctl_pick(&cs->z, cs->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0);
 	if (level > 0 && (r = compress(cs, level, raw, &poff, &plen, &zn)) != 0)
 		return r;
 	if (zn > 0) {

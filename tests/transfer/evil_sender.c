@@ -42,7 +42,11 @@ enum {
 	K_NEED = 7, K_LIST = 8, K_BITMAP = 9, K_DATA = 10, K_FILE_END = 11, K_FILE_OK = 12, K_AGAIN = 16,
 	K_DONE = 13, K_SIGS = 14, K_BLOCKS = 15,
 };
-enum { BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8, NO_AGAIN = 16, SAID_AGAIN = 32 };
+enum {
+	BAD_HASH = 1, BAD_BLOCK = 2, BAD_RUN = 4, BAD_ZSTD = 8, NO_AGAIN = 16, SAID_AGAIN = 32,
+	EAGER = 64,       /* its contents follow its entry at once (FILE flag 16) */
+	EAGER_NEXT = 128, /* the next entry (eager) goes before this file's contents */
+};
 
 struct ent {
 	uint8_t kind;
@@ -152,6 +156,18 @@ static int build_case(const char *name, const char *canary)
 		e->flags = BAD_BLOCK;
 	} else if (strcmp(name, "reserved") == 0) {
 		add(K_FILE, ".x.pqx-part", "a name pqx keeps for its own\n");
+	} else if (strcmp(name, "eager-ok") == 0) {
+		add(K_FILE, "eager", "contents that did not wait for the answer\n")->flags = EAGER;
+	} else if (strcmp(name, "eager-big") == 0) {
+		/* Eager is for files under 4096 bytes only. */
+		static char big[5001];
+
+		memset(big, 'e', 5000);
+		add(K_FILE, "eagerbig", big)->flags = EAGER;
+	} else if (strcmp(name, "eager-behind") == 0) {
+		/* Eager contents while another file's are awaited: whose would they be? */
+		add(K_FILE, "first", "the first file\n")->flags = EAGER_NEXT;
+		add(K_FILE, "second", "eager behind the first\n")->flags = EAGER;
 	} else if (strcmp(name, "again-unasked") == 0) {
 		add(K_FILE, "again", "sent again, never asked for\n")->flags = SAID_AGAIN;
 	} else if (strcmp(name, "bad-zstd") == 0) {
@@ -466,7 +482,7 @@ static int send_entry(pqx_channel *ch, const struct ent *e, int again)
 	put32(0);
 	if (e->kind == K_FILE) {
 		put64(dl);
-		put8(again ? 2 : 0); /* no shared base; sent again */
+		put8(again ? 2 : (e->flags & EAGER) ? 16 : 0); /* no shared base; sent again; eager */
 	} else if (e->kind == K_SYMLINK)
 		putstr(e->data, dl);
 	return xsend(ch);
@@ -484,7 +500,11 @@ static int run_entries(pqx_channel *ch, int client)
 		struct ent *e = &ents[i];
 		size_t dl = e->data ? strlen(e->data) : 0;
 
-		if ((r = send_entry(ch, e, (e->flags & SAID_AGAIN) != 0)) != 0)
+		if ((r = send_entry(ch, e, (e->flags & SAID_AGAIN) != 0)) != 0 ||
+		    ((e->flags & EAGER) && (r = send_stream(ch, e)) != 0))
+			return report(ch, r);
+		if ((e->flags & EAGER_NEXT) && i + 1 < nents &&
+		    ((r = send_entry(ch, &ents[i + 1], 0)) != 0 || (r = send_stream(ch, &ents[i + 1])) != 0))
 			return report(ch, r);
 		if (e->kind != K_FILE)
 			continue;
@@ -497,7 +517,10 @@ static int run_entries(pqx_channel *ch, int client)
 			continue; /* already there */
 		if (n >= 2 && d[1] == 3)
 			printf("matching blocks\n");
-		if ((r = n >= 2 && d[1] == 2   ? send_stream(ch, e)
+		if ((e->flags & EAGER) && (n < 2 || d[1] != 2))
+			return report(ch, PQX_ERR_FORMAT); /* an eager file streams or is skipped */
+		if ((r = (e->flags & EAGER)    ? 0
+			 : n >= 2 && d[1] == 2 ? send_stream(ch, e)
 			 : n >= 2 && d[1] == 3 ? send_blocks(ch, e)
 					       : send_contents(ch, e)) != 0)
 			return report(ch, r);

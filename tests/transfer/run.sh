@@ -231,6 +231,39 @@ else
 	check "a sender never loads SQLite" "$why"
 fi
 
+# A tiny file sent alone goes with its entry (eager); sent again it is
+# skipped, and the receiver drops what came: its copy is not rewritten.
+# Both ways: pqx send to the server, pqx get from it.
+printf 'eager\n' >src/tiny
+# shellcheck disable=SC2086
+cl send --json $C src/tiny "$U/eager"
+ino=$(stat -c %i root/eager/tiny 2>&1)
+# shellcheck disable=SC2086
+cl send --json $C src/tiny "$U/eager"
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="the second send exited $rc: $(errline)"
+elif ! grep -q '"files":1,"dirs":0,"links":0,"skipped":1,' out; then
+	why="not skipped: $(cat out)"
+elif grep -q '"bytes_data":0,' out; then
+	why="its contents did not go with its entry: $(cat out)"
+elif [ "$(stat -c %i root/eager/tiny 2>&1)" != "$ino" ] || ! cmp -s src/tiny root/eager/tiny; then
+	why="the server's copy was rewritten or differs"
+fi
+# shellcheck disable=SC2086
+cl get --json $C "$U/eager/tiny" -o eagerget && ino=$(stat -c %i eagerget/tiny 2>&1) &&
+	cl get --json $C "$U/eager/tiny" -o eagerget
+if [ -n "$why" ]; then
+	:
+elif [ "$rc" -ne 0 ]; then
+	why="get exited $rc: $(errline)"
+elif ! grep -q '"skipped":1,' out; then
+	why="the second get did not skip: $(cat out)"
+elif [ "$(stat -c %i eagerget/tiny 2>&1)" != "$ino" ] || ! cmp -s src/tiny eagerget/tiny; then
+	why="the fetched copy was rewritten or differs"
+fi
+check "a tiny file's contents go with its entry; sent or fetched again, it is skipped and not rewritten" "$why"
+
 # A tree: nested directories, links inside it, modes and times, a FIFO and a device.
 mkdir -p tree/a/b/c tree/empty tree/x
 echo top >tree/top
@@ -625,6 +658,9 @@ extra() {
 	bad-hash | bad-block | bad-zstd) [ ! -e "$2/badhash" ] && [ ! -e "$2/badblock" ] && [ ! -e "$2/badzstd" ] || echo "the file was placed" ;;
 	reserved) [ ! -e "$2/.x.pqx-part" ] || echo ".x.pqx-part was placed" ;;
 	again-unasked) [ ! -e "$2/again" ] || echo "the file was placed" ;;
+	eager-ok) [ "$(cat "$2/eager" 2>&1)" = "contents that did not wait for the answer" ] || echo "eager was not placed as sent" ;;
+	eager-big) [ ! -e "$2/eagerbig" ] || echo "the file was placed" ;;
+	eager-behind) [ ! -e "$2/first" ] && [ ! -e "$2/second" ] || echo "a file was placed" ;;
 	blocks-ok) cmp -s "$2/blk" blk.new || echo "blk is not the new version" ;;
 	blocks-lie) cmp -s "$2/blk" blk.lie || echo "blk is not what the sender sent whole" ;;
 	blocks-*) cmp -s "$2/blk" blk.old || echo "the old blk was not left as it was" ;;
@@ -637,6 +673,7 @@ outcome() {
 	blocks-ok) echo "completed from the old version's blocks" ;;
 	blocks-lie) echo "its hash found wrong, the file received again whole" ;;
 	link-* | existing-link-file | setuid) echo "links refused or kept inside" ;;
+	eager-ok) echo "its contents taken before its answer" ;;
 	*) echo refused ;;
 	esac
 }
@@ -647,10 +684,11 @@ refusal() {
 	blocks-bad-run) case $2 in "matching blocks "*"invalid block list"*) ;; *) echo " not refused for its block list: $2" ;; esac ;;
 	blocks-lie-gone) case $2 in *"a file the receiver asked for did not come"*) ;; *) echo " not refused for the file that did not come again: $2" ;; esac ;;
 	bad-zstd) case $2 in *"invalid compressed data"*) ;; *) echo " not refused for its compressed data: $2" ;; esac ;;
+	eager-big | eager-behind) case $2 in *"invalid file entry"*) ;; *) echo " not refused for its entry: $2" ;; esac ;;
 	esac
 }
-REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block bad-zstd blocks-bad-run blocks-lie-gone reserved again-unasked"
-SAFE="link-abs link-up link-canary link-chain existing-link-file setuid blocks-ok blocks-lie"
+REFUSED="dotdot abs inner-dotdot dotdot-dir double-slash empty dot nul long-component long-path existing-link-dir existing-link-parent existing-link-part link-then-dir bad-hash bad-block bad-zstd blocks-bad-run blocks-lie-gone reserved again-unasked eager-big eager-behind"
+SAFE="link-abs link-up link-canary link-chain existing-link-file setuid blocks-ok blocks-lie eager-ok"
 for c in $REFUSED $SAFE req-get-dotdot req-get-abs req-send-dotdot; do
 	ev_reset
 	nw=$(count ev.log 'symbolic link refused')
