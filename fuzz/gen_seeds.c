@@ -20,7 +20,7 @@
 
 /*
  * Usage: gen_seeds DIR. Writes DIR/<target>/<name> for the targets
- * mlkem_decaps, mlkem_encaps, xwing and hpke_open (and the others below,
+ * mlkem_decaps, mlkem_encaps, xwing, chachapoly and hpke_open (and the others below,
  * transfer_receiver, transfer_sender and server included), in the input
  * layout each target's comment describes. The bytes are derived from a fixed SHAKE128
  * stream, so the seeds are the same on every run; nothing is read from
@@ -196,6 +196,28 @@ static void xwing_seeds(const char *dir)
 	put(seed, sizeof(seed));
 	put(ct, sizeof(ct));
 	emit(dir, "xwing", "ct-valid");
+}
+
+/* fuzz_chachapoly: key, nonce, ad_len, ad, message. */
+static void chachapoly_seeds(const char *dir)
+{
+	uint8_t key[32], nonce[12], ad[32], msg[300];
+
+	rnd(key, sizeof(key));
+	rnd(nonce, sizeof(nonce));
+	rnd(ad, sizeof(ad));
+	rnd(msg, sizeof(msg));
+	put(key, sizeof(key));
+	put(nonce, sizeof(nonce));
+	put_u8(32);
+	put(ad, sizeof(ad));
+	put(msg, sizeof(msg));
+	emit(dir, "chachapoly", "ad-and-message");
+	put(key, sizeof(key));
+	put(nonce, sizeof(nonce));
+	put_u8(0);
+	put(msg, 16);
+	emit(dir, "chachapoly", "a-tag-alone");
 }
 
 /* A length field of fuzz_hpke_open: two bytes, little-endian. */
@@ -2102,6 +2124,7 @@ int main(int argc, char **argv)
 	pqx_keccak_absorb(&rng, (const uint8_t *)"pqx fuzz seeds", 14);
 	mlkem_seeds(argv[1]);
 	xwing_seeds(argv[1]);
+	chachapoly_seeds(argv[1]);
 	hpke_seeds(argv[1]);
 	age_seeds(argv[1]);
 	transfer_seeds(argv[1]);

@@ -84,7 +84,10 @@ typedef struct {
 	 * error; the channel then refuses with an authenticated message 2. */
 	int (*authorize)(void *ctx, const uint8_t key[PQX_XWING_PUBLIC_KEY_BYTES]);
 	void *ctx;
-	/* Record ciphers in preference order (0-terminated); NULL: measured. */
+	/* Record ciphers (0-terminated). Server: in its order of preference;
+	 * NULL: measured (pqx_channel_default_ciphers). Client: those it offers
+	 * (the server picks); NULL: AES-256-GCM where the CPU has AES
+	 * instructions, and ChaCha20-Poly1305. */
 	const uint8_t *ciphers;
 	/* Randomness for known-answer tests; NULL: the CSPRNG. */
 	int (*random)(void *ctx, uint8_t *out, size_t n);
@@ -156,7 +159,7 @@ const char *pqx_channel_peer_error(const pqx_channel *ch);
 /* Wipes the keys and frees; NULL is a no-op. Does not close the transport. */
 void pqx_channel_free(pqx_channel *ch);
 
-/* The record ciphers this machine runs fastest first (measured once). */
+/* The record ciphers this machine runs, fastest first (measured once): a server's choice. */
 const uint8_t *pqx_channel_default_ciphers(void);
 /* "SHA256:<base64>" of a public key into out (at least 51 bytes). */
 void pqx_key_fingerprint(char out[52], const uint8_t *key, size_t len);

@@ -1,13 +1,14 @@
-/* pqx: the thin wrappers over OpenSSL libcrypto (AEADs, HKDF, HMAC, SHA-256, X25519, scrypt, random). */
+/* pqx: the thin wrappers over OpenSSL libcrypto (AEADs, HKDF, HMAC, SHA-256, X25519, scrypt), and random bytes. */
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 
 #include "crypto/ossl.h"
 #include "util/util.h"
@@ -19,16 +20,28 @@ void pqx_test_set_random_fault(pqx_fault_hook h)
 	random_fault = h;
 }
 
+/*
+ * The kernel's generator (getrandom, which waits only until it is seeded
+ * at boot), not OpenSSL's DRBG: the DRBG is seeded from it anyway, and its
+ * first use in a process builds OpenSSL's table of every cipher (its
+ * CTR-DRBG is AES), 0.4-0.5 ms that a small transfer's client would spend
+ * before its first message (docs/BENCHMARKS.md, fifteenth session).
+ */
 int pqx_randombytes(uint8_t *out, size_t n)
 {
 	int ok = random_fault == NULL || !random_fault();
 
 	while (ok && n > 0) {
-		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+		ssize_t k = getrandom(out, n, 0);
 
-		ok = RAND_bytes(out, chunk) == 1;
-		out += chunk;
-		n -= (size_t)chunk;
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			ok = 0;
+			break;
+		}
+		out += k;
+		n -= (size_t)k;
 	}
 	if (!ok) {
 		pqx_wipe(out, n);
@@ -48,6 +61,11 @@ static const EVP_CIPHER *aead_cipher(enum pqx_aead_alg alg)
 	case PQX_AEAD_AES_256_GCM: return EVP_aes_256_gcm();
 	}
 	return NULL;
+}
+
+void pqx_aead_warm(void)
+{
+	EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL));
 }
 
 pqx_aead *pqx_aead_new(enum pqx_aead_alg alg, const uint8_t key[PQX_AEAD_KEY_BYTES])

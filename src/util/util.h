@@ -63,6 +63,15 @@ static inline void pqx_store64_be(uint8_t *p, uint64_t v)
 	pqx_store32_be(p, (uint32_t)(v >> 32));
 	pqx_store32_be(p + 4, (uint32_t)v);
 }
+static inline uint32_t pqx_load32_le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void pqx_store32_le(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
 static inline uint64_t pqx_load64_le(const uint8_t *p)
 {
 	uint64_t v = 0;

@@ -1,10 +1,10 @@
 #!/bin/sh
 # pqx ct: runs the constant-time checks (tests/ct) under valgrind memcheck; prints PASS/FAIL/SKIP lines.
-# Usage: tests/ct/run.sh BUILD   (the build folder holding tests/ct/ct_kem, ct_bech32 and ct_hmac_mb; not a sanitizer build)
+# Usage: tests/ct/run.sh BUILD   (the build folder holding tests/ct/ct_kem, ct_bech32, ct_hmac_mb and ct_chachapoly; not a sanitizer build)
 set -u
 BUILD=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
-bins="$BUILD/tests/ct/ct_kem $BUILD/tests/ct/ct_bech32 $BUILD/tests/ct/ct_hmac_mb"
+bins="$BUILD/tests/ct/ct_kem $BUILD/tests/ct/ct_bech32 $BUILD/tests/ct/ct_hmac_mb $BUILD/tests/ct/ct_chachapoly"
 
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "SKIP ct: valgrind is not installed (scripts/deps.sh installs it)"
@@ -45,4 +45,5 @@ run_ct ct_kem secret public.supp
 run_ct ct_kem whole-dk public.supp whole-dk.supp
 run_ct ct_bech32 secret
 run_ct ct_hmac_mb secret
+run_ct ct_chachapoly secret
 exit "$status"

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
+#include "crypto/chachapoly.h"
 #include "crypto/ossl.h"
 #include "harness.h"
 #include "json.h"
@@ -277,6 +280,16 @@ static void check_aead_file(const char *name, enum pqx_aead_alg alg, int want_in
 				CHECK(pqx_aead_seal_once(alg, key, mine, iv, aad, aad_len, msg,
 				    msg_len) == 0 && memcmp(mine, sealed, ct_len + 16) == 0,
 				    "%s tcId %lld: seal", name, id);
+				/* Ours (the handshake's): the same bytes, and it opens them. */
+				if (alg == PQX_AEAD_CHACHA20_POLY1305) {
+					CHECK(pqx_chachapoly_seal(mine, key, iv, aad, aad_len, msg,
+					    msg_len) == 0 && memcmp(mine, sealed, ct_len + 16) == 0,
+					    "%s tcId %lld: our seal", name, id);
+					CHECK(pqx_chachapoly_open(mine, key, iv, aad, aad_len, sealed,
+					    ct_len + 16) == 0 && (msg_len == 0 ||
+					    memcmp(mine, msg, msg_len) == 0), "%s tcId %lld: our open",
+					    name, id);
+				}
 				/* In place, as the STREAM code will call it. */
 				CHECK(pqx_aead_open_once(alg, key, sealed, iv, aad, aad_len, sealed,
 				    ct_len + 16) == 0 && (msg_len == 0 ||
@@ -288,6 +301,12 @@ static void check_aead_file(const char *name, enum pqx_aead_alg alg, int want_in
 				    PQX_ERR_AUTH, "%s tcId %lld: invalid accepted", name, id);
 				CHECK(pqx_ct_is_zero(opened, ct_len), "%s tcId %lld: pt not zeroed",
 				    name, id);
+				if (alg == PQX_AEAD_CHACHA20_POLY1305) {
+					memset(opened, 0xaa, ct_len + 16);
+					CHECK(pqx_chachapoly_open(opened, key, iv, aad, aad_len, sealed,
+					    ct_len + 16) == PQX_ERR_AUTH && pqx_ct_is_zero(opened, ct_len),
+					    "%s tcId %lld: ours accepted it, or left plaintext", name, id);
+				}
 				n_invalid++;
 			}
 			free(sealed);
@@ -310,6 +329,125 @@ out:
 static void test_chacha20_poly1305(void)
 {
 	check_aead_file(WP_DIR "chacha20_poly1305_test.json", PQX_AEAD_CHACHA20_POLY1305, 316);
+}
+
+/*
+ * Our ChaCha20-Poly1305 against OpenSSL's: every message length to 300
+ * bytes (block edges of both ChaCha20 and Poly1305) with ad of 0 to 40
+ * bytes, in place and not; a flipped bit anywhere is refused and zeroes
+ * the output.
+ */
+static void test_chachapoly_ours(void)
+{
+	uint8_t key[32], nonce[12], ad[40], pt[300], ref[316], ours[316], out[316];
+
+	for (size_t n = 0; n <= sizeof(pt); n++) {
+		size_t ad_len = n % (sizeof(ad) + 1), flip;
+
+		t_rand(key, sizeof(key));
+		t_rand(nonce, sizeof(nonce));
+		t_rand(ad, ad_len);
+		t_rand(pt, n);
+		CHECK(pqx_aead_seal_once(PQX_AEAD_CHACHA20_POLY1305, key, ref, nonce, ad, ad_len, pt,
+		    n) == 0, "n %zu: openssl", n);
+		CHECK(pqx_chachapoly_seal(ours, key, nonce, ad, ad_len, pt, n) == 0 &&
+		    memcmp(ours, ref, n + 16) == 0, "n %zu: seal differs", n);
+		memcpy(out, pt, n);
+		CHECK(pqx_chachapoly_seal(out, key, nonce, ad, ad_len, out, n) == 0 &&
+		    memcmp(out, ref, n + 16) == 0, "n %zu: in place", n);
+		CHECK(pqx_chachapoly_open(out, key, nonce, ad, ad_len, out, n + 16) == 0 &&
+		    memcmp(out, pt, n) == 0, "n %zu: open in place", n);
+		flip = (n * 7919) % (ad_len + n + 16);
+		if (flip < ad_len)
+			ad[flip] ^= 0x10;
+		else
+			ref[flip - ad_len] ^= 0x10;
+		memset(out, 0xaa, sizeof(out));
+		CHECK(pqx_chachapoly_open(out, key, nonce, ad, ad_len, ref, n + 16) == PQX_ERR_AUTH &&
+		    pqx_ct_is_zero(out, n), "n %zu: a flipped bit at %zu was accepted", n, flip);
+		if (t_case_failures())
+			return;
+	}
+	CHECK(pqx_chachapoly_open(out, key, nonce, NULL, 0, ref, 15) == PQX_ERR_AUTH,
+	    "shorter than a tag");
+}
+
+/* OpenSSL's Poly1305 (EVP_MAC), the reference for ours. */
+static int ossl_poly1305(uint8_t tag[16], const uint8_t key[32], const uint8_t *m, size_t n)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+	EVP_MAC_CTX *c = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	size_t len = 0;
+	int ok = c != NULL && EVP_MAC_init(c, key, 32, NULL) == 1 && EVP_MAC_update(c, m, n) == 1 &&
+		 EVP_MAC_final(c, tag, &len, 16) == 1 && len == 16;
+
+	EVP_MAC_CTX_free(c);
+	EVP_MAC_free(mac);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Our Poly1305 where its carries and its final reduction are tested: the
+ * inputs of RFC 8439's A.3 vectors 5 to 11 (each a multiple of 16 bytes),
+ * which aim at them, then blocks of 0xff under keys of all-ones limbs, all
+ * against OpenSSL's. The AEAD above rarely reaches these by chance.
+ */
+static void test_poly1305_edges(void)
+{
+	static const struct {
+		const char *r, *s, *m, *tag;
+	} v[] = {
+		{ "02000000000000000000000000000000", "00000000000000000000000000000000",
+		    "ffffffffffffffffffffffffffffffff", "03000000000000000000000000000000" },
+		{ "02000000000000000000000000000000", "ffffffffffffffffffffffffffffffff",
+		    "02000000000000000000000000000000", "03000000000000000000000000000000" },
+		{ "01000000000000000000000000000000", "00000000000000000000000000000000",
+		    "fffffffffffffffffffffffffffffffff0ffffffffffffffffffffffffffffff"
+		    "11000000000000000000000000000000",
+		    "05000000000000000000000000000000" },
+		{ "01000000000000000000000000000000", "00000000000000000000000000000000",
+		    "fffffffffffffffffffffffffffffffffbfefefefefefefefefefefefefefefe"
+		    "01010101010101010101010101010101",
+		    "00000000000000000000000000000000" },
+		{ "02000000000000000000000000000000", "00000000000000000000000000000000",
+		    "fdffffffffffffffffffffffffffffff", "faffffffffffffffffffffffffffffff" },
+		{ "01000000000000000400000000000000", "00000000000000000000000000000000",
+		    "e33594d7505e43b900000000000000003394d7505e4379cd0100000000000000"
+		    "0000000000000000000000000000000001000000000000000000000000000000",
+		    "14000000000000005500000000000000" },
+		{ "01000000000000000400000000000000", "00000000000000000000000000000000",
+		    "e33594d7505e43b900000000000000003394d7505e4379cd0100000000000000"
+		    "00000000000000000000000000000000",
+		    "13000000000000000000000000000000" },
+	};
+	uint8_t key[32], m[256], want[16], got[16], ref[16];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = strlen(v[i].m) / 2;
+
+		CHECK(t_unhex(key, 16, v[i].r) == 0 && t_unhex(key + 16, 16, v[i].s) == 0 &&
+		    t_unhex(m, n, v[i].m) == 0 && t_unhex(want, 16, v[i].tag) == 0);
+		CHECK(ossl_poly1305(ref, key, m, n) == 0 && memcmp(ref, want, 16) == 0,
+		    "vector %zu: openssl", i + 5);
+		CHECK(pqx_poly1305_blocks(got, key, m, n) == 0 && memcmp(got, want, 16) == 0,
+		    "vector %zu: ours", i + 5);
+	}
+	/* h near 2^130 - 5 on the way and at the end. */
+	memset(m, 0xff, sizeof(m));
+	for (int i = 0; i < 64; i++) {
+		size_t n = 16 * (size_t)(1 + i % 16);
+
+		memset(key, 0xff, 32);
+		if (i >= 32)
+			t_rand(key + 16, 16);
+		if (i % 3 == 1)
+			t_rand(key, 16);
+		if (i % 3 == 2)
+			m[i] ^= (uint8_t)(1u << (i % 8));
+		CHECK(ossl_poly1305(ref, key, m, n) == 0 && pqx_poly1305_blocks(got, key, m, n) == 0 &&
+		    memcmp(got, ref, 16) == 0, "edge %d (%zu bytes)", i, n);
+	}
+	CHECK(pqx_poly1305_blocks(got, key, m, 15) == PQX_ERR_INVALID_ARG, "a partial block");
 }
 
 static void test_aes_256_gcm(void)
@@ -545,7 +683,9 @@ int main(void)
 	t_run("wycheproof x25519 (valid, acceptable, zero shared secrets refused)", test_x25519);
 	t_run("x25519 base point", test_x25519_base);
 	t_run("x25519 RFC 7748 vectors and 1,000 rounds", test_x25519_rfc7748);
-	t_run("wycheproof chacha20-poly1305 (96-bit nonce)", test_chacha20_poly1305);
+	t_run("wycheproof chacha20-poly1305 (96-bit nonce; openssl's and ours)", test_chacha20_poly1305);
+	t_run("our chacha20-poly1305 against openssl's, every length to 300 bytes", test_chachapoly_ours);
+	t_run("our poly1305's carries and final reduction (RFC 8439 A.3, against openssl)", test_poly1305_edges);
 	t_run("wycheproof aes-256-gcm (256-bit key, 96-bit iv)", test_aes_256_gcm);
 	t_run("aead wrapper edges", test_aead_edges);
 	t_run("wycheproof hkdf-sha256", test_hkdf);
