@@ -300,9 +300,10 @@ static void handle(struct conn *c)
 
 		if (st.bytes_cloned > 0)
 			snprintf(cloned, sizeof(cloned), ", %llu cloned", (unsigned long long)st.bytes_cloned);
-		logf_(s, 0, "%s %s %s \"%s\": %llu file(s), %llu bytes, %llu moved%s", c->addr, c->fp,
+		logf_(s, 0, "%s %s %s \"%s\": %llu file(s), %llu bytes, %llu moved%s (%s)", c->addr, c->fp,
 		    op == XFER_SEND ? "send to" : "get", path, (unsigned long long)st.files,
-		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved, cloned);
+		    (unsigned long long)st.bytes, (unsigned long long)st.bytes_moved, cloned,
+		    pqx_channel_cipher(ch) == PQX_CHANNEL_AES_256_GCM ? "aes-256-gcm" : "chacha20-poly1305");
 	}
 out:
 	if (target >= 0)
