@@ -185,7 +185,7 @@ struct xfer_csend {
 	size_t nsent, sent_head, capsent, nredo, capredo;
 	uint64_t last_reused;
 	int hint;       /* the last answer to a file of TINY bytes or more, -1 none yet */
-	int raw_only;   /* the contents being sent go uncompressed (an eager file's) */
+	int raw_only;   /* the contents being sent go uncompressed (an eager file's, unless forced) */
 	int streamed;   /* listed files answered "stream" in a row: past STREAMED_MAX, streams no longer list */
 };
 
@@ -556,9 +556,10 @@ static int send_file(struct xfer_csend *cs, struct offer *e);
 
 /*
  * The contents of an eager file, right after its entry, as its answer
- * would ask (stream), raw: compressing a first message of under TINY bytes
- * would cost more time than its bytes take on the wire. Its FILE_OK comes
- * later as any file's; a receiver that answers "identical" drops them.
+ * would ask (stream), raw unless --compress forces a level: measuring a
+ * level on under TINY bytes (zstd's first use: about 0.1 ms) would cost
+ * more time than they take on the wire. Its FILE_OK comes later as any
+ * file's; a receiver that answers "identical" drops them.
  */
 static int send_eager(struct xfer_csend *cs, struct offer *e)
 {
@@ -570,7 +571,7 @@ static int send_eager(struct xfer_csend *cs, struct offer *e)
 	cs->basefd = -1;
 	cs->base_size = 0;
 	e->state = NEED_STREAM;
-	cs->raw_only = 1;
+	cs->raw_only = cs->z.mode < 0;
 	r = send_file(cs, e);
 	cs->raw_only = 0;
 	if (r != 0 || (r = redo_room(&cs->sent, cs->nsent, &cs->capsent)) != 0)

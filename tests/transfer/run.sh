@@ -263,6 +263,21 @@ elif [ "$(stat -c %i eagerget/tiny 2>&1)" != "$ino" ] || ! cmp -s src/tiny eager
 	why="the fetched copy was rewritten or differs"
 fi
 check "a tiny file's contents go with its entry; sent or fetched again, it is skipped and not rewritten" "$why"
+# Compressed (--compress 3), what the receiver drops still goes through the
+# session's zstd stream: the next file, compressed after it, must decode.
+seq 1 400 >src/tiny2
+seq 1 20000 >src/after
+# shellcheck disable=SC2086
+cl send $C src/tiny2 "$U/eagerz" && cl send --json --compress 3 $C src/tiny2 src/after "$U/eagerz"
+why=""
+if [ "$rc" -ne 0 ]; then
+	why="send exited $rc: $(errline)"
+elif ! grep -q '"files":2,"dirs":0,"links":0,"skipped":1,' out || grep -q '"bytes_data":0,' out; then
+	why="not one skipped after its contents went: $(cat out)"
+elif ! cmp -s src/after root/eagerz/after || ! cmp -s src/tiny2 root/eagerz/tiny2; then
+	why="the files differ"
+fi
+check "compressed contents dropped with a skipped tiny file keep the zstd stream in step" "$why"
 
 # A tree: nested directories, links inside it, modes and times, a FIFO and a device.
 mkdir -p tree/a/b/c tree/empty tree/x
