@@ -20,7 +20,7 @@ OPT ?= -O3
 CFLAGS ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 $(WARN) -fPIC -D_DEFAULT_SOURCE \
              -Iinclude -Isrc $(DEP_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS = $(DEP_LIBS) -lpthread
+LDLIBS = $(DEP_LIBS) -lpthread -ldl
 # Tests also read zlib-compressed vectors of the age testkit.
 TEST_LIBS := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz) $(SQLITE_LIBS)
 

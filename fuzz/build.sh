@@ -15,7 +15,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 # DWARF 4: valgrind and older tools read it; clang 14 defaults to 5.
 CFLAGS="-O1 -g -gdwarf-4"
 CPPFLAGS="-std=c11 -D_DEFAULT_SOURCE -Iinclude -Isrc $(pkg-config --cflags libcrypto 2>/dev/null)"
-LIBS="$(pkg-config --libs libcrypto sqlite3 libzstd 2>/dev/null || echo -lcrypto -lsqlite3 -lzstd) -lpthread"
+LIBS="$(pkg-config --libs libcrypto sqlite3 libzstd 2>/dev/null || echo -lcrypto -lsqlite3 -lzstd) -lpthread -ldl"
 
 if ! command -v "$CC" >/dev/null 2>&1; then
 	echo "$CC is not installed (scripts/deps.sh installs clang)"

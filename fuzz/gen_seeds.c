@@ -1171,21 +1171,23 @@ static void r_land(struct rside *rs, const char *path, const uint8_t *p, size_t 
 static int r_wrong_hash; /* the next file matched in blocks ends with a wrong hash */
 static int r_flat;       /* the next file compared by trees is listed flat, if it can be */
 static int r_listed;     /* the next file's chunks go with its entry, if they can */
+static int r_eager;      /* the next file's contents go with its entry (flag 16), if it is tiny */
 
 static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8_t *p, size_t n,
     int has_base, const char *codecs, size_t cut)
 {
 	static const char *const names[4] = { "trees", "skip", "stream", "blocks" };
 	struct ftree f;
-	int need = r_need(rs, path, n, sec), empty, top, listed;
+	int need = r_need(rs, path, n, sec), empty, top, listed, eager;
 
 	ft_build(&f, rs->key, p, n);
 	/* Listed: u8 count - 1, count x (id, u16 len - 1) after the flags (8). */
 	listed = r_listed && !has_base && n >= R_TINY && f.n[0] > 0 && f.n[0] <= FLAT_MAX;
-	r_listed = 0;
+	eager = r_eager && !has_base && n < R_TINY;
+	r_listed = r_eager = 0;
 	m_head(K_FILE, path, 0644, sec);
 	m_u64(n);
-	m_u8((uint8_t)(has_base | (listed ? 8 : 0)));
+	m_u8((uint8_t)(has_base | (listed ? 8 : 0) | (eager ? 16 : 0)));
 	if (has_base) {
 		m_str(path);
 		m_u64(n);
@@ -1202,7 +1204,8 @@ static void r_file(struct rside *rs, const char *path, uint64_t sec, const uint8
 	rs->files++;
 	rs->bytes += n;
 	stream_len = 0;
-	if (need == NEED_STREAM) {
+	/* Eager: its contents follow whatever the answer (skipped: they are dropped). */
+	if (need == NEED_STREAM || eager) {
 		if (n > sizeof(stream)) {
 			failed = 1;
 			n = 0;
@@ -1728,6 +1731,21 @@ static void transfer_seeds(const char *dir)
 	emit(dir, "transfer_receiver", "blocks-retry");
 	rs_free(&rs);
 
+	/* Eager (flag 16): a new tiny file, raw; the one there already, zstd, dropped; then one more. */
+	rs_receiver(&rs);
+	r_eager = 1;
+	r_file(&rs, "new.txt", 1700000400, (const uint8_t *)"eager contents\n", 15, 0, "r", 4000);
+	m_finish(&rs);
+	emit(dir, "transfer_receiver", "eager");
+	rs_free(&rs);
+	rs_receiver(&rs);
+	r_eager = 1;
+	r_file(&rs, "keep.txt", 1700000000, (const uint8_t *)"hello", 5, 0, "z", 4000);
+	r_file(&rs, "more.txt", 1700000401, (const uint8_t *)"after the dropped ones", 22, 0, "z", 4000);
+	m_finish(&rs);
+	emit(dir, "transfer_receiver", "eager-skip-zstd");
+	rs_free(&rs);
+
 	/*
 	 * Sender (key zero): the selector (bit 0 confined, bits 1-3 the set
 	 * mod 7, bit 4 zstd), then the receiver's answers.
@@ -1736,11 +1754,20 @@ static void transfer_seeds(const char *dir)
 		two[i] = sender_pattern(i);
 	memcpy(small, two, sizeof(small));
 	memcpy(df, two, sizeof(df));
-	put_u8(0); /* small */
+	/*
+	 * A tiny file with no file ahead of it (small alone, d/f alone, the
+	 * empty file first) goes with its entry: its answer must be skip or
+	 * stream. Compared by trees, small comes after the empty file (set 3).
+	 */
+	put_u8(0); /* small, eager: a trees answer is refused */
 	s_file(key_zero, small, sizeof(small), 'w');
-	emit(dir, "transfer_sender", "small");
-	put_u8(0x11); /* small, confined, zstd: NEED at every level */
+	emit(dir, "transfer_sender", "small-eager-trees");
+	put_u8(0x17); /* everything, confined, zstd: the empty file, then small with NEED at every level */
+	s_file(key_zero, NULL, 0, 's');
 	s_file(key_zero, small, sizeof(small), 'n');
+	s_skip(); /* two, d/f, d/f */
+	s_skip();
+	s_skip();
 	emit(dir, "transfer_sender", "small-deep");
 	put_u8(1); /* small, confined, already there */
 	s_skip();
@@ -1763,8 +1790,8 @@ static void transfer_seeds(const char *dir)
 	put_u8(0x12); /* two, streamed, zstd */
 	s_file(key_zero, two, sizeof(two), 's');
 	emit(dir, "transfer_sender", "two-stream-zstd");
-	put_u8(4); /* d: d/f */
-	s_file(key_zero, df, sizeof(df), 'n');
+	put_u8(4); /* d: d/f, eager */
+	s_file(key_zero, df, sizeof(df), 's');
 	emit(dir, "transfer_sender", "dir");
 	/* ACCEPT first (bit 6: the request went without waiting), then as above. */
 	put_u8(0x40 | 0x12);
@@ -1778,8 +1805,8 @@ static void transfer_seeds(const char *dir)
 	put_u8(0x40 | 0x0e); /* set 7, with two's answers before ACCEPT: refused */
 	s_file(key_zero, two, sizeof(two), 's');
 	emit(dir, "transfer_sender", "accept-missing");
-	put_u8(0x16); /* everything, zstd: empty, small, two, d/f (skipped), d/f */
-	s_file(key_zero, NULL, 0, 'w');
+	put_u8(0x16); /* everything, zstd: empty (eager), small, two, d/f (skipped), d/f */
+	s_file(key_zero, NULL, 0, 's');
 	s_file(key_zero, small, sizeof(small), 'w');
 	s_file(key_zero, two, sizeof(two), 'm');
 	s_skip();
@@ -1858,8 +1885,12 @@ static void transfer_seeds(const char *dir)
 		put_u8(0x0c);
 		s_blocks(key_zero, NULL, MID_BYTES, old, MID_BYTES - 100, 0, 0);
 		emit(dir, "transfer_sender", "mid-blocks-tail");
-		put_u8(0); /* small against 500 bytes: no whole block to sign, so chunk trees */
+		put_u8(6); /* the empty file (eager), then small against 500 bytes: no whole block to sign, so chunk trees */
+		s_file(key_zero, NULL, 0, 's');
 		s_blocks(key_zero, small, sizeof(small), old, 500, 0, 'n');
+		s_skip(); /* two, d/f, d/f */
+		s_skip();
+		s_skip();
 		emit(dir, "transfer_sender", "small-blocks");
 		/* two, zstd, against 32 KiB of its start and 32 KiB from 600000 */
 		memcpy(old, two, 32u << 10);

@@ -1581,9 +1581,11 @@ static int drop_whole(struct xfer_crecv *cr, uint64_t size, pqx_buf *v)
 	uint32_t n;
 	int r;
 
-	for (uint64_t off = 0; off < size; off += n)
+	for (uint64_t off = 0; off < size; off += n) {
 		if ((r = open_data(cr, size - off, &p, &n)) != 0)
 			return r;
+		cr->st->bytes_moved += n; /* they crossed, as the sender counts them */
+	}
 	if ((r = expect(cr, v, K_FILE_END)) != 0)
 		return r;
 	return pqx_buf_expect_end(v) == 0 ? 0 : fail_peer(cr, PQX_ERR_FORMAT, "invalid file end");

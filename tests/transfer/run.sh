@@ -259,6 +259,8 @@ elif [ "$rc" -ne 0 ]; then
 	why="get exited $rc: $(errline)"
 elif ! grep -q '"skipped":1,' out; then
 	why="the second get did not skip: $(cat out)"
+elif grep -q '"bytes_data":0,' out; then
+	why="the server's contents did not go with its entry: $(cat out)"
 elif [ "$(stat -c %i eagerget/tiny 2>&1)" != "$ino" ] || ! cmp -s src/tiny eagerget/tiny; then
 	why="the fetched copy was rewritten or differs"
 fi
