@@ -409,15 +409,17 @@ static void tail_wait(const char *index_path)
 
 static void open_index(struct xfer_crecv *cr)
 {
+	const char *no_sqlite;
+
 	if (cr->ix_tried || cr->o->index_path == NULL)
 		return;
 	cr->ix_tried = 1;
 	tail_wait(cr->o->index_path);
-	if (xfer_index_unavailable() != NULL) {
+	if ((no_sqlite = xfer_index_unavailable()) != NULL) {
 		char why[400];
 
 		snprintf(why, sizeof(why), "can't load SQLite (%.300s); going on without the chunk index",
-		    xfer_index_unavailable());
+		    no_sqlite);
 		xfer_warn(cr->o, why, cr->o->index_path);
 		return;
 	}

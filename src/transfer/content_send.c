@@ -356,7 +356,7 @@ static int take_need(struct xfer_csend *cs, pqx_buf *v)
 		 * them (no file ahead of it, and those behind wait for it), so its
 		 * record is the last.
 		 */
-		if (cs->nsent == cs->sent_head || strcmp(cs->sent[cs->nsent - 1].path, e->path) != 0)
+		if (cs->nsent == cs->sent_head)
 			return PQX_ERR_FORMAT;
 		redo_free(&cs->sent[--cs->nsent]);
 		cs->st->skipped++;
@@ -555,6 +555,34 @@ static int list_chunks(struct xfer_csend *cs, struct offer *e)
 static int send_file(struct xfer_csend *cs, struct offer *e);
 
 /*
+ * The contents of e as its state asks, against its base if it has one;
+ * then its record, until its FILE_OK (a file matched in blocks keeps its
+ * fd: it may be asked for again). The path moves to the record.
+ */
+static int send_contents(struct xfer_csend *cs, struct offer *e)
+{
+	struct xfer_redo *d;
+	int r;
+
+	if (cs->basefd >= 0)
+		close(cs->basefd);
+	cs->basefd = e->basefd;
+	cs->base_size = e->base_size;
+	e->basefd = -1;
+	if ((r = send_file(cs, e)) != 0 || (r = redo_room(&cs->sent, cs->nsent, &cs->capsent)) != 0)
+		return r;
+	d = &cs->sent[cs->nsent++];
+	d->fd = e->state == NEED_BLOCKS ? e->fd : -1;
+	d->path = e->path;
+	d->sb = e->sb;
+	d->reused = cs->last_reused;
+	if (d->fd >= 0)
+		e->fd = -1;
+	e->path = NULL;
+	return 0;
+}
+
+/*
  * The contents of an eager file, right after its entry, as its answer
  * would ask (stream), raw unless --compress forces a level: measuring a
  * level on under TINY bytes (zstd's first use: about 0.1 ms) would cost
@@ -563,29 +591,17 @@ static int send_file(struct xfer_csend *cs, struct offer *e);
  */
 static int send_eager(struct xfer_csend *cs, struct offer *e)
 {
-	struct xfer_redo *d;
 	int r;
 
-	if (cs->basefd >= 0)
-		close(cs->basefd);
-	cs->basefd = -1;
-	cs->base_size = 0;
 	e->state = NEED_STREAM;
 	cs->raw_only = cs->z.mode < 0;
-	r = send_file(cs, e);
+	r = send_contents(cs, e);
 	cs->raw_only = 0;
-	if (r != 0 || (r = redo_room(&cs->sent, cs->nsent, &cs->capsent)) != 0)
-		return r;
-	d = &cs->sent[cs->nsent];
-	memset(d, 0, sizeof(*d));
-	d->fd = -1;
-	d->sb = e->sb;
-	if ((d->path = strdup(e->path)) == NULL)
-		return PQX_ERR_NOMEM;
-	cs->nsent++;
-	cs->st->files++;
-	cs->st->bytes += (uint64_t)e->sb.st_size;
-	return 0;
+	if (r == 0) {
+		cs->st->files++;
+		cs->st->bytes += (uint64_t)e->sb.st_size;
+	}
+	return r;
 }
 
 /* The oldest file offered: its answer, then its contents. */
@@ -613,24 +629,7 @@ static int run_head(struct xfer_csend *cs)
 		offer_free(e);
 		return 0;
 	}
-	if (cs->basefd >= 0)
-		close(cs->basefd);
-	cs->basefd = e->basefd;
-	cs->base_size = e->base_size;
-	e->basefd = -1;
-	if ((r = send_file(cs, e)) == 0 &&
-	    (r = redo_room(&cs->sent, cs->nsent, &cs->capsent)) == 0) {
-		/* Its FILE_OK comes with a later answer; a file matched in blocks keeps its fd. */
-		struct xfer_redo *d = &cs->sent[cs->nsent++];
-
-		d->fd = e->state == NEED_BLOCKS ? e->fd : -1;
-		d->path = e->path;
-		d->sb = e->sb;
-		d->reused = cs->last_reused;
-		if (d->fd >= 0)
-			e->fd = -1;
-		e->path = NULL;
-	}
+	r = send_contents(cs, e); /* its FILE_OK comes with a later answer */
 	offer_free(e);
 	return r;
 }
