@@ -169,9 +169,15 @@ struct xfer_csend {
 	uint64_t base_size, size;
 	double bw_t0;
 	uint64_t bw_bytes;
-	/* the DATA message being filled */
+	/*
+	 * The DATA message being filled: raw_len bytes at dst, which is raw (to
+	 * be compressed, or sent against a base) or, for raw bytes without a
+	 * base, the link's record itself (no copy); level: its zstd level, 0 raw.
+	 */
+	uint8_t *dst;
 	size_t raw_len;
-	uint64_t raw_off, raw_next; /* file offset of raw[0], of the byte after */
+	int level;
+	uint64_t raw_off, raw_next; /* file offset of dst[0], of the byte after */
 	/*
 	 * Entries go out up to XFER_AHEAD ahead of the contents: the files
 	 * offered (of; the first nans have their answer), then the files whose
@@ -298,6 +304,7 @@ int xfer_csend_new(struct xfer_csend **out, struct xfer_link *ln, const struct x
 	if (o->dict_dir != NULL &&
 	    (cs->dictfd = open(o->dict_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		xfer_warn(o, "can't open the dictionary directory; going on without it", o->dict_dir);
+	cs->dst = cs->raw;
 	*out = cs;
 	return 0;
 }
@@ -763,13 +770,6 @@ static void bw_wait(struct xfer_csend *cs, size_t n)
 	}
 }
 
-/* A DATA message: queued after any --bwlimit pause, its record padded. */
-static int queue_data(struct xfer_csend *cs, pqx_buf *b)
-{
-	bw_wait(cs, pqx_buf_len(b));
-	return xfer_send_padded(cs->ln, b, PAD);
-}
-
 /*
  * Compresses raw[0..n) into zbuf as the next part of the session's stream
  * (codec 1): one zstd stream for the whole session, flushed after every
@@ -851,36 +851,69 @@ static int compress(struct xfer_csend *cs, int level, size_t n, uint64_t *poff, 
 	return 0;
 }
 
+/* DATA's fixed head: kind, codec, raw_len; then, against a base, prefix_off and prefix_len. */
+#define DATA_HEAD 6u
+#define DATA_HEAD_BASE (DATA_HEAD + 12u)
+
+/*
+ * A DATA message begins at file offset off: its level is picked now. Raw
+ * bytes without a base are read straight into the link's record.
+ */
+static int data_begin(struct xfer_csend *cs, uint64_t off)
+{
+	uint8_t *p;
+	int r;
+
+	cs->raw_off = off;
+	cs->z.w = xfer_link_wire(cs->ln);
+	cs->level = cs->raw_only ? 0
+				 : zctl_pick(&cs->z, cs->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0);
+	cs->dst = cs->raw;
+	if (cs->level == 0 && cs->basefd < 0) {
+		if ((p = xfer_put_room(cs->ln, DATA_HEAD + DATA_RAW_MAX, &r)) == NULL)
+			return r;
+		cs->dst = p + DATA_HEAD;
+	}
+	return 0;
+}
+
 /* Sends the DATA message filled so far. */
 static int flush_data(struct xfer_csend *cs)
 {
-	size_t raw = cs->raw_len, body = raw, plen = 0, zn = 0;
-	int level, codec = CODEC_RAW, r;
+	size_t raw = cs->raw_len, body = raw, head = DATA_HEAD, plen = 0, zn = 0;
+	int codec = CODEC_RAW, r;
 	uint64_t poff = 0;
+	uint8_t *p;
 
 	if (raw == 0)
 		return 0;
-	cs->z.w = xfer_link_wire(cs->ln);
-	level = cs->raw_only ? 0
-			     : zctl_pick(&cs->z, cs->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0);
-	if (level > 0 && (r = compress(cs, level, raw, &poff, &plen, &zn)) != 0)
-		return r;
-	if (zn > 0) {
-		codec = plen > 0 ? CODEC_ZSTD_BASE : CODEC_ZSTD;
-		body = zn;
+	if (cs->dst != cs->raw) {
+		p = cs->dst - DATA_HEAD; /* in the record already */
+	} else {
+		if (cs->level > 0 && (r = compress(cs, cs->level, raw, &poff, &plen, &zn)) != 0)
+			return r;
+		if (zn > 0) {
+			codec = plen > 0 ? CODEC_ZSTD_BASE : CODEC_ZSTD;
+			body = zn;
+		}
+		if (codec == CODEC_ZSTD_BASE)
+			head = DATA_HEAD_BASE;
+		if ((p = xfer_put_room(cs->ln, head + body, &r)) == NULL)
+			return r;
+		memcpy(p + head, codec == CODEC_RAW ? cs->raw : cs->zbuf, body);
 	}
-	pqx_buf_reset(cs->b);
-	if ((r = pqx_buf_put_u8(cs->b, K_DATA)) != 0 || (r = pqx_buf_put_u8(cs->b, (uint8_t)codec)) != 0 ||
-	    (r = pqx_buf_put_u32(cs->b, (uint32_t)raw)) != 0)
-		return r;
-	if (codec == CODEC_ZSTD_BASE &&
-	    ((r = pqx_buf_put_u64(cs->b, poff)) != 0 || (r = pqx_buf_put_u32(cs->b, (uint32_t)plen)) != 0))
-		return r;
-	if ((r = pqx_buf_put(cs->b, codec == CODEC_RAW ? cs->raw : cs->zbuf, body)) != 0)
-		return r;
-	cs->st->bytes_data += pqx_buf_len(cs->b);
+	p[0] = K_DATA;
+	p[1] = (uint8_t)codec;
+	pqx_store32_be(p + 2, (uint32_t)raw);
+	if (codec == CODEC_ZSTD_BASE) {
+		pqx_store64_be(p + DATA_HEAD, poff);
+		pqx_store32_be(p + DATA_HEAD + 8, (uint32_t)plen);
+	}
+	cs->st->bytes_data += head + body;
 	cs->raw_len = 0;
-	return queue_data(cs, cs->b);
+	cs->dst = cs->raw;
+	bw_wait(cs, head + body);
+	return xfer_put_end(cs->ln, head + body, PAD);
 }
 
 /* Queues the bytes of one node for sending. */
@@ -898,12 +931,12 @@ static int send_item(void *ctx, const struct xfer_node *n)
 		if (cs->raw_len > 0 && (cs->raw_len == DATA_RAW_MAX || (cs->basefd >= 0 && off != cs->raw_next)))
 			if ((r = flush_data(cs)) != 0)
 				return r;
-		if (cs->raw_len == 0)
-			cs->raw_off = off;
+		if (cs->raw_len == 0 && (r = data_begin(cs, off)) != 0)
+			return r;
 		k = DATA_RAW_MAX - cs->raw_len;
 		if (k > left)
 			k = (size_t)left;
-		if ((r = xc_pread_all(cs->fd, cs->raw + cs->raw_len, k, off)) != 0)
+		if ((r = xc_pread_all(cs->fd, cs->dst + cs->raw_len, k, off)) != 0)
 			return r;
 		cs->raw_len += k;
 		off += k;
@@ -1386,6 +1419,7 @@ static int send_file(struct xfer_csend *cs, struct offer *e)
 	cs->fd = fd;
 	cs->size = size;
 	cs->raw_len = 0;
+	cs->dst = cs->raw;
 	if (state == NEED_LISTED) {
 		/* What it reuses was counted with its answer. */
 		for (size_t i = 0; i < e->lw.x[0].n; i++)

@@ -26,6 +26,7 @@ struct xfer_link {
 	int rx_fresh;     /* no message taken from it yet */
 	double wire;      /* seconds per byte to write a record (EWMA), 0 until known */
 	double tx_t0;     /* when the first message queued went in */
+	size_t room;      /* a message being written in place (xfer_put_room): its most bytes, 0 none */
 };
 
 /*
@@ -125,6 +126,8 @@ int xfer_flush(struct xfer_link *ln)
 	double t;
 	int r;
 
+	if (ln->room != 0)
+		return PQX_ERR_INTERNAL; /* a message is half written in the record */
 	if (n == 0)
 		return 0;
 	/* PQX_CHANNEL_MAX_RECORD is a multiple of every unit (at most PAD). */
@@ -146,26 +149,70 @@ int xfer_flush(struct xfer_link *ln)
 	return r;
 }
 
-int xfer_put(struct xfer_link *ln, const uint8_t *m, size_t n, size_t pad)
+/* Room for a message of n bytes in the record being filled (sent first if it has too little). */
+static int make_room(struct xfer_link *ln, size_t n)
 {
-	uint8_t *p;
-	int r;
-
-	if (n == 0 || n > MSG_MAX || pad == 0 || pad > PAD)
+	if (n == 0 || n > MSG_MAX || ln->room != 0)
 		return PQX_ERR_INTERNAL;
-	if (ln->tx_len + FRAME_MAX + n > PQX_CHANNEL_MAX_RECORD && (r = xfer_flush(ln)) != 0)
-		return r;
-	p = ln->tx + HEAD + ln->tx_len;
+	if (ln->tx_len + FRAME_MAX + n > PQX_CHANNEL_MAX_RECORD)
+		return xfer_flush(ln);
+	return 0;
+}
+
+/* The n bytes just framed at the end of the record join it. */
+static int queued(struct xfer_link *ln, size_t n, size_t pad)
+{
 	if (ln->tx_len == 0)
 		ln->tx_t0 = xc_mono();
-	ln->tx_len += xfer_frame_put(p, n);
-	memcpy(ln->tx + HEAD + ln->tx_len, m, n);
 	ln->tx_len += n;
 	if (HEAD + ln->tx_len > ln->tx_used)
 		ln->tx_used = HEAD + ln->tx_len; /* queued and never sent: wiped all the same */
 	if (pad > ln->tx_pad)
 		ln->tx_pad = pad;
 	return xfer_link_due(ln);
+}
+
+int xfer_put(struct xfer_link *ln, const uint8_t *m, size_t n, size_t pad)
+{
+	uint8_t *p;
+	size_t hdr;
+	int r;
+
+	if (pad == 0 || pad > PAD)
+		return PQX_ERR_INTERNAL;
+	if ((r = make_room(ln, n)) != 0)
+		return r;
+	p = ln->tx + HEAD + ln->tx_len;
+	hdr = xfer_frame_put(p, n);
+	memcpy(p + hdr, m, n);
+	return queued(ln, hdr + n, pad);
+}
+
+uint8_t *xfer_put_room(struct xfer_link *ln, size_t n, int *err)
+{
+	if ((*err = make_room(ln, n)) != 0)
+		return NULL;
+	ln->room = n;
+	/* What is written there is wiped with the rest, even if it never goes. */
+	if (HEAD + ln->tx_len + FRAME_MAX + n > ln->tx_used)
+		ln->tx_used = HEAD + ln->tx_len + FRAME_MAX + n;
+	return ln->tx + HEAD + ln->tx_len + FRAME_MAX;
+}
+
+int xfer_put_end(struct xfer_link *ln, size_t n, size_t pad)
+{
+	uint8_t *p = ln->tx + HEAD + ln->tx_len;
+	uint8_t frame[FRAME_MAX];
+	size_t hdr;
+
+	if (n == 0 || n > ln->room || pad == 0 || pad > PAD)
+		return PQX_ERR_INTERNAL;
+	ln->room = 0;
+	hdr = xfer_frame_put(frame, n);
+	if (hdr < FRAME_MAX)
+		memmove(p + hdr, p + FRAME_MAX, n); /* short enough for a shorter length */
+	memcpy(p, frame, hdr);
+	return queued(ln, hdr + n, pad);
 }
 
 int xfer_link_due(struct xfer_link *ln)
@@ -251,6 +298,7 @@ int xfer_fail(struct xfer_link *ln, int code, const char *msg)
 
 	ln->tx_len = 0;
 	ln->tx_pad = 1;
+	ln->room = 0;
 	/* The error record is built in the channel's buffer, over the record being read: drop the rest. */
 	ln->rx_len = 0;
 	xfer_refuse(ln->ch, msg);

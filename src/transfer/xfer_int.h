@@ -48,6 +48,15 @@ pqx_channel *xfer_link_channel(const struct xfer_link *ln);
 double xfer_link_wire(const struct xfer_link *ln);
 /* Queues message m (n bytes); its record is padded with zeros to a multiple of pad (1..PAD). */
 PQX_MUST_CHECK int xfer_put(struct xfer_link *ln, const uint8_t *m, size_t n, size_t pad);
+/*
+ * A message written in place, without a copy: xfer_put_room returns where
+ * its bytes (at most n) go in the record being filled (which is sent first
+ * if it has too little room left), or NULL with *err set; xfer_put_end
+ * queues the n bytes written there, as xfer_put would. Nothing else may be
+ * put, flushed or received between the two.
+ */
+uint8_t *xfer_put_room(struct xfer_link *ln, size_t n, int *err);
+PQX_MUST_CHECK int xfer_put_end(struct xfer_link *ln, size_t n, size_t pad);
 /* Queues the message in b (padded as xfer_put) and empties b. */
 int xfer_send_buf(struct xfer_link *ln, pqx_buf *b);
 int xfer_send_padded(struct xfer_link *ln, pqx_buf *b, size_t pad);
