@@ -175,7 +175,7 @@ struct xfer_csend {
 	 * base, the link's record itself (no copy); level: its zstd level, 0 raw.
 	 */
 	uint8_t *dst;
-	size_t raw_len;
+	size_t raw_len, raw_cap; /* raw_cap: at most DATA_RAW_MAX, less in a record's room */
 	int level;
 	uint64_t raw_off, raw_next; /* file offset of dst[0], of the byte after */
 	/*
@@ -856,11 +856,15 @@ static int compress(struct xfer_csend *cs, int level, size_t n, uint64_t *poff, 
 #define DATA_HEAD_BASE (DATA_HEAD + 12u)
 
 /*
- * A DATA message begins at file offset off: its level is picked now. Raw
- * bytes without a base are read straight into the link's record.
+ * A DATA message begins at file offset off, left bytes of the node in hand:
+ * its level is picked now. Raw bytes without a base are read straight into
+ * the link's record, the message then capped at what the record has room
+ * for: a record shares its room as before (the DATA of many small files
+ * in one), and one too full for those left bytes goes first.
  */
-static int data_begin(struct xfer_csend *cs, uint64_t off)
+static int data_begin(struct xfer_csend *cs, uint64_t off, uint64_t left)
 {
+	size_t room, want = left < DATA_RAW_MAX ? (size_t)left : DATA_RAW_MAX;
 	uint8_t *p;
 	int r;
 
@@ -869,10 +873,15 @@ static int data_begin(struct xfer_csend *cs, uint64_t off)
 	cs->level = cs->raw_only ? 0
 				 : zctl_pick(&cs->z, cs->basefd >= 0, cs->o->bwlimit ? 1.0 / (double)cs->o->bwlimit : 0.0);
 	cs->dst = cs->raw;
+	cs->raw_cap = DATA_RAW_MAX;
 	if (cs->level == 0 && cs->basefd < 0) {
-		if ((p = xfer_put_room(cs->ln, DATA_HEAD + DATA_RAW_MAX, &r)) == NULL)
+		room = xfer_link_room(cs->ln);
+		if (room < DATA_HEAD + want || room > DATA_HEAD + DATA_RAW_MAX)
+			room = DATA_HEAD + DATA_RAW_MAX;
+		if ((p = xfer_put_room(cs->ln, room, &r)) == NULL)
 			return r;
 		cs->dst = p + DATA_HEAD;
+		cs->raw_cap = room - DATA_HEAD;
 	}
 	return 0;
 }
@@ -928,12 +937,12 @@ static int send_item(void *ctx, const struct xfer_node *n)
 		size_t k;
 
 		/* A delta's prefix is chosen by offset: keep each message one run. */
-		if (cs->raw_len > 0 && (cs->raw_len == DATA_RAW_MAX || (cs->basefd >= 0 && off != cs->raw_next)))
+		if (cs->raw_len > 0 && (cs->raw_len == cs->raw_cap || (cs->basefd >= 0 && off != cs->raw_next)))
 			if ((r = flush_data(cs)) != 0)
 				return r;
-		if (cs->raw_len == 0 && (r = data_begin(cs, off)) != 0)
+		if (cs->raw_len == 0 && (r = data_begin(cs, off, left)) != 0)
 			return r;
-		k = DATA_RAW_MAX - cs->raw_len;
+		k = cs->raw_cap - cs->raw_len;
 		if (k > left)
 			k = (size_t)left;
 		if ((r = xc_pread_all(cs->fd, cs->dst + cs->raw_len, k, off)) != 0)
@@ -942,7 +951,7 @@ static int send_item(void *ctx, const struct xfer_node *n)
 		off += k;
 		left -= k;
 		cs->raw_next = off;
-		if (cs->o->progress != NULL && cs->raw_len == DATA_RAW_MAX)
+		if (cs->o->progress != NULL && cs->raw_len == cs->raw_cap)
 			cs->o->progress(cs->o->progress_ctx, cs->st->bytes - cs->size + off, cs->st->bytes_moved);
 	}
 	return 0;

@@ -188,6 +188,13 @@ int xfer_put(struct xfer_link *ln, const uint8_t *m, size_t n, size_t pad)
 	return queued(ln, hdr + n, pad);
 }
 
+size_t xfer_link_room(const struct xfer_link *ln)
+{
+	if (ln->room != 0 || ln->tx_len + FRAME_MAX >= PQX_CHANNEL_MAX_RECORD)
+		return 0;
+	return PQX_CHANNEL_MAX_RECORD - ln->tx_len - FRAME_MAX;
+}
+
 uint8_t *xfer_put_room(struct xfer_link *ln, size_t n, int *err)
 {
 	if ((*err = make_room(ln, n)) != 0)

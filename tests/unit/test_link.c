@@ -151,6 +151,81 @@ out:
 }
 
 /*
+ * Messages written in place (xfer_put_room, xfer_put_end) between ordinary
+ * ones, of lengths that take a 1-, 2- and 3-byte length (moved down when
+ * the room was asked for more than they took), read back in order; while a
+ * room is open, nothing else may be queued or sent; a room larger than the
+ * record has left sends the record first.
+ */
+static void test_room(void)
+{
+	static const size_t lens[] = { 1, 100, 0x3fff, 0x4000, 0x4001, 50000 };
+	struct pair p;
+	struct xfer_link *tx = NULL, *rx = NULL;
+	uint8_t one[1] = { K_FILE_OK };
+	int ok = 1, r;
+
+	if (pair_open(&p) != 0 || xfer_link_new(&tx, p.ch[0]) != 0 || xfer_link_new(&rx, p.ch[1]) != 0) {
+		CHECK(0, "setup");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		uint8_t *m = xfer_put_room(tx, 60000, &r);
+
+		CHECK(m != NULL && r == 0, "room %zu", i);
+		if (m == NULL)
+			goto out;
+		m[0] = K_DATA;
+		for (size_t j = 1; j < lens[i]; j++)
+			m[j] = (uint8_t)(i + j);
+		CHECK(xfer_put(tx, one, 1, 1) == PQX_ERR_INTERNAL && xfer_flush(tx) == PQX_ERR_INTERNAL &&
+		    xfer_put_room(tx, 10, &r) == NULL && r == PQX_ERR_INTERNAL, "%zu: nothing else while a room is open", i);
+		CHECK(xfer_put_end(tx, 60001, 1) == PQX_ERR_INTERNAL, "%zu: more than the room", i);
+		CHECK(xfer_put_end(tx, lens[i], i % 2 ? PAD : 1) == 0 && xfer_put(tx, one, 1, 1) == 0, "%zu: queued", i);
+	}
+	CHECK(xfer_link_end(tx) == 0, "sent");
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]) && ok; i++) {
+		pqx_buf v;
+		uint8_t kind;
+
+		ok &= xfer_recv_msg(rx, &v, &kind) == 0 && kind == K_DATA && pqx_buf_len(&v) == lens[i] - 1;
+		for (size_t j = 1; ok && j < lens[i]; j++)
+			ok &= pqx_buf_ptr(&v)[j - 1] == (uint8_t)(i + j);
+		ok &= xfer_recv_msg(rx, &v, &kind) == 0 && kind == K_FILE_OK && pqx_buf_len(&v) == 0;
+	}
+	{
+		/* A room larger than the record has left: the record goes first, then the room is whole. */
+		uint64_t before;
+		size_t left;
+		uint8_t *m;
+
+		CHECK(xfer_put(tx, one, 1, 1) == 0, "one queued");
+		before = p.sio[0].bytes_out;
+		left = xfer_link_room(tx);
+		m = xfer_put_room(tx, left + 1, &r);
+		CHECK(left > 0 && m != NULL && p.sio[0].bytes_out > before && xfer_link_room(tx) == 0,
+		    "a room past the record's end sent the record first");
+		CHECK(xfer_put_end(tx, 0, 1) == PQX_ERR_INTERNAL, "an empty message");
+		if (m != NULL)
+			m[0] = K_FILE_OK;
+		CHECK(m != NULL && xfer_put_room(tx, 1, &r) == NULL && xfer_put_end(tx, 1, 1) == 0, "queued");
+		CHECK(xfer_link_end(tx) == 0, "sent");
+	}
+	{
+		pqx_buf v;
+		uint8_t kind;
+
+		for (int i = 0; i < 2; i++)
+			ok &= xfer_recv_msg(rx, &v, &kind) == 0 && kind == K_FILE_OK && pqx_buf_len(&v) == 0;
+	}
+	CHECK(ok, "every message read back, in order");
+out:
+	xfer_link_free(tx);
+	xfer_link_free(rx);
+	pair_close(&p);
+}
+
+/*
  * A message does not wait for company for long: one queued stays (no
  * write), and queuing another 30 ms later sends both in one record (the
  * check runs as messages are queued or read).
@@ -225,6 +300,7 @@ int main(void)
 {
 	t_run("link: message lengths", test_frames);
 	t_run("link: small messages share records, padded as asked", test_batches);
+	t_run("link: messages written in place, between others", test_room);
 	t_run("link: a message waits at most about 10 ms for others", test_hold);
 	t_run("link: broken framing is refused", test_refusals);
 	return t_done();
