@@ -18,6 +18,11 @@ else
 	echo "== peer: @noble/post-quantum not installed (run make deps); skipped"
 fi
 
+# The records' AEADs: AES-256-GCM as records use it beside OpenSSL's, and
+# OpenSSL's ChaCha20-Poly1305 (bench/bench_aead.c).
+echo "== record AEADs, seal and open in place"
+"$BUILD/bench/bench_aead" || exit 1
+
 # The age format: pqx against Debian's age on one cached file, and cp.
 echo "== pqx encrypt/decrypt vs age $(age --version 2>/dev/null)"
 sh bench/age_bench.sh "$BUILD" "${PQX_AGE_BENCH_MIB:-1024}" || exit 1

@@ -20,7 +20,7 @@
 
 /*
  * Usage: gen_seeds DIR. Writes DIR/<target>/<name> for the targets
- * mlkem_decaps, mlkem_encaps, xwing, chachapoly and hpke_open (and the others below,
+ * mlkem_decaps, mlkem_encaps, xwing, chachapoly, aesgcm and hpke_open (and the others below,
  * transfer_receiver, transfer_sender and server included), in the input
  * layout each target's comment describes. The bytes are derived from a fixed SHAKE128
  * stream, so the seeds are the same on every run; nothing is read from
@@ -198,26 +198,26 @@ static void xwing_seeds(const char *dir)
 	emit(dir, "xwing", "ct-valid");
 }
 
-/* fuzz_chachapoly: key, nonce, ad_len, ad, message. */
-static void chachapoly_seeds(const char *dir)
+/* fuzz_chachapoly and fuzz_aesgcm: key, nonce, ad_len, ad, message (of msg_len bytes, at most 1000). */
+static void aead_seeds(const char *dir, const char *target, size_t msg_len)
 {
-	uint8_t key[32], nonce[12], ad[32], msg[300];
+	uint8_t key[32], nonce[12], ad[32], msg[1000];
 
 	rnd(key, sizeof(key));
 	rnd(nonce, sizeof(nonce));
 	rnd(ad, sizeof(ad));
-	rnd(msg, sizeof(msg));
+	rnd(msg, msg_len);
 	put(key, sizeof(key));
 	put(nonce, sizeof(nonce));
 	put_u8(32);
 	put(ad, sizeof(ad));
-	put(msg, sizeof(msg));
-	emit(dir, "chachapoly", "ad-and-message");
+	put(msg, msg_len);
+	emit(dir, target, "ad-and-message");
 	put(key, sizeof(key));
 	put(nonce, sizeof(nonce));
 	put_u8(0);
 	put(msg, 16);
-	emit(dir, "chachapoly", "a-tag-alone");
+	emit(dir, target, "a-tag-alone");
 }
 
 /* A length field of fuzz_hpke_open: two bytes, little-endian. */
@@ -2155,10 +2155,12 @@ int main(int argc, char **argv)
 	pqx_keccak_absorb(&rng, (const uint8_t *)"pqx fuzz seeds", 14);
 	mlkem_seeds(argv[1]);
 	xwing_seeds(argv[1]);
-	chachapoly_seeds(argv[1]);
+	aead_seeds(argv[1], "chachapoly", 300);
 	hpke_seeds(argv[1]);
 	age_seeds(argv[1]);
 	transfer_seeds(argv[1]);
 	channel_seeds(argv[1]);
+	/* Last, so that the seeds above stay as they were. */
+	aead_seeds(argv[1], "aesgcm", 1000); /* three 256-byte steps and a tail */
 	return failed;
 }
