@@ -54,6 +54,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cd "$dir" || exit 1
+# pqx's state (the server's chunk index) stays in the run's directory, not the user's ~/.config/pqx.
+export PQX_CONFIG_DIR="$dir/cfg"
 
 . "$top/bench/lib.sh"
 # field NAME LINE: the value after NAME in a bench_exec line.
@@ -65,6 +67,7 @@ best() { awk -v a="$1" -v b="$2" 'BEGIN { print ((a == "" || b + 0 < a + 0) ? b 
 head -c "$((MIB * 1048576))" /dev/urandom >in.bin || fail "can't write $dir/in.bin"
 head -c 1024 /dev/urandom >small.bin
 cat in.bin >/dev/null
+sync # its writeback would otherwise run through the first round
 
 # ---- pqx serve ----
 "$PQX" keygen -o server.key 2>/dev/null && "$PQX" keygen -o client.key 2>/dev/null || fail "pqx keygen failed"
