@@ -7,7 +7,8 @@
 # pqx serve, a throwaway sshd (our own config, host key and authorized key,
 # on a high port; killed at exit), socat listeners. The same random file,
 # read once into the page cache, goes file to file through each tool, best
-# of PQX_BENCH_ROUNDS (3) rounds, the tools taking turns within each round
+# of PQX_BENCH_ROUNDS (3) rounds after one not counted (it warms up the
+# page cache's memory), the tools taking turns within each round
 # (other load on the machine only ever slows a run down). Before every timed
 # run the previous output is removed and dirty pages are written back
 # (sync), untimed. pqx fsyncs each file (and its directory) before renaming
@@ -130,7 +131,8 @@ socat_round() {
 
 # timed VAR SERVER_PID CHECK BEFORE [-i IN] -- CMD...: one bench_exec run. VAR:
 # the best wall ms so far; VAR_cpu: the least CPU ms so far of the client
-# (with its children) and the server process (its threads and reaped children).
+# (with its children) and the server process (its threads and reaped children);
+# VAR_last: this run's wall ms. In the warm-up round (counted=0) only VAR_last.
 timed() {
 	var=$1 spid=$2 chk=$3 pre=$4
 	shift 4
@@ -138,8 +140,11 @@ timed() {
 	line=$("$EXEC" -n 1 -b "$pre" "$@") || fail "$* failed"
 	settle "$spid"
 	c1=$(cpu_ms "$spid")
-	eval "$var=\$(best \"\${$var:-}\" $(field median_ms "$line"))"
-	eval "${var}_cpu=\$(best \"\${${var}_cpu:-}\" $(awk -v a="$c0" -v b="$c1" -v c="$(field cpu_ms "$line")" 'BEGIN { print b - a + c }'))"
+	eval "${var}_last=$(field median_ms "$line")"
+	if [ "$counted" = 1 ]; then
+		eval "$var=\$(best \"\${$var:-}\" $(field median_ms "$line"))"
+		eval "${var}_cpu=\$(best \"\${${var}_cpu:-}\" $(awk -v a="$c0" -v b="$c1" -v c="$(field cpu_ms "$line")" 'BEGIN { print b - a + c }'))"
+	fi
 	cmp -s in.bin "$chk" || fail "$chk differs from in.bin"
 }
 
@@ -147,13 +152,19 @@ cores=$(nproc)
 echo "== pqx over loopback: $MIB MiB random file (page cache), file to file, $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 echo "   pqx $("$PQX" version | cut -d' ' -f2), $(ssh -V 2>&1 | cut -d, -f1) (kex ${kex:-?}), socat $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
 tp="" ts="" tq="" th="" tc="" to=""
+# Round 0 warms up and is not counted: each tool's first output file takes
+# page-cache memory this VM has not touched yet, which made every tool's
+# first round 2-5 times slower than the rest; from then on each rewrites
+# its own freed pages.
 round=0
-while [ "$round" -lt "$ROUNDS" ]; do
-	round=$((round + 1))
+while [ "$round" -le "$ROUNDS" ]; do
+	counted=$((round > 0))
 	socat_round
-	tp=$(best "$tp" "$s_plain")
-	tp_cpu=$(best "${tp_cpu:-}" "$s_cpu")
-	ts=$(best "$ts" "$s_sync")
+	if [ "$counted" = 1 ]; then
+		tp=$(best "$tp" "$s_plain")
+		tp_cpu=$(best "${tp_cpu:-}" "$s_cpu")
+		ts=$(best "$ts" "$s_sync")
+	fi
 	# shellcheck disable=SC2086
 	timed tq "$serve_pid" srv/in.bin "rm -f srv/in.bin; sync" -- $PSEND in.bin "pqx://127.0.0.1:$PP/"
 	# shellcheck disable=SC2086
@@ -162,7 +173,12 @@ while [ "$round" -lt "$ROUNDS" ]; do
 	timed tc "$sshd_pid" out.scp "rm -f out.scp; sync" -- $SCP in.bin "root@127.0.0.1:$dir/out.scp"
 	# shellcheck disable=SC2086
 	timed to "$sshd_pid" out.scpo "rm -f out.scpo; sync" -- $SCP -O in.bin "root@127.0.0.1:$dir/out.scpo"
-	echo "   round $round: socat $s_plain ms (+sync $s_sync; $s_cpu ms CPU); best so far: pqx $tq ($tq_cpu CPU), ssh $th, scp $tc, scp -O $to"
+	if [ "$counted" = 1 ]; then
+		echo "   round $round: socat $s_plain ms (+sync $s_sync; $s_cpu ms CPU); best so far: pqx $tq ($tq_cpu CPU), ssh $th, scp $tc, scp -O $to"
+	else
+		echo "   round 0 (warm-up, not counted): socat $s_plain ms (+sync $s_sync), pqx $tq_last, ssh $th_last, scp $tc_last, scp -O $to_last"
+	fi
+	round=$((round + 1))
 done
 rm -f out.socat out.ssh out.scp out.scpo
 
