@@ -115,7 +115,7 @@ static inline T128 __m128i ctr_block(__m128i base, uint32_t c)
 }
 
 /*
- * CTR over n bytes from block c on (n < 256 here, or any n for tests), the
+ * CTR over n bytes from block c on (what the 256-byte steps left), the
  * hash taken of the ciphertext: of out after the XOR when sealing, of in
  * before it when opening.
  */

@@ -102,10 +102,19 @@ int xfer_link_new(struct xfer_link **out, pqx_channel *ch)
 	return 0;
 }
 
+/* A room given up (an error between xfer_put_room and xfer_put_end): all of it counts as used. */
+static void room_wiped(struct xfer_link *ln)
+{
+	if (ln->room != 0 && HEAD + ln->tx_len + FRAME_MAX + ln->room > ln->tx_used)
+		ln->tx_used = HEAD + ln->tx_len + FRAME_MAX + ln->room;
+	ln->room = 0;
+}
+
 void xfer_link_free(struct xfer_link *ln)
 {
 	if (ln == NULL)
 		return;
+	room_wiped(ln);
 	pqx_free_wipe(ln->tx, ln->tx_used);
 	pqx_free_wipe(ln, sizeof(*ln));
 }
@@ -199,10 +208,13 @@ uint8_t *xfer_put_room(struct xfer_link *ln, size_t n, int *err)
 {
 	if ((*err = make_room(ln, n)) != 0)
 		return NULL;
+	/*
+	 * What the message leaves written counts as used (xfer_put_end), and an
+	 * open room as a whole (room_wiped): not here, where counting the whole
+	 * room would have free wipe, and so fault in, a record's pages for a
+	 * small message.
+	 */
 	ln->room = n;
-	/* What is written there is wiped with the rest, even if it never goes. */
-	if (HEAD + ln->tx_len + FRAME_MAX + n > ln->tx_used)
-		ln->tx_used = HEAD + ln->tx_len + FRAME_MAX + n;
 	return ln->tx + HEAD + ln->tx_len + FRAME_MAX;
 }
 
@@ -215,6 +227,8 @@ int xfer_put_end(struct xfer_link *ln, size_t n, size_t pad)
 	if (n == 0 || n > ln->room || pad == 0 || pad > PAD)
 		return PQX_ERR_INTERNAL;
 	ln->room = 0;
+	if (HEAD + ln->tx_len + FRAME_MAX + n > ln->tx_used)
+		ln->tx_used = HEAD + ln->tx_len + FRAME_MAX + n; /* the bytes a move down leaves behind too */
 	hdr = xfer_frame_put(frame, n);
 	if (hdr < FRAME_MAX)
 		memmove(p + hdr, p + FRAME_MAX, n); /* short enough for a shorter length */
@@ -303,9 +317,9 @@ int xfer_fail(struct xfer_link *ln, int code, const char *msg)
 {
 	int e = errno; /* why, for our own report (sending may change errno) */
 
+	room_wiped(ln);
 	ln->tx_len = 0;
 	ln->tx_pad = 1;
-	ln->room = 0;
 	/* The error record is built in the channel's buffer, over the record being read: drop the rest. */
 	ln->rx_len = 0;
 	xfer_refuse(ln->ch, msg);
