@@ -186,10 +186,10 @@ static double now_s(void)
  * (about 0.5 ms in all, besides libcrypto's set-up of the ciphers; an
  * interruption spoils a round, not the answer). 16 KiB is already bulk
  * work for both: here ChaCha20-Poly1305 took 1.23 times OpenSSL's AES-GCM's
- * time (1.21 with 64 KiB records), and 2.3 times ours (crypto/aesgcm.c). Five rounds of 8 KiB, enough while every
- * client measured for itself, chose ChaCha20-Poly1305 in 3 of 20 starts
- * of a server on this busy host; its choice now holds for all its
- * sessions.
+ * time (1.21 with 64 KiB records), and 2.3 times ours (crypto/aesgcm.c).
+ * Five rounds of 8 KiB, enough while every client measured for itself,
+ * chose ChaCha20-Poly1305 in 3 of 20 starts of a server on this busy host;
+ * its choice now holds for all its sessions.
  *
  * Where the two are that close, a busy machine could still tip the
  * answer (a `make bench` run here once chose ChaCha20-Poly1305), so

@@ -56,9 +56,9 @@ PQX_MUST_CHECK int xfer_put(struct xfer_link *ln, const uint8_t *m, size_t n, si
  * put, flushed or received between the two.
  */
 uint8_t *xfer_put_room(struct xfer_link *ln, size_t n, int *err);
+PQX_MUST_CHECK int xfer_put_end(struct xfer_link *ln, size_t n, size_t pad);
 /* The longest message the record being filled has room for (0 while a room is open). */
 size_t xfer_link_room(const struct xfer_link *ln);
-PQX_MUST_CHECK int xfer_put_end(struct xfer_link *ln, size_t n, size_t pad);
 /* Queues the message in b (padded as xfer_put) and empties b. */
 int xfer_send_buf(struct xfer_link *ln, pqx_buf *b);
 int xfer_send_padded(struct xfer_link *ln, pqx_buf *b, size_t pad);
